@@ -1,0 +1,54 @@
+// Package testutil holds helpers shared by wgbench's integration tests.
+package testutil
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+	buildOut  []byte
+)
+
+// RequireRoot skips t when the test is not running as root.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces (CI runs as root)")
+	}
+}
+
+// Wgbench builds the wgbench binary once per test process and returns its
+// path. Integration tests use it for on-host verbs, as a real run does.
+func Wgbench(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		// One fixed place, rebuilt by every test process, so nothing
+		// accumulates in the temporary directory.
+		dir := filepath.Join(os.TempDir(), "wgbench-test-bin")
+		if buildErr = os.MkdirAll(dir, 0o755); buildErr != nil {
+			return
+		}
+		buildPath = filepath.Join(dir, "wgbench")
+		tmp := buildPath + "." + strconv.Itoa(os.Getpid())
+		cmd := exec.Command("go", "build", "-o", tmp, "./cmd/wgbench")
+		cmd.Dir = root
+		if buildOut, buildErr = cmd.CombinedOutput(); buildErr == nil {
+			buildErr = os.Rename(tmp, buildPath) // atomic for parallel packages
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build wgbench: %v\n%s", buildErr, buildOut)
+	}
+	return buildPath
+}

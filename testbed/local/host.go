@@ -1,0 +1,110 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/wgbench/wgbench/testbed"
+)
+
+// host is one namespace of the local testbed.
+type host struct {
+	tb   *Testbed
+	role string
+	ns   string
+	tmp  string
+}
+
+func (h *host) Role() string    { return h.role }
+func (h *host) Name() string    { return h.ns }
+func (h *host) TempDir() string { return h.tmp }
+
+func (h *host) WriteFile(path string, data []byte, perm os.FileMode) error {
+	return os.WriteFile(path, data, perm)
+}
+
+func (h *host) ReadFile(path string) ([]byte, error) { return os.ReadFile(path) }
+
+// Start runs cmd in the host's namespace through the __nsexec trampoline.
+// The process gets its own process group (a terminal's Ctrl-C reaches only
+// the controller, which then stops everything in order) and SIGTERM if the
+// controller dies.
+func (h *host) Start(ctx context.Context, cmd testbed.Cmd) (testbed.Process, error) {
+	if len(cmd.Argv) == 0 {
+		return nil, fmt.Errorf("%s: empty command", h.role)
+	}
+	argv := append([]string{}, cmd.Argv...)
+	if argv[0] == testbed.Self {
+		argv[0] = h.tb.binary
+	}
+	c := exec.Command(h.tb.binary, append([]string{NSExecArg, filepath.Join(NetnsDir, h.ns)}, argv...)...)
+	c.Stdin, c.Stdout, c.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
+	c.Env = os.Environ()
+	if cmd.Stage != "" {
+		c.Env = append(c.Env, "WGBENCH_STAGE="+cmd.Stage)
+	}
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	h.tb.mu.Lock()
+	defer h.tb.mu.Unlock()
+	if h.tb.down {
+		return nil, fmt.Errorf("%s: testbed is torn down", h.role)
+	}
+	if err := c.Start(); err != nil {
+		return nil, fmt.Errorf("%s: start %s: %w", h.role, cmd, err)
+	}
+	p := &proc{cmd: c, done: make(chan struct{})}
+	h.tb.procs[p] = struct{}{}
+	go func() {
+		p.err = c.Wait()
+		h.tb.mu.Lock()
+		delete(h.tb.procs, p)
+		h.tb.mu.Unlock()
+		close(p.done)
+	}()
+	go func() {
+		select {
+		case <-ctx.Done():
+			p.Signal(syscall.SIGTERM)
+			select {
+			case <-p.done:
+			case <-time.After(5 * time.Second):
+				p.Signal(syscall.SIGKILL)
+			}
+		case <-p.done:
+		}
+	}()
+	return p, nil
+}
+
+// proc is a process started by a local host.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+func (p *proc) Pid() int { return p.cmd.Process.Pid }
+
+func (p *proc) Signal(sig os.Signal) error {
+	select {
+	case <-p.done:
+		return os.ErrProcessDone
+	default:
+	}
+	err := p.cmd.Process.Signal(sig)
+	if errors.Is(err, os.ErrProcessDone) {
+		return nil
+	}
+	return err
+}
+
+func (p *proc) Wait() error {
+	<-p.done
+	return p.err
+}
