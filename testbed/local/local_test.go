@@ -2,8 +2,8 @@ package local_test
 
 import (
 	"bufio"
-	"io"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
