@@ -1,0 +1,163 @@
+package results
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/wgbench/wgbench/scenarios"
+)
+
+// PointsHeader is the header row of points.csv.
+var PointsHeader = []string{
+	"series", "datapath", "tunnels", "flows_per_tunnel", "flows",
+	"repetitions", "ok", "mean_gbps", "stddev_gbps", "ci95_gbps",
+	"min_gbps", "max_gbps",
+}
+
+// CSVRow is one row of points.csv: a Point without its repetitions.
+type CSVRow struct {
+	Series         string
+	Datapath       scenarios.Datapath
+	Tunnels        int
+	FlowsPerTunnel int
+	// Flows is Tunnels × FlowsPerTunnel.
+	Flows int
+	// Repetitions counts the repetitions measured, failed ones included.
+	Repetitions int
+	// OK counts the successful repetitions.
+	OK         int
+	MeanGbps   float64
+	StddevGbps float64
+	CI95Gbps   float64
+	MinGbps    float64
+	MaxGbps    float64
+}
+
+// Row returns the points.csv row of p. Its statistics are p.Summary as
+// stored; call Resummarize first to bring them up to date.
+func (p *Point) Row() CSVRow {
+	return CSVRow{
+		Series:         p.Series,
+		Datapath:       p.Datapath,
+		Tunnels:        p.Tunnels,
+		FlowsPerTunnel: p.FlowsPerTunnel,
+		Flows:          p.Tunnels * p.FlowsPerTunnel,
+		Repetitions:    len(p.Repetitions),
+		OK:             p.OKRepetitions(),
+		MeanGbps:       p.Summary.MeanGbps,
+		StddevGbps:     p.Summary.StddevGbps,
+		CI95Gbps:       p.Summary.CI95Gbps,
+		MinGbps:        p.Summary.MinGbps,
+		MaxGbps:        p.Summary.MaxGbps,
+	}
+}
+
+// WritePointsCSV writes points in the points.csv format: PointsHeader, then
+// one row per point in order. Numbers are written in the shortest form
+// that reads back to the same value.
+func WritePointsCSV(w io.Writer, points []Point) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(PointsHeader); err != nil {
+		return fmt.Errorf("write points csv: %w", err)
+	}
+	for i := range points {
+		r := points[i].Row()
+		rec := []string{
+			r.Series, string(r.Datapath),
+			strconv.Itoa(r.Tunnels), strconv.Itoa(r.FlowsPerTunnel), strconv.Itoa(r.Flows),
+			strconv.Itoa(r.Repetitions), strconv.Itoa(r.OK),
+			formatFloat(r.MeanGbps), formatFloat(r.StddevGbps), formatFloat(r.CI95Gbps),
+			formatFloat(r.MinGbps), formatFloat(r.MaxGbps),
+		}
+		if err := cw.Write(rec); err != nil {
+			return fmt.Errorf("write points csv: %w", err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("write points csv: %w", err)
+	}
+	return nil
+}
+
+func formatFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// ReadPointsCSV reads rows in the points.csv format. The header must be
+// PointsHeader; errors name the line and column at fault.
+func ReadPointsCSV(r io.Reader) ([]CSVRow, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = len(PointsHeader)
+	head, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, errors.New("points csv: empty, expected a header row")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("points csv: %w", err)
+	}
+	if strings.Join(head, ",") != strings.Join(PointsHeader, ",") {
+		return nil, fmt.Errorf("points csv: line 1: header is %q, want %q", strings.Join(head, ","), strings.Join(PointsHeader, ","))
+	}
+	var rows []CSVRow
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return rows, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("points csv: %w", err)
+		}
+		line, _ := cr.FieldPos(0)
+		p := fieldParser{line: line, rec: rec}
+		row := CSVRow{
+			Series:         rec[0],
+			Datapath:       scenarios.Datapath(rec[1]),
+			Tunnels:        p.int(2),
+			FlowsPerTunnel: p.int(3),
+			Flows:          p.int(4),
+			Repetitions:    p.int(5),
+			OK:             p.int(6),
+			MeanGbps:       p.float(7),
+			StddevGbps:     p.float(8),
+			CI95Gbps:       p.float(9),
+			MinGbps:        p.float(10),
+			MaxGbps:        p.float(11),
+		}
+		if p.err != nil {
+			return nil, p.err
+		}
+		rows = append(rows, row)
+	}
+}
+
+// fieldParser converts the fields of one record, keeping the first error.
+type fieldParser struct {
+	line int
+	rec  []string
+	err  error
+}
+
+func (p *fieldParser) fail(i int, err error) {
+	if p.err == nil {
+		p.err = fmt.Errorf("points csv: line %d: column %s: %q: %w", p.line, PointsHeader[i], p.rec[i], err)
+	}
+}
+
+func (p *fieldParser) int(i int) int {
+	v, err := strconv.Atoi(p.rec[i])
+	if err != nil {
+		p.fail(i, errors.New("not an integer"))
+	}
+	return v
+}
+
+func (p *fieldParser) float(i int) float64 {
+	v, err := strconv.ParseFloat(p.rec[i], 64)
+	if err != nil {
+		p.fail(i, errors.New("not a number"))
+	}
+	return v
+}

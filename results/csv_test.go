@@ -1,0 +1,76 @@
+package results
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestWritePointsCSV(t *testing.T) {
+	points := []Point{
+		{
+			Series: `wg "go", pinned`, Datapath: "wggo", Tunnels: 2, FlowsPerTunnel: 3,
+			Repetitions: []Repetition{{AggregateBps: 1}, {Error: "x"}},
+			Summary:     Summary{N: 1, MeanGbps: 9.412345678901, StddevGbps: 0, CI95Gbps: 0, MinGbps: 0.001, MaxGbps: 1e-7},
+		},
+	}
+	var buf bytes.Buffer
+	if err := WritePointsCSV(&buf, points); err != nil {
+		t.Fatal(err)
+	}
+	want := "series,datapath,tunnels,flows_per_tunnel,flows,repetitions,ok,mean_gbps,stddev_gbps,ci95_gbps,min_gbps,max_gbps\n" +
+		`"wg ""go"", pinned",wggo,2,3,6,2,1,9.412345678901,0,0,0.001,0.0000001` + "\n"
+	if diff := cmp.Diff(want, buf.String()); diff != "" {
+		t.Errorf("points.csv (-want +got):\n%s", diff)
+	}
+
+	rows, err := ReadPointsCSV(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRows := []CSVRow{{
+		Series: `wg "go", pinned`, Datapath: "wggo", Tunnels: 2, FlowsPerTunnel: 3, Flows: 6,
+		Repetitions: 2, OK: 1, MeanGbps: 9.412345678901, MinGbps: 0.001, MaxGbps: 1e-7,
+	}}
+	if diff := cmp.Diff(wantRows, rows); diff != "" {
+		t.Errorf("rows read back (-want +got):\n%s", diff)
+	}
+}
+
+func TestReadPointsCSVErrors(t *testing.T) {
+	const head = "series,datapath,tunnels,flows_per_tunnel,flows,repetitions,ok,mean_gbps,stddev_gbps,ci95_gbps,min_gbps,max_gbps\n"
+	tests := []struct {
+		name, in, want string
+	}{
+		{name: "empty", in: "", want: "empty"},
+		{name: "other header", in: "series,tunnels,mean\n", want: "line 1"},
+		{name: "renamed column", in: strings.Replace(head, "ok", "good", 1), want: "header"},
+		{name: "short row", in: head + "a,kernel,1\n", want: "line 2"},
+		{name: "bad integer", in: head + "a,kernel,1,1,1,3,3,1,0,0,1,1\nb,kernel,two,1,1,3,3,1,0,0,1,1\n", want: "line 3: column tunnels"},
+		{name: "bad number", in: head + "a,kernel,1,1,1,3,3,1,0,0,1,fast\n", want: "line 2: column max_gbps"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows, err := ReadPointsCSV(strings.NewReader(tt.in))
+			if err == nil {
+				t.Fatalf("ReadPointsCSV = %v, want an error", rows)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadPointsCSVHeaderOnly(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WritePointsCSV(&buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := ReadPointsCSV(&buf)
+	if err != nil || len(rows) != 0 {
+		t.Errorf("ReadPointsCSV(header only) = %v, %v; want no rows and no error", rows, err)
+	}
+}

@@ -1,0 +1,178 @@
+// Package results is the schema every stage after a run reads: the run
+// folder on disk (run.json, points.csv and the raw iperf3 logs), written as
+// each repetition ends so an interrupted run keeps what it measured, and the
+// statistics of repeated measurements.
+//
+// It knows nothing of hosts: runner fills it, plots, report and tuner read it.
+package results
+
+import (
+	"time"
+
+	"github.com/wgbench/wgbench/scenarios"
+)
+
+// SchemaVersion is the version of the run.json layout. Readers refuse a
+// newer major version than they know.
+const SchemaVersion = 1
+
+// Run status values.
+const (
+	StatusRunning     = "running"
+	StatusComplete    = "complete"
+	StatusInterrupted = "interrupted"
+	StatusFailed      = "failed"
+)
+
+// Run is the content of run.json.
+type Run struct {
+	// Schema is SchemaVersion at the time of writing.
+	Schema int `json:"schema"`
+	// Tool is the wgbench version that made the run.
+	Tool string `json:"wgbench_version"`
+	// Status is one of the Status* constants.
+	Status string `json:"status"`
+	// Error says why a failed or interrupted run stopped.
+	Error string `json:"error,omitempty"`
+	// Started and Finished bracket the run.
+	Started  time.Time  `json:"started"`
+	Finished *time.Time `json:"finished,omitempty"`
+	// ScenarioFile is the path the scenario was read from.
+	ScenarioFile string `json:"scenario_file,omitempty"`
+	// Overrides are the --set arguments applied to it.
+	Overrides []string `json:"overrides,omitempty"`
+	// Scenario is the scenario as run (defaults and overrides applied).
+	Scenario scenarios.Scenario `json:"scenario"`
+	// Testbed describes the hosts the run used.
+	Testbed TestbedInfo `json:"testbed"`
+	// Hosts holds the facts of every host, by role (source, gw1, gw2,
+	// drain) and "controller".
+	Hosts map[string]HostFacts `json:"hosts"`
+	// Series says, per scenario series, whether it ran or why not.
+	Series []SeriesStatus `json:"series"`
+	// Points holds the measurements, in the order they were taken.
+	Points []Point `json:"points"`
+}
+
+// TestbedInfo describes the testbed of a run.
+type TestbedInfo struct {
+	// Driver is "local" or "ssh".
+	Driver string `json:"driver"`
+	// Tag is the per-run tag in namespace and interface names.
+	Tag string `json:"tag,omitempty"`
+	// SharedCores is true when several hosts share one machine's cores
+	// (the local testbed): per-core figures then mix hosts, and attribution
+	// is by thread and namespace.
+	SharedCores bool `json:"shared_cores"`
+	// Addressing summarises the plan: LAN, WAN and per-flow prefixes.
+	Addressing map[string]string `json:"addressing,omitempty"`
+}
+
+// HostFacts records what a host is, so results can be compared fairly.
+type HostFacts struct {
+	Hostname  string   `json:"hostname,omitempty"`
+	Kernel    string   `json:"kernel,omitempty"`
+	CPUModel  string   `json:"cpu_model,omitempty"`
+	Cores     int      `json:"cores,omitempty"`
+	NUMANodes int      `json:"numa_nodes,omitempty"`
+	Iperf3    string   `json:"iperf3,omitempty"`
+	Wgbench   string   `json:"wgbench,omitempty"`
+	WireGuard string   `json:"wireguard_module,omitempty"`
+	Notes     []string `json:"notes,omitempty"`
+}
+
+// SeriesStatus says whether a series ran and, if not, why.
+type SeriesStatus struct {
+	Name     string             `json:"name"`
+	Datapath scenarios.Datapath `json:"datapath"`
+	// Skipped holds the reason a series was not run on this testbed.
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// Point is the measurement of one series at one sweep point.
+type Point struct {
+	Series         string             `json:"series"`
+	Datapath       scenarios.Datapath `json:"datapath"`
+	Tunnels        int                `json:"tunnels"`
+	FlowsPerTunnel int                `json:"flows_per_tunnel"`
+	// Setup is how long bringing the datapath up took.
+	SetupSeconds float64 `json:"setup_seconds"`
+	// Repetitions holds one entry per measured repetition, failed ones
+	// included.
+	Repetitions []Repetition `json:"repetitions"`
+	// Summary aggregates the successful repetitions.
+	Summary Summary `json:"summary"`
+	// Complete is true when every repetition of the point was attempted.
+	Complete bool `json:"complete"`
+	// Notes records knobs skipped or adjusted for this point.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Repetition is one measurement of a point.
+type Repetition struct {
+	Index   int       `json:"index"`
+	Started time.Time `json:"started"`
+	// Seconds is the measured interval (iperf3's, without the warm-up).
+	Seconds float64 `json:"seconds"`
+	// Flows has one entry per iperf3 flow.
+	Flows []Flow `json:"flows"`
+	// Tunnels has the datapath counters per tunnel over the repetition.
+	Tunnels []TunnelCounters `json:"tunnels,omitempty"`
+	// AggregateBps is the sum of the flows' goodput in bits per second.
+	AggregateBps float64 `json:"aggregate_bps"`
+	// Error says why the repetition failed; empty when it succeeded.
+	Error string `json:"error,omitempty"`
+}
+
+// OK reports whether the repetition succeeded.
+func (r Repetition) OK() bool { return r.Error == "" }
+
+// Flow is one iperf3 client/server pair.
+type Flow struct {
+	Tunnel int    `json:"tunnel"`
+	Index  int    `json:"flow"`
+	Src    string `json:"src"`
+	Dst    string `json:"dst"`
+	Port   int    `json:"port"`
+	// Bps is the goodput measured at the receiver (sum_received), bits/s.
+	Bps float64 `json:"bps"`
+	// Bytes is the payload the receiver got.
+	Bytes uint64 `json:"bytes"`
+	// SentBytes is the payload the sender sent.
+	SentBytes   uint64  `json:"sent_bytes"`
+	Retransmits int     `json:"retransmits,omitempty"`
+	LostPercent float64 `json:"lost_percent,omitempty"`
+	JitterMs    float64 `json:"jitter_ms,omitempty"`
+	// Attempts is how many times the pair was run (a failed pair is
+	// retried once).
+	Attempts int `json:"attempts"`
+	// Error says why the flow failed, empty when it moved data.
+	Error string `json:"error,omitempty"`
+	// Log is the iperf3 JSON log, relative to the run folder.
+	Log string `json:"log,omitempty"`
+}
+
+// TunnelCounters are a tunnel's datapath byte counters over a repetition
+// (the difference between after and before), as read through wgctrl.
+type TunnelCounters struct {
+	Index      int    `json:"tunnel"`
+	Device     string `json:"device,omitempty"`
+	GW1TxBytes uint64 `json:"gw1_tx_bytes"`
+	GW1RxBytes uint64 `json:"gw1_rx_bytes"`
+	GW2TxBytes uint64 `json:"gw2_tx_bytes"`
+	GW2RxBytes uint64 `json:"gw2_rx_bytes"`
+}
+
+// Summary holds statistics of a point's aggregate throughput over its
+// successful repetitions, in Gbit/s.
+type Summary struct {
+	N        int     `json:"n"`
+	MeanGbps float64 `json:"mean_gbps"`
+	// StddevGbps is the sample standard deviation (n-1).
+	StddevGbps float64 `json:"stddev_gbps"`
+	// CI95Gbps is the half-width of the 95 % confidence interval of the
+	// mean (Student's t), 0 when n < 2.
+	CI95Gbps float64 `json:"ci95_gbps"`
+	MinGbps  float64 `json:"min_gbps"`
+	MaxGbps  float64 `json:"max_gbps"`
+}

@@ -1,0 +1,77 @@
+package results
+
+import (
+	"math"
+
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// Summarize returns the statistics of a set of throughput measurements in
+// Gbit/s: the count, the mean, the sample standard deviation (divisor n-1),
+// the half-width of the 95 % confidence interval of the mean from
+// Student's t distribution with n-1 degrees of freedom, and the extremes.
+//
+// Values that are not finite (NaN, ±Inf) are left out, so one bad
+// measurement cannot make the run file unwritable; N counts the values
+// used. The standard deviation and the confidence interval are 0 when
+// fewer than two values remain, and the whole Summary is zero when none
+// does.
+func Summarize(gbps []float64) Summary {
+	var s Summary
+	var sum float64
+	for _, v := range gbps {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			continue
+		}
+		if s.N == 0 || v < s.MinGbps {
+			s.MinGbps = v
+		}
+		if s.N == 0 || v > s.MaxGbps {
+			s.MaxGbps = v
+		}
+		s.N++
+		sum += v
+	}
+	if s.N == 0 {
+		return Summary{}
+	}
+	s.MeanGbps = sum / float64(s.N)
+	if s.N < 2 {
+		return s
+	}
+	var ss float64
+	for _, v := range gbps {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			continue
+		}
+		d := v - s.MeanGbps
+		ss += d * d
+	}
+	s.StddevGbps = math.Sqrt(ss / float64(s.N-1))
+	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(s.N - 1)}.Quantile(0.975)
+	s.CI95Gbps = t * s.StddevGbps / math.Sqrt(float64(s.N))
+	return s
+}
+
+// Resummarize recomputes p.Summary from the successful repetitions of p,
+// taking each one's AggregateBps in Gbit/s.
+func (p *Point) Resummarize() {
+	gbps := make([]float64, 0, len(p.Repetitions))
+	for _, r := range p.Repetitions {
+		if r.OK() {
+			gbps = append(gbps, r.AggregateBps/1e9)
+		}
+	}
+	p.Summary = Summarize(gbps)
+}
+
+// OKRepetitions returns how many repetitions of p succeeded.
+func (p *Point) OKRepetitions() int {
+	n := 0
+	for _, r := range p.Repetitions {
+		if r.OK() {
+			n++
+		}
+	}
+	return n
+}

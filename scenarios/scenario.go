@@ -1,0 +1,193 @@
+// Package scenarios holds the scenario schema of wgbench: what a benchmark
+// run measures, on which testbed, with which datapaths and tuning knobs.
+//
+// A scenario is a YAML file. Load parses it strictly (unknown keys, wrong
+// types and out-of-range values are errors with file:line:col, the key and
+// what is allowed), applies defaults and --set overrides, and Expand turns it
+// into the ordered list of points a run measures. Nothing in this package
+// touches the machine.
+package scenarios
+
+import "time"
+
+// Datapath names a way of carrying the tunnels between the two gateways.
+type Datapath string
+
+// The datapaths wgbench knows.
+const (
+	// Plain routes traffic between the gateways with no tunnel at all: the
+	// baseline that shows what the testbed itself can carry.
+	Plain Datapath = "plain"
+	// WireGuardGo runs one wireguard-go device per tunnel on each gateway.
+	WireGuardGo Datapath = "wggo"
+	// Kernel uses the Linux kernel's WireGuard module.
+	Kernel Datapath = "kernel"
+	// Inline runs wgbench's embedded run-to-completion engine.
+	Inline Datapath = "inline"
+)
+
+// Datapaths lists every valid Datapath, in the order documentation shows them.
+var Datapaths = []Datapath{Plain, WireGuardGo, Kernel, Inline}
+
+// Protocol is the transport iperf3 drives.
+type Protocol string
+
+// The protocols iperf3 drives.
+const (
+	TCP Protocol = "tcp"
+	UDP Protocol = "udp"
+)
+
+// Scenario is one benchmark description, as read from a file and after
+// defaults and overrides are applied.
+type Scenario struct {
+	// Name identifies the scenario in results and run folder names.
+	Name string `yaml:"name" json:"name"`
+	// Description says what the scenario reproduces or asks.
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// Testbed selects where the four hosts are.
+	Testbed Testbed `yaml:"testbed" json:"testbed"`
+	// Traffic describes the load iperf3 offers.
+	Traffic Traffic `yaml:"traffic" json:"traffic"`
+	// Sweep lists the values of tunnels and flows per tunnel to measure.
+	Sweep Sweep `yaml:"sweep" json:"sweep"`
+	// Repetitions is how many times each point is measured.
+	Repetitions int `yaml:"repetitions" json:"repetitions"`
+	// Series are the configurations compared in one run.
+	Series []Series `yaml:"series" json:"series"`
+	// Probes configures the per-core samplers and the black-hole detector.
+	Probes Probes `yaml:"probes" json:"probes"`
+}
+
+// Testbed selects the testbed driver.
+type Testbed struct {
+	// Driver is "local" (network namespaces on this machine, the default) or
+	// "ssh" (real machines listed in Inventory).
+	Driver string `yaml:"driver" json:"driver"`
+	// Inventory is the hosts file for the ssh driver, relative to the
+	// scenario file.
+	Inventory string `yaml:"inventory,omitempty" json:"inventory,omitempty"`
+	// MTU of the testbed links (LAN and WAN), 0 for the default 1500.
+	MTU int `yaml:"mtu,omitempty" json:"mtu,omitempty"`
+}
+
+// Traffic describes the offered load.
+type Traffic struct {
+	// Tool is the traffic generator; only "iperf3" today.
+	Tool string `yaml:"tool" json:"tool"`
+	// Protocol is tcp or udp.
+	Protocol Protocol `yaml:"protocol" json:"protocol"`
+	// Duration is the measured time of each measurement (iperf3 -t),
+	// after the warm-up: a measurement lasts Omit+Duration in all.
+	Duration Duration `yaml:"duration" json:"duration"`
+	// Omit is the warm-up before each measurement that iperf3 leaves out
+	// of its results (iperf3 -O); shorter than Duration.
+	Omit Duration `yaml:"omit" json:"omit"`
+	// Bitrate is the target rate per flow in bits per second: UDP only, and
+	// required there (iperf3's own UDP default is a mere 1 Mbit/s). Written
+	// as "1G", "500M", "10000".
+	Bitrate Bitrate `yaml:"bitrate,omitempty" json:"bitrate,omitempty"`
+	// Length is the iperf3 buffer / datagram size in bytes (iperf3 -l),
+	// 0 for iperf3's default.
+	Length int `yaml:"length,omitempty" json:"length,omitempty"`
+}
+
+// Sweep lists the points of a run. Every combination of Tunnels and Flows
+// is one point.
+type Sweep struct {
+	// Tunnels is the list of tunnel counts.
+	Tunnels []int `yaml:"tunnels" json:"tunnels"`
+	// Flows is the list of flow counts per tunnel.
+	Flows []int `yaml:"flows" json:"flows"`
+}
+
+// Series is one configuration compared in a run.
+type Series struct {
+	// Name labels the series in results and plots; unique in a scenario.
+	Name string `yaml:"name" json:"name"`
+	// Datapath carries the tunnels.
+	Datapath Datapath `yaml:"datapath" json:"datapath"`
+	// Tuning holds the knobs applied for this series.
+	Tuning Tuning `yaml:"tuning,omitempty" json:"tuning,omitempty"`
+}
+
+// Tuning holds the knobs a series may set. Each knob applies to some
+// datapaths only; setting one on another datapath is a validation error.
+type Tuning struct {
+	// ThreadedNAPI switches the WireGuard devices to threaded NAPI
+	// (kernel only).
+	ThreadedNAPI bool `yaml:"threaded_napi,omitempty" json:"threaded_napi,omitempty"`
+	// NAPICPUs pins the napi/<dev>-0 kthreads, one CPU per tunnel taken
+	// round-robin from the list (kernel only, needs ThreadedNAPI).
+	NAPICPUs CPUList `yaml:"napi_cpus,omitempty" json:"napi_cpus,omitempty"`
+	// NUMANode places the work on the CPUs of this NUMA node, -1 for the
+	// NIC's node (kernel and inline).
+	NUMANode *int `yaml:"numa_node,omitempty" json:"numa_node,omitempty"`
+	// Steering installs ntuple rules so each tunnel's UDP flow is received
+	// on its own core (kernel only).
+	Steering bool `yaml:"steering,omitempty" json:"steering,omitempty"`
+	// RPSCPUs sets the RPS mask of the receive queues (kernel only).
+	RPSCPUs CPUList `yaml:"rps_cpus,omitempty" json:"rps_cpus,omitempty"`
+	// UDPGROForwarding turns on UDP GRO forwarding on the WAN NIC (kernel
+	// only).
+	UDPGROForwarding bool `yaml:"udp_gro_forwarding,omitempty" json:"udp_gro_forwarding,omitempty"`
+	// EncryptCPUs and DecryptCPUs restrict the crypto workers (kernel with
+	// the patched module only).
+	EncryptCPUs CPUList `yaml:"encrypt_cpus,omitempty" json:"encrypt_cpus,omitempty"`
+	DecryptCPUs CPUList `yaml:"decrypt_cpus,omitempty" json:"decrypt_cpus,omitempty"`
+	// InlineKernel sets the patched module's inline_en (kernel only).
+	InlineKernel bool `yaml:"inline_kernel,omitempty" json:"inline_kernel,omitempty"`
+	// CPUs are the cores the engine's tunnels are placed on, round-robin
+	// (wggo: one pinned process per tunnel; inline: one pinned thread per
+	// tunnel). Empty means all cores.
+	CPUs CPUList `yaml:"cpus,omitempty" json:"cpus,omitempty"`
+	// Pin pins each tunnel of an embedded engine to one core from CPUs
+	// (wggo and inline).
+	Pin bool `yaml:"pin,omitempty" json:"pin,omitempty"`
+	// Optional lists knobs that may be skipped, with a note in the results,
+	// when the host cannot apply them.
+	Optional []string `yaml:"optional,omitempty" json:"optional,omitempty"`
+}
+
+// Probes configures the samplers and the black-hole detector.
+type Probes struct {
+	// Interval between samples; default 250ms.
+	Interval Duration `yaml:"interval" json:"interval"`
+	// Saturation is the busy percentage from which a core counts as
+	// saturated; default 90.
+	Saturation float64 `yaml:"saturation" json:"saturation"`
+	// Persistence is the share of the window (0..1) a core must be
+	// saturated to be flagged; default 0.6.
+	Persistence float64 `yaml:"persistence" json:"persistence"`
+	// Headroom is the share of the gateway's total capacity (0..1) that must
+	// be idle for a saturated core to be a black hole; default 0.25.
+	Headroom float64 `yaml:"headroom" json:"headroom"`
+}
+
+// Duration is a time.Duration written in YAML as "5s", "250ms", "1m".
+type Duration time.Duration
+
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// Bitrate is a rate in bits per second, written as "1G", "500M", "100k" or
+// a plain integer.
+type Bitrate uint64
+
+// CPUList is a list of CPU numbers, written in YAML as a sequence [0, 2, 3]
+// or a kernel-style string "0-3,8".
+type CPUList []int
+
+// Point is one measured configuration of a series: a tunnel count and a
+// number of flows per tunnel.
+type Point struct {
+	// Series is the index into Scenario.Series.
+	Series int `json:"series"`
+	// Tunnels is the number of tunnels.
+	Tunnels int `json:"tunnels"`
+	// FlowsPerTunnel is the number of iperf3 flows in each tunnel.
+	FlowsPerTunnel int `json:"flows_per_tunnel"`
+}
+
+// Flows returns the total number of flows of p.
+func (p Point) Flows() int { return p.Tunnels * p.FlowsPerTunnel }

@@ -1,0 +1,320 @@
+package scenarios
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// MaxCPU is the highest CPU number a CPUList accepts. Whether the host has
+// that CPU is checked later, on the host.
+const MaxCPU = 4095
+
+// valueError is a problem found inside a value at a node other than the one
+// the value starts at (an element of a list). Suffix extends the key path.
+type valueError struct {
+	node   *yaml.Node
+	suffix string
+	msg    string
+}
+
+func (e *valueError) Error() string { return e.suffix + ": " + e.msg }
+
+// plainNumber matches a number written without a unit.
+var plainNumber = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+
+// ParseDuration parses a Go duration such as "5s", "250ms", "1m30s".
+// Negative durations are rejected.
+func ParseDuration(s string) (Duration, error) {
+	if plainNumber.MatchString(s) {
+		return 0, fmt.Errorf("%s is not a duration (no unit); write e.g. %ss, 500ms, 1m", s, s)
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration; write e.g. 10s, 500ms, 1m", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q is negative; a duration is 0 or more", s)
+	}
+	return Duration(d), nil
+}
+
+// String formats d the way ParseDuration reads it, dropping zero trailing
+// units: "5s", "250ms", "1m", "1h30m".
+func (d Duration) String() string {
+	s := time.Duration(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// UnmarshalYAML reads a duration scalar such as "5s".
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if !isScalar(n) {
+		return fmt.Errorf("expected a duration such as 10s, 500ms or 1m, got %s", show(n))
+	}
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+// MarshalYAML writes d as a string such as "5s".
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// MarshalJSON writes d as a string such as "5s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// UnmarshalJSON reads a string such as "5s".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: expected a string such as \"5s\": %w", err)
+	}
+	v, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+// bitrateRe matches a decimal number, an optional SI multiplier and an
+// optional "bps" suffix: "10000", "1G", "2.5M", "100kbps".
+var bitrateRe = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)([kKmMgGtT]?)(bps)?$`)
+
+// bitrateUnits are the decimal multipliers iperf3 accepts, largest first.
+var bitrateUnits = []struct {
+	suffix string
+	mult   uint64
+}{{"T", 1e12}, {"G", 1e9}, {"M", 1e6}, {"k", 1e3}}
+
+// ParseBitrate parses a rate in bits per second: a decimal number with an
+// optional multiplier k, M, G or T (powers of 1000, either case, as iperf3
+// reads them) and an optional "bps" suffix: "10000", "100k", "1.5G",
+// "500Mbps".
+func ParseBitrate(s string) (Bitrate, error) {
+	m := bitrateRe.FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("%q is not a bitrate; write bits per second, e.g. 1G, 500M, 100k or 10000", s)
+	}
+	r, ok := new(big.Rat).SetString(m[1])
+	if !ok {
+		return 0, fmt.Errorf("%q is not a bitrate; write bits per second, e.g. 1G, 500M, 100k or 10000", s)
+	}
+	if m[2] != "" {
+		for _, u := range bitrateUnits {
+			if strings.EqualFold(m[2], u.suffix) {
+				r.Mul(r, new(big.Rat).SetInt(new(big.Int).SetUint64(u.mult)))
+			}
+		}
+	}
+	if !r.IsInt() {
+		return 0, fmt.Errorf("%q is not a whole number of bits per second", s)
+	}
+	if !r.Num().IsUint64() {
+		return 0, fmt.Errorf("%q is too large a bitrate", s)
+	}
+	return Bitrate(r.Num().Uint64()), nil
+}
+
+// String formats b with the largest multiplier that divides it exactly:
+// "1G", "1500M", "100k", "999".
+func (b Bitrate) String() string {
+	for _, u := range bitrateUnits {
+		if b != 0 && uint64(b)%u.mult == 0 {
+			return strconv.FormatUint(uint64(b)/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatUint(uint64(b), 10)
+}
+
+// UnmarshalYAML reads a bitrate scalar such as 1G or 10000.
+func (b *Bitrate) UnmarshalYAML(n *yaml.Node) error {
+	if !isScalar(n) {
+		return fmt.Errorf("expected a bitrate such as 1G, 500M or 10000, got %s", show(n))
+	}
+	v, err := ParseBitrate(n.Value)
+	if err != nil {
+		return err
+	}
+	*b = v
+	return nil
+}
+
+// MarshalYAML writes b as String does ("1G"), which reads back the same.
+func (b Bitrate) MarshalYAML() (any, error) { return b.String(), nil }
+
+// ParseCPUList parses a kernel-style CPU list such as "0-3,8": numbers and
+// ascending ranges separated by commas, each CPU at most once, each in
+// 0..MaxCPU. The order is kept ("8,0-3" is 8, 0, 1, 2, 3). An empty
+// string is an empty list.
+func ParseCPUList(s string) (CPUList, error) {
+	var out CPUList
+	var seen [MaxCPU + 1]bool
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	bad := func(why string) error {
+		return fmt.Errorf("%q is not a CPU list: %s; write e.g. 0-3,8 or [0, 1, 2, 3, 8]", s, why)
+	}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		if isRange && strings.TrimSpace(lo) == "" {
+			return nil, bad("CPU numbers cannot be negative")
+		}
+		a, err := parseCPU(lo)
+		if err != nil {
+			return nil, bad(err.Error())
+		}
+		b := a
+		if isRange {
+			if b, err = parseCPU(hi); err != nil {
+				return nil, bad(err.Error())
+			}
+			if b < a {
+				return nil, bad(fmt.Sprintf("range %s runs backwards", part))
+			}
+		}
+		for c := a; c <= b; c++ {
+			if seen[c] {
+				return nil, bad(fmt.Sprintf("CPU %d is listed twice", c))
+			}
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// parseCPU parses one CPU number of a list.
+func parseCPU(s string) (int, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, fmt.Errorf("empty entry")
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a CPU number", s)
+	}
+	if n < 0 || n > MaxCPU {
+		return 0, fmt.Errorf("CPU %d is out of range 0..%d", n, MaxCPU)
+	}
+	return n, nil
+}
+
+// String formats l kernel-style, folding ascending runs into ranges:
+// [0 1 2 3 8] is "0-3,8". ParseCPUList reads it back to the same list.
+func (l CPUList) String() string {
+	var parts []string
+	for i := 0; i < len(l); {
+		j := i
+		for j+1 < len(l) && l[j+1] == l[j]+1 {
+			j++
+		}
+		if j > i {
+			parts = append(parts, fmt.Sprintf("%d-%d", l[i], l[j]))
+		} else {
+			parts = append(parts, strconv.Itoa(l[i]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ",")
+}
+
+// UnmarshalYAML reads a sequence of CPU numbers, a single number, or a
+// kernel-style string such as "0-3,8".
+func (l *CPUList) UnmarshalYAML(n *yaml.Node) error {
+	n = resolve(n)
+	switch {
+	case n.Kind == yaml.SequenceNode:
+		var out CPUList
+		seen := map[int]bool{}
+		for i, e := range n.Content {
+			e = resolve(e)
+			suffix := fmt.Sprintf("[%d]", i)
+			var c int
+			if e.Kind != yaml.ScalarNode || e.ShortTag() != "!!int" || e.Decode(&c) != nil {
+				return &valueError{e, suffix, fmt.Sprintf("expected a CPU number, got %s", show(e))}
+			}
+			if c < 0 || c > MaxCPU {
+				return &valueError{e, suffix, fmt.Sprintf("CPU %d is out of range; allowed 0..%d", c, MaxCPU)}
+			}
+			if seen[c] {
+				return &valueError{e, suffix, fmt.Sprintf("CPU %d is listed twice", c)}
+			}
+			seen[c] = true
+			out = append(out, c)
+		}
+		*l = out
+		return nil
+	case isScalar(n):
+		v, err := ParseCPUList(n.Value)
+		if err != nil {
+			return err
+		}
+		*l = v
+		return nil
+	}
+	return fmt.Errorf("expected a CPU list such as [0, 1, 2] or \"0-3,8\", got %s", show(n))
+}
+
+// MarshalYAML writes l as a flow sequence: [0, 1, 2].
+func (l CPUList) MarshalYAML() (any, error) {
+	n := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle, Tag: "!!seq"}
+	for _, c := range l {
+		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(c)})
+	}
+	return n, nil
+}
+
+// isScalar reports whether n is a scalar other than null.
+func isScalar(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() != "!!null"
+}
+
+// show describes the value at n for an error message: numbers and booleans
+// bare, strings quoted (and cut when long), collections by kind.
+func show(n *yaml.Node) string {
+	n = resolve(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return "nothing"
+		case "!!int", "!!float", "!!bool":
+			return n.Value
+		}
+		v := n.Value
+		if len(v) > 40 {
+			v = v[:37] + "..."
+		}
+		return strconv.Quote(v)
+	}
+	return "nothing"
+}
+
+// resolve follows alias nodes to the node they name.
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
