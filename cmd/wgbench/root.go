@@ -82,8 +82,13 @@ names, drives iperf3 across them and writes a results folder.`,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
+		newRunCmd(),
+		newValidateCmd(),
+		newDoctorCmd(),
 		newVersionCmd(),
 		newTestbedCmd(),
+		newDatapathCmd(),
+		newAgentCmd(),
 	)
 	return root
 }

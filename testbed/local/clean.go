@@ -14,9 +14,6 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-// UAPIDir is where userspace WireGuard devices keep their control sockets.
-const UAPIDir = "/var/run/wireguard"
-
 // Leftover is what a run left behind, found by Clean.
 type Leftover struct {
 	// Tag is the run's tag.
@@ -81,7 +78,6 @@ func Clean(force, dryRun bool) ([]Leftover, error) {
 					errs = append(errs, fmt.Errorf("delete namespace %s: %w", ns, err))
 				}
 			}
-			removeSockets(tag)
 			if err := os.RemoveAll(filepath.Join(StateDir, tag)); err != nil {
 				errs = append(errs, err)
 			}
@@ -142,15 +138,6 @@ func pidsInNamespace(dev uint64, ino uint64) []int {
 		}
 	}
 	return pids
-}
-
-// removeSockets removes userspace WireGuard control sockets of a run's
-// devices (named wg<tag>-<n>), left when a datapath process was killed.
-func removeSockets(tag string) {
-	matches, _ := filepath.Glob(filepath.Join(UAPIDir, "wg"+tag+"-*.sock"))
-	for _, m := range matches {
-		os.Remove(m)
-	}
 }
 
 func readOwner(path string) int {

@@ -43,7 +43,7 @@ func (h *host) Start(ctx context.Context, cmd testbed.Cmd) (testbed.Process, err
 	if argv[0] == testbed.Self {
 		argv[0] = h.tb.binary
 	}
-	c := exec.Command(h.tb.binary, append([]string{NSExecArg, filepath.Join(NetnsDir, h.ns)}, argv...)...)
+	c := exec.Command(h.tb.binary, append([]string{NSExecArg, filepath.Join(NetnsDir, h.ns), h.tmp}, argv...)...)
 	c.Stdin, c.Stdout, c.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
 	c.Env = os.Environ()
 	if cmd.Stage != "" {

@@ -284,7 +284,6 @@ func (tb *Testbed) Teardown() error {
 			errs = append(errs, fmt.Errorf("delete namespace %s: %w", h.ns, err))
 		}
 	}
-	removeSockets(tb.tag)
 	if err := os.RemoveAll(tb.state); err != nil {
 		errs = append(errs, err)
 	}
@@ -359,4 +358,20 @@ func freeTag() (string, error) {
 // bits (an address on a link) as they are.
 func prefixNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// InScratchNamespace runs fn on a thread inside a new, unnamed network
+// namespace that disappears when fn returns: a place to probe what the
+// kernel supports without touching the host's own network.
+func InScratchNamespace(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		if err := syscall.Unshare(syscall.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("create a network namespace: %w", err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
 }

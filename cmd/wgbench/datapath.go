@@ -1,0 +1,50 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wgbench/wgbench/datapath"
+)
+
+func newDatapathCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "datapath",
+		Short: "Run a WireGuard datapath on this host",
+	}
+	var opts datapath.Options
+	up := &cobra.Command{
+		Use:   "up",
+		Short: "Bring interfaces up from wg-quick files and serve them until SIGINT/SIGTERM",
+		Long: `up brings one interface per --config file up on the chosen engine, in the
+current network namespace, the way wg-quick would (addresses, MTU, a route per
+AllowedIPs prefix unless Table = off), prints "ready <devices>" and serves
+until interrupted; then it undoes everything it did. The interface is named
+after the file (wg0.conf → wg0). wg show and wgctrl can read it.
+
+The plain engine carries no tunnel: it adds --route DST=VIA routes and serves
+as the no-tunnel baseline.`,
+		Example: `  # one wireguard-go interface from a standard file
+  sudo wgbench datapath up --engine wggo --config wg0.conf
+
+  # several at once
+  sudo wgbench datapath up --engine wggo --config wg0.conf --config wg1.conf
+
+  # the routed baseline, no tunnel
+  sudo wgbench datapath up --engine plain --route 198.19.1.0/24=198.18.255.2`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Engine == "" {
+				return usageError{errors.New("choose an engine with --engine (plain, wggo, kernel, inline)")}
+			}
+			return datapath.Serve(cmd.Context(), opts, cmd.OutOrStdout(), slog.Default())
+		},
+	}
+	up.Flags().StringVar(&opts.Engine, "engine", "wggo", "datapath engine: plain, wggo, kernel or inline")
+	up.Flags().StringArrayVar(&opts.Configs, "config", nil, "wg-quick style file (repeatable)")
+	up.Flags().StringArrayVar(&opts.Routes, "route", nil, "plain engine: route DST=VIA (repeatable)")
+	cmd.AddCommand(up)
+	return cmd
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wgbench/wgbench/results"
+	"github.com/wgbench/wgbench/runner"
+	"github.com/wgbench/wgbench/scenarios"
+)
+
+func newRunCmd() *cobra.Command {
+	var (
+		sets    []string
+		out     string
+		runsDir string
+	)
+	cmd := &cobra.Command{
+		Use:   "run SCENARIO",
+		Short: "Run a scenario on the testbed and write a results folder",
+		Long: `run reads a scenario, provisions the testbed (network namespaces on this
+machine by default: needs root), and measures every series at every sweep
+point: datapath up, iperf3 pairs across the tunnels, counters read, datapath
+down. Each repetition is appended to the run folder as soon as it ends, so
+an interrupted run (Ctrl-C) keeps what it measured. Everything the run
+created is removed at the end, also on Ctrl-C.
+
+The run folder (runs/<time>-<scenario>/ unless --out) holds run.json (the
+scenario as run, host facts, every flow of every repetition), points.csv
+(mean, stddev and 95 % CI per series and point) and raw/ (iperf3 logs).
+
+Exit status: 0 when the run completed, 1 when it failed, 130 when it was
+interrupted.`,
+		Example: `  # the paper's multi-tunnel figure, at the local (2-core) scale
+  sudo wgbench run scenarios/multi-tunnel.yaml
+
+  # the same file at CloudLab scale
+  sudo wgbench run scenarios/multi-tunnel.yaml \
+      --set 'sweep.tunnels=[1,2,4,8,16,32]' --set traffic.duration=30s --set repetitions=5
+
+  # choose the results folder
+  sudo wgbench run scenarios/single-tunnel.yaml --out /tmp/st1`,
+		Args: exactArgs(1, "name one scenario file, e.g. scenarios/multi-tunnel.yaml"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sc, err := scenarios.Load(args[0], sets)
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				out = results.DefaultDir(runsDir, sc.Name, time.Now())
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "wgbench run %s → %s\n", args[0], out)
+			fmt.Fprintf(w, "%s\n", planLine(sc))
+			run, runErr := runner.Run(cmd.Context(), runner.Options{
+				Scenario: sc, ScenarioFile: args[0], Overrides: sets, Dir: out, Progress: w,
+			})
+			if run != nil {
+				printSummary(w, run)
+				fmt.Fprintf(w, "\nresults: %s (%s)\n", out, run.Status)
+			}
+			if runErr != nil && errors.Is(cmd.Context().Err(), context.Canceled) {
+				return fmt.Errorf("%w: the run folder keeps every completed repetition", errInterrupted)
+			}
+			return runErr
+		},
+	}
+	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a scenario value, e.g. --set traffic.duration=30s (repeatable)")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "run folder to create (default runs/<time>-<scenario>)")
+	cmd.Flags().StringVar(&runsDir, "runs-dir", "runs", "where default run folders are created")
+	return cmd
+}
+
+// planLine says how much a scenario will measure and roughly how long.
+func planLine(sc *scenarios.Scenario) string {
+	points := sc.Expand()
+	per := sc.Traffic.Duration.Std() + sc.Traffic.Omit.Std() + 2*time.Second
+	est := time.Duration(len(points)*sc.Repetitions) * per
+	return fmt.Sprintf("%d series × %d points × %d repetitions of %s (+%s warm-up): about %s if every series runs",
+		len(sc.Series), len(points)/max(1, len(sc.Series)), sc.Repetitions, sc.Traffic.Duration.Std(), sc.Traffic.Omit.Std(), est.Round(time.Second))
+}
+
+// printSummary prints one row per series and point.
+func printSummary(w io.Writer, run *results.Run) {
+	if len(run.Points) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "series\tdatapath\ttunnels\tflows/tunnel\tGbit/s\t±95% CI\tstddev\tok reps\t")
+	for _, p := range run.Points {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.3f\t%.3f\t%.3f\t%d/%d\t\n", p.Series, p.Datapath, p.Tunnels, p.FlowsPerTunnel,
+			p.Summary.MeanGbps, p.Summary.CI95Gbps, p.Summary.StddevGbps, p.Summary.N, len(p.Repetitions))
+	}
+	tw.Flush()
+	for _, s := range run.Series {
+		if s.Skipped != "" {
+			fmt.Fprintf(w, "skipped %s: %s\n", s.Name, s.Skipped)
+		}
+	}
+}
+
+// exactArgs is cobra.ExactArgs with advice in the error.
+func exactArgs(n int, advice string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError{fmt.Errorf("%s takes %d argument(s), got %d: %s", cmd.CommandPath(), n, len(args), advice)}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,143 @@
+// Package datapath is the engine-neutral entry point of the on-host
+// datapath: `wgbench datapath up` calls Serve, `wgbench agent wg-stats`
+// calls Status. The engines live in subpackages (plain, wggo, …).
+package datapath
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/wgbench/wgbench/datapath/plain"
+	"github.com/wgbench/wgbench/datapath/wgconf"
+	"github.com/wgbench/wgbench/datapath/wggo"
+)
+
+// Options selects an engine and its inputs.
+type Options struct {
+	// Engine is the datapath name: one of Engines().
+	Engine string
+	// Configs are wg-quick style files, one per tunnel (tunnel engines).
+	Configs []string
+	// Routes are "DST=VIA" static routes (plain engine).
+	Routes []string
+}
+
+// engine is a running datapath.
+type engine interface {
+	// Devices names the interfaces the engine brought up.
+	Devices() []string
+	// Close undoes everything the engine did.
+	Close() error
+}
+
+// starter validates opts for one engine and brings it up in the calling
+// thread's network namespace.
+type starter func(ctx context.Context, opts Options, log *slog.Logger) (engine, error)
+
+// engines is the registry of datapaths. To add one, add its starter here.
+var engines = map[string]starter{
+	"plain":  startPlain,
+	"wggo":   startWggo,
+	"kernel": notImplemented("kernel"),
+	"inline": notImplemented("inline"),
+}
+
+// Engines returns the known engine names, sorted.
+func Engines() []string {
+	names := make([]string, 0, len(engines))
+	for n := range engines {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Serve brings the engine of opts up in the calling thread's network
+// namespace, writes one line "ready <dev> <dev> ...\n" to ready, waits
+// until ctx is done, then tears the engine down and returns the teardown
+// error (nil on a clean shutdown). Errors before the ready line mean
+// nothing is left behind.
+func Serve(ctx context.Context, opts Options, ready io.Writer, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	start, ok := engines[opts.Engine]
+	if !ok {
+		if opts.Engine == "" {
+			return fmt.Errorf("no datapath engine given; choose one of: %s", strings.Join(Engines(), ", "))
+		}
+		return fmt.Errorf("unknown datapath engine %q; choose one of: %s", opts.Engine, strings.Join(Engines(), ", "))
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("datapath %s: %w", opts.Engine, err)
+	}
+	eng, err := start(ctx, opts, log)
+	if err != nil {
+		return err
+	}
+	devs := eng.Devices()
+	if _, err := fmt.Fprintln(ready, strings.Join(append([]string{"ready"}, devs...), " ")); err != nil {
+		return errors.Join(fmt.Errorf("datapath %s: write ready line: %w", opts.Engine, err), eng.Close())
+	}
+	log.Info("datapath up", "engine", opts.Engine, "devices", devs)
+	<-ctx.Done()
+	log.Info("datapath shutting down", "engine", opts.Engine)
+	if err := eng.Close(); err != nil {
+		return fmt.Errorf("datapath %s: tear down: %w", opts.Engine, err)
+	}
+	return nil
+}
+
+func notImplemented(name string) starter {
+	return func(context.Context, Options, *slog.Logger) (engine, error) {
+		return nil, fmt.Errorf("datapath engine %q is not implemented yet; use one of: plain, wggo", name)
+	}
+}
+
+func startPlain(_ context.Context, opts Options, _ *slog.Logger) (engine, error) {
+	if len(opts.Configs) > 0 {
+		return nil, errors.New("datapath plain takes no WireGuard configs; pass routes as DST=VIA instead")
+	}
+	routes := make([]plain.Route, 0, len(opts.Routes))
+	for _, s := range opts.Routes {
+		r, err := plain.ParseRoute(s)
+		if err != nil {
+			return nil, fmt.Errorf("datapath plain: %w", err)
+		}
+		routes = append(routes, r)
+	}
+	return plain.Up(routes)
+}
+
+func startWggo(ctx context.Context, opts Options, log *slog.Logger) (engine, error) {
+	cfgs, err := loadConfigs("wggo", opts)
+	if err != nil {
+		return nil, err
+	}
+	return wggo.Up(ctx, cfgs, log)
+}
+
+// loadConfigs parses the config files of a tunnel engine, which takes no
+// plain routes.
+func loadConfigs(engine string, opts Options) ([]*wgconf.Config, error) {
+	if len(opts.Routes) > 0 {
+		return nil, fmt.Errorf("datapath %s takes no DST=VIA routes (those are for plain); routes come from each peer's AllowedIPs", engine)
+	}
+	if len(opts.Configs) == 0 {
+		return nil, fmt.Errorf("datapath %s needs at least one WireGuard config file, one per tunnel", engine)
+	}
+	cfgs := make([]*wgconf.Config, 0, len(opts.Configs))
+	for _, path := range opts.Configs {
+		c, err := wgconf.ParseFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("datapath %s: %w", engine, err)
+		}
+		cfgs = append(cfgs, c)
+	}
+	return cfgs, nil
+}

@@ -1,0 +1,11 @@
+package wggo
+
+// RebindFromHere takes device i down and up again from the calling
+// goroutine, as wireguard-go does on TUN link events.
+func (e *Engine) RebindFromHere(i int) error {
+	d := e.tunnels[i].dev
+	if err := d.Down(); err != nil {
+		return err
+	}
+	return d.Up()
+}

@@ -1,0 +1,293 @@
+package runner
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgbench/wgbench/datapath"
+	"github.com/wgbench/wgbench/datapath/wgconf"
+	"github.com/wgbench/wgbench/scenarios"
+	"github.com/wgbench/wgbench/testbed"
+)
+
+// readyTimeout bounds how long a datapath may take to come up.
+const readyTimeout = 60 * time.Second
+
+// handshakeTimeout bounds how long the tunnels may take to handshake.
+const handshakeTimeout = 20 * time.Second
+
+// deployment is a datapath brought up on both gateways for one point.
+type deployment struct {
+	datapath scenarios.Datapath
+	devices  []string // tunnel device names, index = tunnel; empty for plain
+	procs    []gwProc
+}
+
+type gwProc struct {
+	host testbed.Host
+	proc testbed.Process
+	log  *bytes.Buffer
+}
+
+// deploy brings tunnels up between gw1 and gw2 on the series' datapath:
+// it writes one wg-quick file per tunnel on each gateway (keys generated
+// here, never stored in results) and starts `wgbench datapath up` there,
+// then waits for every tunnel's handshake.
+func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s scenarios.Series, tunnels int) (*deployment, error) {
+	begin := time.Now()
+	d := &deployment{datapath: s.Datapath}
+	gw1, gw2 := hosts[testbed.GW1], hosts[testbed.GW2]
+	args := map[testbed.Host][]string{}
+	switch s.Datapath {
+	case scenarios.Plain:
+		for t := 0; t < tunnels; t++ {
+			src, dst := testbed.TunnelPrefixes(t)
+			args[gw1] = append(args[gw1], "--route", fmt.Sprintf("%s=%s", dst, testbed.GW2WAN.Addr()))
+			args[gw2] = append(args[gw2], "--route", fmt.Sprintf("%s=%s", src, testbed.GW1WAN.Addr()))
+		}
+	case scenarios.WireGuardGo, scenarios.Kernel, scenarios.Inline:
+		for t := 0; t < tunnels; t++ {
+			dev := testbed.TunnelDevice(tag, t)
+			d.devices = append(d.devices, dev)
+			c1, c2, err := tunnelConfigs(dev, t)
+			if err != nil {
+				return nil, err
+			}
+			for _, gc := range []struct {
+				h testbed.Host
+				c *wgconf.Config
+			}{{gw1, c1}, {gw2, c2}} {
+				var buf bytes.Buffer
+				if _, err := gc.c.WriteTo(&buf); err != nil {
+					return nil, err
+				}
+				path := filepath.Join(gc.h.TempDir(), dev+".conf")
+				if err := gc.h.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+					return nil, fmt.Errorf("%s: write tunnel config: %w", gc.h.Role(), err)
+				}
+				args[gc.h] = append(args[gc.h], "--config", path)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("datapath %q cannot be deployed", s.Datapath)
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, h := range []testbed.Host{gw1, gw2} {
+		wg.Add(1)
+		go func(h testbed.Host) {
+			defer wg.Done()
+			p, err := startDatapath(ctx, h, string(s.Datapath), args[h])
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			d.procs = append(d.procs, p)
+		}(h)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		d.stop()
+		return nil, err
+	}
+	slog.Debug("datapath ready", "datapath", s.Datapath, "tunnels", tunnels, "after", time.Since(begin))
+	if len(d.devices) > 0 {
+		if err := d.waitHandshakes(ctx, gw1, gw2); err != nil {
+			d.stop()
+			return nil, err
+		}
+		slog.Debug("tunnels handshaken", "tunnels", tunnels, "after", time.Since(begin))
+	}
+	return d, nil
+}
+
+// tunnelConfigs makes the two ends of tunnel t: gw1 routes the drain
+// side's prefix of the tunnel into it, gw2 the source side's.
+func tunnelConfigs(dev string, t int) (gw1, gw2 *wgconf.Config, err error) {
+	k1, err := wgtypes.GeneratePrivateKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	k2, err := wgtypes.GeneratePrivateKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	port := testbed.BasePort + t
+	srcPfx, dstPfx := testbed.TunnelPrefixes(t)
+	ep1 := netip.AddrPortFrom(testbed.GW1WAN.Addr(), uint16(port))
+	ep2 := netip.AddrPortFrom(testbed.GW2WAN.Addr(), uint16(port))
+	// gw1 alone keeps the tunnel alive, which also starts its handshake
+	// as soon as the device is up. gw2 only answers: when both ends
+	// initiate at once, one may keep sending on a session the other has
+	// already replaced, and the tunnel stays dark until the next
+	// handshake 15 s later.
+	keepalive := 25 * time.Second
+	gw1 = &wgconf.Config{Name: dev,
+		Interface: wgconf.Interface{PrivateKey: k1, ListenPort: port},
+		Peers:     []wgconf.Peer{{PublicKey: k2.PublicKey(), AllowedIPs: []netip.Prefix{dstPfx}, Endpoint: &ep2, PersistentKeepalive: keepalive}},
+	}
+	gw2 = &wgconf.Config{Name: dev,
+		Interface: wgconf.Interface{PrivateKey: k2, ListenPort: port},
+		Peers:     []wgconf.Peer{{PublicKey: k1.PublicKey(), AllowedIPs: []netip.Prefix{srcPfx}, Endpoint: &ep1}},
+	}
+	return gw1, gw2, nil
+}
+
+// startDatapath starts `wgbench datapath up` on h and waits for its
+// readiness line.
+func startDatapath(ctx context.Context, h testbed.Host, engine string, args []string) (gwProc, error) {
+	pr, pw := io.Pipe()
+	logBuf := &bytes.Buffer{}
+	argv := append([]string{testbed.Self, "datapath", "up", "--engine", engine}, args...)
+	p, err := h.Start(ctx, testbed.Cmd{Argv: argv, Stdout: pw, Stderr: &lockedWriter{w: logBuf}, Stage: "datapath-" + engine})
+	if err != nil {
+		return gwProc{}, err
+	}
+	gp := gwProc{host: h, proc: p, log: logBuf}
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "ready") {
+				ready <- nil
+				io.Copy(io.Discard, pr)
+				return
+			}
+		}
+		ready <- errors.New("exited before it was ready")
+	}()
+	exited := make(chan error, 1)
+	go func() { err := p.Wait(); pw.Close(); exited <- err }()
+	select {
+	case err := <-ready:
+		if err == nil {
+			return gp, nil
+		}
+		waitErr := <-exited
+		return gp, fmt.Errorf("%s: datapath %s %s (%v): %s", h.Role(), engine, err, waitErr, lastLine(logBuf.String()))
+	case <-time.After(readyTimeout):
+		p.Signal(syscall.SIGKILL)
+		return gp, fmt.Errorf("%s: datapath %s not ready after %s", h.Role(), engine, readyTimeout)
+	case <-ctx.Done():
+		p.Signal(syscall.SIGTERM)
+		return gp, ctx.Err()
+	}
+}
+
+// waitHandshakes polls both gateways until every tunnel has completed a
+// handshake.
+func (d *deployment) waitHandshakes(ctx context.Context, hosts ...testbed.Host) error {
+	deadline := time.Now().Add(handshakeTimeout)
+	for {
+		missing := 0
+		var last error
+		for _, h := range hosts {
+			st, err := wgStats(ctx, h, d.devices)
+			if err != nil {
+				last = err
+				missing++
+				continue
+			}
+			for _, dev := range st {
+				if len(dev.Peers) == 0 || dev.Peers[0].LastHandshake.IsZero() {
+					missing++
+				}
+			}
+		}
+		if missing == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if last != nil {
+				return fmt.Errorf("tunnels did not come up in %s: %w", handshakeTimeout, last)
+			}
+			return fmt.Errorf("%d tunnel ends had no handshake after %s", missing, handshakeTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// stop ends the datapath processes (they undo their changes on SIGTERM)
+// and returns what they logged on failure.
+func (d *deployment) stop() error {
+	var errs []error
+	for _, p := range d.procs {
+		if err := p.proc.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			errs = append(errs, fmt.Errorf("%s: stop datapath: %w", p.host.Role(), err))
+		}
+	}
+	for _, p := range d.procs {
+		done := make(chan struct{})
+		go func() { p.proc.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			p.proc.Signal(syscall.SIGKILL)
+			errs = append(errs, fmt.Errorf("%s: datapath did not stop in 10s; killed", p.host.Role()))
+		}
+	}
+	d.procs = nil
+	return errors.Join(errs...)
+}
+
+// wgStats reads the tunnels' status on h through `wgbench agent wg-stats`.
+func wgStats(ctx context.Context, h testbed.Host, devices []string) ([]datapath.TunnelStatus, error) {
+	argv := []string{testbed.Self, "agent", "wg-stats"}
+	for _, d := range devices {
+		argv = append(argv, "--dev", d)
+	}
+	out, err := testbed.Run(ctx, h, argv...)
+	if err != nil {
+		return nil, err
+	}
+	var st []datapath.TunnelStatus
+	if err := json.Unmarshal(out, &st); err != nil {
+		return nil, fmt.Errorf("%s: parse wg-stats output: %w", h.Role(), err)
+	}
+	return st, nil
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// lockedWriter serialises writes from a process's output copier with
+// reads by the runner.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

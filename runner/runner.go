@@ -1,0 +1,375 @@
+// Package runner orchestrates a run: it provisions the testbed, brings each
+// series' datapath up for each point, drives the iperf3 pairs for every
+// repetition, reads the tunnels' counters, and appends every measurement to
+// the run folder as soon as it is taken. An interrupted run (Ctrl-C, a
+// failed host) keeps what it measured and leaves nothing behind.
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wgbench/wgbench/datapath"
+	"github.com/wgbench/wgbench/internal/version"
+	"github.com/wgbench/wgbench/probes/facts"
+	"github.com/wgbench/wgbench/results"
+	"github.com/wgbench/wgbench/scenarios"
+	"github.com/wgbench/wgbench/testbed"
+	"github.com/wgbench/wgbench/testbed/local"
+)
+
+// Options configure a run.
+type Options struct {
+	// Scenario is the validated scenario to run.
+	Scenario *scenarios.Scenario
+	// ScenarioFile and Overrides are recorded in run.json.
+	ScenarioFile string
+	Overrides    []string
+	// Dir is the run folder to create.
+	Dir string
+	// Binary is the wgbench executable for on-host verbs; empty means this
+	// executable.
+	Binary string
+	// Progress receives one line per repetition and per point.
+	Progress io.Writer
+	// Log receives debug details.
+	Log *slog.Logger
+}
+
+// testbedProvisioner is what the runner needs of a testbed driver.
+type testbedProvisioner interface {
+	Hosts() map[string]testbed.Host
+	Tag() string
+	Teardown() error
+}
+
+// Run measures every point of the scenario and returns the run as saved.
+// The returned error is non-nil when the run did not complete; the run
+// folder holds whatever was measured until then.
+func Run(ctx context.Context, opts Options) (*results.Run, error) {
+	sc := opts.Scenario
+	if opts.Progress == nil {
+		opts.Progress = io.Discard
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	folder, err := results.Create(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	run := &results.Run{
+		Schema: results.SchemaVersion, Tool: version.String(), Status: results.StatusRunning,
+		Started: time.Now().UTC(), ScenarioFile: opts.ScenarioFile, Overrides: opts.Overrides,
+		Scenario: *sc, Hosts: map[string]results.HostFacts{},
+	}
+	r := &runState{opts: opts, folder: folder, run: run}
+	if err := r.save(); err != nil {
+		return run, err
+	}
+	runErr := r.execute(ctx)
+	now := time.Now().UTC()
+	run.Finished = &now
+	switch {
+	case runErr == nil:
+		run.Status = results.StatusComplete
+	case ctx.Err() != nil:
+		run.Status = results.StatusInterrupted
+		run.Error = "interrupted: " + context.Cause(ctx).Error()
+	default:
+		run.Status = results.StatusFailed
+		run.Error = runErr.Error()
+	}
+	if err := r.save(); err != nil {
+		runErr = errors.Join(runErr, err)
+	}
+	return run, runErr
+}
+
+// runState is one run in progress.
+type runState struct {
+	opts   Options
+	folder *results.Folder
+	mu     sync.Mutex // guards run during saves
+	run    *results.Run
+}
+
+func (r *runState) save() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.folder.Save(r.run)
+}
+
+func (r *runState) progress(format string, args ...any) {
+	fmt.Fprintf(r.opts.Progress, format+"\n", args...)
+}
+
+func (r *runState) execute(ctx context.Context) (err error) {
+	sc := r.opts.Scenario
+	if sc.Testbed.Driver != "local" {
+		return fmt.Errorf("testbed driver %q is not supported yet; use driver: local", sc.Testbed.Driver)
+	}
+	maxT, maxF := slices.Max(sc.Sweep.Tunnels), slices.Max(sc.Sweep.Flows)
+	r.progress("provisioning the local testbed (4 namespaces, %d×%d flow addresses)…", maxT, maxF)
+	start := time.Now()
+	tb, err := local.Provision(ctx, local.Options{Tunnels: maxT, FlowsPerTunnel: maxF, MTU: sc.Testbed.MTU, Binary: r.opts.Binary})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if terr := tb.Teardown(); terr != nil {
+			err = errors.Join(err, fmt.Errorf("teardown: %w", terr))
+		}
+	}()
+	r.progress("testbed %s up in %.2fs", tb.Tag(), time.Since(start).Seconds())
+	return r.measure(ctx, tb)
+}
+
+// measure runs every series on a provisioned testbed.
+func (r *runState) measure(ctx context.Context, tb testbedProvisioner) error {
+	sc := r.opts.Scenario
+	hosts := tb.Hosts()
+	r.run.Testbed = results.TestbedInfo{Driver: sc.Testbed.Driver, Tag: tb.Tag(), SharedCores: sc.Testbed.Driver == "local", Addressing: testbed.Plan()}
+	r.collectFacts(ctx, hosts)
+	// Which series can run here?
+	for _, s := range sc.Series {
+		st := results.SeriesStatus{Name: s.Name, Datapath: s.Datapath}
+		if reason := r.unavailable(ctx, hosts, s); reason != "" {
+			st.Skipped = reason
+			r.progress("series %s: skipped: %s", s.Name, reason)
+		}
+		r.run.Series = append(r.run.Series, st)
+	}
+	if err := r.save(); err != nil {
+		return err
+	}
+	ran := 0
+	for _, p := range sc.Expand() {
+		if r.run.Series[p.Series].Skipped != "" {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := r.measurePoint(ctx, hosts, tb.Tag(), p); err != nil {
+			return err
+		}
+		ran++
+	}
+	if ran == 0 {
+		return errors.New("no series could run on this testbed (see the reasons above)")
+	}
+	return nil
+}
+
+// measurePoint brings the datapath up for one point, runs its repetitions
+// and tears the datapath down. Failures of the datapath are recorded in
+// the point and the run goes on; only an interrupt stops it.
+func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Host, tag string, p scenarios.Point) error {
+	sc := r.opts.Scenario
+	s := sc.Series[p.Series]
+	pt := results.Point{Series: s.Name, Datapath: s.Datapath, Tunnels: p.Tunnels, FlowsPerTunnel: p.FlowsPerTunnel}
+	r.mu.Lock()
+	r.run.Points = append(r.run.Points, pt)
+	idx := len(r.run.Points) - 1
+	r.mu.Unlock()
+	update := func(fn func(*results.Point)) error {
+		r.mu.Lock()
+		fn(&r.run.Points[idx])
+		r.mu.Unlock()
+		return r.save()
+	}
+	label := fmt.Sprintf("[%s] tunnels=%d flows/tunnel=%d", s.Name, p.Tunnels, p.FlowsPerTunnel)
+	flows, err := pointFlows(p)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	dep, err := deploy(ctx, hosts, tag, s, p.Tunnels)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.progress("%s: datapath failed: %v", label, err)
+		return update(func(pt *results.Point) { pt.Notes = append(pt.Notes, "datapath failed: "+err.Error()) })
+	}
+	defer func() {
+		if err := dep.stop(); err != nil {
+			r.opts.Log.Warn("stop datapath", "point", label, "err", err)
+		}
+	}()
+	setup := time.Since(start).Seconds()
+	srv, err := startServers(ctx, hosts[testbed.Drain], flows)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.progress("%s: iperf3 servers failed: %v", label, err)
+		return update(func(pt *results.Point) {
+			pt.SetupSeconds = setup
+			pt.Notes = append(pt.Notes, "iperf3 servers failed: "+err.Error())
+		})
+	}
+	defer srv.stop()
+	if err := update(func(pt *results.Point) { pt.SetupSeconds = setup }); err != nil {
+		return err
+	}
+	for rep := 0; rep < sc.Repetitions; rep++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rp := r.repetition(ctx, hosts, dep, sc.Traffic, p, s.Name, rep, flows)
+		if ctx.Err() != nil {
+			// A repetition cut short by the interrupt is not a measurement.
+			return ctx.Err()
+		}
+		if err := update(func(pt *results.Point) { pt.Repetitions = append(pt.Repetitions, rp); pt.Resummarize() }); err != nil {
+			return err
+		}
+		r.progress("%s rep %d/%d: %s", label, rep+1, sc.Repetitions, describeRep(rp))
+	}
+	var sum results.Summary
+	if err := update(func(pt *results.Point) { pt.Complete = true; pt.Resummarize(); sum = pt.Summary }); err != nil {
+		return err
+	}
+	r.progress("%s: %.3f ± %.3f Gbit/s (mean ± 95%% CI, n=%d)", label, sum.MeanGbps, sum.CI95Gbps, sum.N)
+	return nil
+}
+
+// repetition measures one repetition: counters before, all flows at once,
+// counters after.
+func (r *runState) repetition(ctx context.Context, hosts map[string]testbed.Host, dep *deployment, tr scenarios.Traffic, p scenarios.Point, series string, rep int, flows []flowSpec) results.Repetition {
+	rp := results.Repetition{Index: rep, Started: time.Now().UTC()}
+	rawDir := results.RawDir(series, p.Tunnels, p.FlowsPerTunnel, rep)
+	if _, err := r.folder.MkdirAll(rawDir); err != nil {
+		rp.Error = err.Error()
+		return rp
+	}
+	before, errBefore := readCounters(ctx, hosts, dep)
+	rp.Flows = runClients(ctx, hosts[testbed.Source], tr, flows, r.folder, rawDir)
+	after, errAfter := readCounters(ctx, hosts, dep)
+	if err := errors.Join(errBefore, errAfter); err != nil {
+		r.opts.Log.Warn("tunnel counters", "err", err)
+	} else {
+		rp.Tunnels = counterDeltas(dep.devices, before, after)
+	}
+	var failed []string
+	for _, f := range rp.Flows {
+		if f.Error != "" {
+			failed = append(failed, fmt.Sprintf("flow %d of tunnel %d: %s", f.Index, f.Tunnel, f.Error))
+			continue
+		}
+		rp.AggregateBps += f.Bps
+		rp.Seconds = max(rp.Seconds, tr.Duration.Std().Seconds())
+	}
+	if len(failed) > 0 {
+		rp.Error = strings.Join(failed, "; ")
+	}
+	return rp
+}
+
+func describeRep(rp results.Repetition) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%.3f Gbit/s", rp.AggregateBps/1e9)
+	if len(rp.Flows) > 1 {
+		b.WriteString(" (flows:")
+		for _, f := range rp.Flows {
+			fmt.Fprintf(&b, " %.2f", f.Bps/1e9)
+		}
+		b.WriteString(")")
+	}
+	if rp.Error != "" {
+		b.WriteString(" FAILED: " + rp.Error)
+	}
+	return b.String()
+}
+
+// counters are the byte counters of every tunnel on both gateways.
+type counters map[string]map[string][2]uint64 // role → device → {rx, tx}
+
+func readCounters(ctx context.Context, hosts map[string]testbed.Host, dep *deployment) (counters, error) {
+	if len(dep.devices) == 0 {
+		return nil, nil
+	}
+	c := counters{}
+	for _, role := range []string{testbed.GW1, testbed.GW2} {
+		st, err := wgStats(ctx, hosts[role], dep.devices)
+		if err != nil {
+			return nil, err
+		}
+		c[role] = map[string][2]uint64{}
+		for _, d := range st {
+			var rx, tx uint64
+			for _, p := range d.Peers {
+				rx += uint64(p.RxBytes)
+				tx += uint64(p.TxBytes)
+			}
+			c[role][d.Name] = [2]uint64{rx, tx}
+		}
+	}
+	return c, nil
+}
+
+func counterDeltas(devices []string, before, after counters) []results.TunnelCounters {
+	if before == nil || after == nil {
+		return nil
+	}
+	d := func(role, dev string, i int) uint64 {
+		a, b := after[role][dev][i], before[role][dev][i]
+		if a < b {
+			return 0
+		}
+		return a - b
+	}
+	var out []results.TunnelCounters
+	for i, dev := range devices {
+		out = append(out, results.TunnelCounters{
+			Index: i, Device: dev,
+			GW1RxBytes: d(testbed.GW1, dev, 0), GW1TxBytes: d(testbed.GW1, dev, 1),
+			GW2RxBytes: d(testbed.GW2, dev, 0), GW2TxBytes: d(testbed.GW2, dev, 1),
+		})
+	}
+	return out
+}
+
+// collectFacts records every host's facts, read on the host itself.
+func (r *runState) collectFacts(ctx context.Context, hosts map[string]testbed.Host) {
+	r.run.Hosts["controller"] = facts.Collect(ctx)
+	for _, role := range testbed.Roles {
+		out, err := testbed.Run(ctx, hosts[role], testbed.Self, "agent", "facts")
+		var f results.HostFacts
+		if err == nil {
+			err = json.Unmarshal(out, &f)
+		}
+		if err != nil {
+			f.Notes = append(f.Notes, "facts unavailable: "+err.Error())
+		}
+		r.run.Hosts[role] = f
+	}
+}
+
+// unavailable says why a series cannot run on this testbed, or "".
+func (r *runState) unavailable(ctx context.Context, hosts map[string]testbed.Host, s scenarios.Series) string {
+	for _, role := range []string{testbed.GW1, testbed.GW2} {
+		out, err := testbed.Run(ctx, hosts[role], testbed.Self, "agent", "check", "--engine", string(s.Datapath))
+		var res datapath.CheckResult
+		if err == nil {
+			err = json.Unmarshal(out, &res)
+		}
+		switch {
+		case err != nil:
+			return fmt.Sprintf("%s: cannot check the %s datapath: %v", role, s.Datapath, err)
+		case !res.OK:
+			return fmt.Sprintf("%s: %s", role, res.Reason)
+		}
+	}
+	return ""
+}
