@@ -42,7 +42,7 @@ func TestServeRejectsBadOptions(t *testing.T) {
 		{"wggo without configs", Options{Engine: "wggo"}, "at least one WireGuard config"},
 		{"wggo with routes", Options{Engine: "wggo", Configs: []string{bad}, Routes: []string{"198.18.2.0/24=198.18.255.2"}}, "takes no DST=VIA routes"},
 		{"wggo missing file", Options{Engine: "wggo", Configs: []string{filepath.Join(dir, "nope.conf")}}, "no such file"},
-		{"wggo bad file", Options{Engine: "wggo", Configs: []string{bad}}, bad + ":2: PrivateKey is not valid base64"},
+		{"wggo bad file", Options{Engine: "wggo", Configs: []string{bad}}, bad + ":2: PrivateKey decodes to 3 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,20 +69,25 @@ func TestStatusErrors(t *testing.T) {
 }
 
 // serveIn runs Serve on a thread in ns and returns the ready line, a cancel
-// func and a channel with Serve's result.
-func serveIn(t *testing.T, ns netns.NsHandle, opts Options) (string, context.CancelFunc, <-chan error) {
+// func and a func waiting for Serve's result.
+func serveIn(t *testing.T, ns netns.NsHandle, opts Options) (string, context.CancelFunc, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	done := make(chan error, 1)
+	finished := make(chan struct{})
+	var serveErr error
 	go func() {
-		err := nstest.Run(ns, func() error { return Serve(ctx, opts, pw, nil) })
+		serveErr = nstest.Run(ns, func() error { return Serve(ctx, opts, pw, nil) })
 		pw.CloseWithError(errors.New("Serve returned"))
-		done <- err
+		close(finished)
 	}()
+	wait := func() error {
+		<-finished
+		return serveErr
+	}
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		_ = wait()
 	})
 	lines := make(chan string, 1)
 	go func() {
@@ -93,9 +98,9 @@ func serveIn(t *testing.T, ns netns.NsHandle, opts Options) (string, context.Can
 	select {
 	case line := <-lines:
 		if line == "" {
-			t.Fatalf("Serve ended before the ready line: %v", <-done)
+			t.Fatalf("Serve ended before the ready line: %v", wait())
 		}
-		return line, cancel, done
+		return line, cancel, wait
 	case <-time.After(10 * time.Second):
 		t.Fatal("no ready line within 10s")
 		return "", nil, nil
@@ -114,7 +119,7 @@ func TestIntegrationServePlain(t *testing.T) {
 		return err == nil && len(rs) == 1 && rs[0].Gw != nil
 	}
 
-	line, cancel, done := serveIn(t, a, Options{Engine: "plain", Routes: []string{"198.18.2.0/24=198.18.255.2"}})
+	line, cancel, wait := serveIn(t, a, Options{Engine: "plain", Routes: []string{"198.18.2.0/24=198.18.255.2"}})
 	if line != "ready\n" {
 		t.Errorf("ready line = %q, want %q", line, "ready\n")
 	}
@@ -122,7 +127,7 @@ func TestIntegrationServePlain(t *testing.T) {
 		t.Error("route missing while serving")
 	}
 	cancel()
-	if err := <-done; err != nil {
+	if err := wait(); err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
 	if routed() {
@@ -165,7 +170,7 @@ func TestIntegrationServeWggo(t *testing.T) {
 		paths, names = append(paths, path), append(names, n)
 	}
 
-	line, cancel, done := serveIn(t, ns, Options{Engine: "wggo", Configs: paths})
+	line, cancel, wait := serveIn(t, ns, Options{Engine: "wggo", Configs: paths})
 	if want := "ready " + strings.Join(names, " ") + "\n"; line != want {
 		t.Errorf("ready line = %q, want %q", line, want)
 	}
@@ -193,7 +198,7 @@ func TestIntegrationServeWggo(t *testing.T) {
 	}
 
 	cancel()
-	if err := <-done; err != nil {
+	if err := wait(); err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
 	h := nstest.Handle(t, ns)

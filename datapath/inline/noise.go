@@ -67,13 +67,10 @@ func (s *initiatorState) wipe() {
 }
 
 // createInitiation builds a handshake initiation (without MACs) from
-// localIndex at time now.
-func (n *noiseKeys) createInitiation(now time.Time, localIndex uint32) (initiation, *initiatorState, error) {
+// localIndex at time now, with ephemeral private key eph (fresh from
+// newPrivateKey; tests pass fixed ones).
+func (n *noiseKeys) createInitiation(now time.Time, localIndex uint32, eph key) (initiation, *initiatorState, error) {
 	var m initiation
-	eph, err := newPrivateKey()
-	if err != nil {
-		return m, nil, err
-	}
 	s := &initiatorState{localIndex: localIndex, ephPriv: eph}
 	ck, h := initialChainKey, n.hashToPeer
 	m.sender = localIndex
@@ -142,15 +139,12 @@ type sessionKeys struct {
 	send, recv key
 }
 
-// createResponse answers a consumed initiation from localIndex and
-// returns the response (without MACs) and the responder's session keys.
-func (n *noiseKeys) createResponse(c *consumedInitiation, localIndex uint32) (response, sessionKeys, error) {
+// createResponse answers a consumed initiation from localIndex with
+// ephemeral private key eph and returns the response (without MACs) and
+// the responder's session keys.
+func (n *noiseKeys) createResponse(c *consumedInitiation, localIndex uint32, eph key) (response, sessionKeys, error) {
 	var m response
 	var keys sessionKeys
-	eph, err := newPrivateKey()
-	if err != nil {
-		return m, keys, err
-	}
 	defer clear(eph[:])
 	ck, h := c.chainKey, c.hash
 	m.sender, m.receiver = localIndex, c.remoteIndex

@@ -1,0 +1,363 @@
+package inline
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.zx2c4.com/wireguard/conn"
+	"golang.zx2c4.com/wireguard/ratelimiter"
+	"golang.zx2c4.com/wireguard/tun"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+)
+
+// TunnelConfig is one tunnel: its keys, its socket and its single peer.
+type TunnelConfig struct {
+	// Name names the tunnel in thread names, logs and Stats; it defaults
+	// to the TUN device's name.
+	Name string
+	// PrivateKey is the tunnel's static private key (required).
+	PrivateKey wgtypes.Key
+	// ListenPort is the UDP port the bind opens; 0 lets it choose.
+	ListenPort uint16
+	// Peer is the tunnel's only peer.
+	Peer PeerConfig
+	// Pinned pins the data threads to CPU; otherwise they may run on any
+	// core the process may use.
+	Pinned bool
+	// CPU is the core of the data threads when Pinned.
+	CPU int
+	// Limits shortens the protocol's timers and counters (tests); the
+	// zero value means the whitepaper's constants.
+	Limits Limits
+	// Log receives the tunnel's log; nil discards it. Keys never reach it.
+	Log *slog.Logger
+}
+
+// PeerConfig is the tunnel's peer.
+type PeerConfig struct {
+	// PublicKey is the peer's static public key (required).
+	PublicKey wgtypes.Key
+	// PresharedKey is mixed into the handshake; the zero key means none.
+	PresharedKey wgtypes.Key
+	// Endpoint is where to reach the peer; the zero value means we wait
+	// for the peer to contact us. Roaming replaces it with the source of
+	// the latest authenticated packet.
+	Endpoint netip.AddrPort
+	// AllowedIPs are the inner addresses the peer may send from and that
+	// we send to it.
+	AllowedIPs []netip.Prefix
+	// PersistentKeepalive sends a keepalive after this long without
+	// traffic either way; 0 disables it.
+	PersistentKeepalive time.Duration
+}
+
+// Tunnel is one running WireGuard tunnel of the inline engine. Its methods
+// are safe for concurrent use.
+type Tunnel struct {
+	name  string
+	lim   Limits
+	log   *slog.Logger
+	clock Clock
+	epoch time.Time // tunnel-relative times count from here
+	tun   tun.Device
+	bind  conn.Bind
+	port  uint16
+	mtu   int
+	cpu   int // -1 when not pinned
+
+	// stdBind is true for wireguard-go's StdNetBind, whose UDP GSO
+	// coalesces a send batch by appending to the first buffer of a run;
+	// the TX arena is laid out for it (see newTxState).
+	stdBind bool
+
+	keys    *noiseKeys     // immutable
+	checker *cookieChecker // MAC1 key immutable; the rest is control-only
+	pairs   keypairs
+	allowed atomic.Pointer[allowedIPs]
+	remote  atomic.Pointer[endpoint]
+	pkeep   atomic.Int64 // persistent keepalive interval, ns
+
+	// mu guards the handshake state, the cookie generator and the staged
+	// packets, and serialises keypair installation.
+	mu                sync.Mutex
+	generator         *cookieGenerator
+	hs                *initiatorState // our initiation in flight, if any
+	hsRetryAt         time.Duration
+	hsAttempts        int
+	lastSentHandshake time.Duration
+	lastTimestamp     [tai64nSize]byte // newest initiation timestamp consumed
+	lastInitiation    time.Duration    // when it was consumed
+	staged            [][]byte         // plaintext at offset 16, waiting for a session
+
+	// rxMu guards the replay filters of the keypairs (several RX threads
+	// may serve one tunnel).
+	rxMu sync.Mutex
+
+	// Timer inputs, tunnel-relative ns; 0 means unset. See timers.go.
+	lastSent           atomic.Int64 // any authenticated message sent
+	lastRecv           atomic.Int64 // any authenticated message received
+	dataSentUnanswered atomic.Int64 // first data sent since the last authenticated receive
+	dataRecvUnanswered atomic.Int64 // first data received since the last send
+	sessionDerived     atomic.Int64 // last session derivation (zeroes keys 3×RejectAfterTime later)
+	lastHandshakeWall  atomic.Int64 // Unix ns of the last session established
+
+	wantHandshake  atomic.Bool
+	kick           chan struct{}
+	hsQueue        chan *hsMessage
+	underLoadUntil time.Duration // control goroutine only
+	forceUnderLoad atomic.Bool   // tests: act as if under load
+	rate           ratelimiter.Ratelimiter
+
+	stats counters
+
+	done      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// endpoint boxes a conn.Endpoint for atomic replacement.
+type endpoint struct{ ep conn.Endpoint }
+
+// hsMessage is a handshake message handed from an RX thread to the control
+// goroutine.
+type hsMessage struct {
+	data []byte
+	ep   conn.Endpoint
+}
+
+// NoCPU is the CPU value of TunnelStats for unpinned tunnels.
+const NoCPU = -1
+
+// NewTunnel starts a tunnel on dev and bind, which it owns from then on:
+// it opens bind on cfg.ListenPort, starts the TX thread, one RX thread per
+// receive function of the bind and the control goroutine, and closes dev
+// and bind in Close, or before returning an error. A nil clock is the
+// system clock.
+func NewTunnel(dev tun.Device, bind conn.Bind, cfg TunnelConfig, clock Clock) (_ *Tunnel, err error) {
+	if dev == nil || bind == nil {
+		return nil, errors.New("inline: NewTunnel needs a TUN device and a bind")
+	}
+	var (
+		t      *Tunnel
+		opened bool // the bind is open: Close undoes everything
+	)
+	defer func() {
+		switch {
+		case err == nil:
+		case opened:
+			err = errors.Join(err, t.Close())
+		default:
+			if cerr := dev.Close(); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("close TUN: %w", cerr))
+			}
+		}
+	}()
+	if clock == nil {
+		clock = systemClock{}
+	}
+	if cfg.PrivateKey == (wgtypes.Key{}) {
+		return nil, errors.New("inline: tunnel has no private key")
+	}
+	if cfg.Peer.PublicKey == (wgtypes.Key{}) {
+		return nil, errors.New("inline: tunnel's peer has no public key")
+	}
+	if cfg.Peer.PersistentKeepalive < 0 {
+		return nil, errors.New("inline: negative persistent keepalive")
+	}
+	keys, err := newNoiseKeys(cfg.PrivateKey, cfg.Peer.PublicKey, cfg.Peer.PresharedKey)
+	if err != nil {
+		return nil, fmt.Errorf("inline: %w", err)
+	}
+	name := cfg.Name
+	if name == "" {
+		if name, err = dev.Name(); err != nil || name == "" {
+			name = "tun"
+		}
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	mtu, err := dev.MTU()
+	if err != nil || mtu <= 0 {
+		mtu = 1420
+	}
+	t = &Tunnel{
+		name:      name,
+		lim:       cfg.Limits.withDefaults(),
+		log:       log.With("dev", name),
+		clock:     clock,
+		tun:       dev,
+		bind:      bind,
+		mtu:       mtu,
+		cpu:       NoCPU,
+		keys:      keys,
+		checker:   newCookieChecker(keys.pub),
+		generator: newCookieGenerator(keys.peer),
+		kick:      make(chan struct{}, 1),
+		hsQueue:   make(chan *hsMessage, handshakeQueueSize),
+		done:      make(chan struct{}),
+	}
+	// Tunnel-relative times start an hour in, so that 0 can mean "unset".
+	t.epoch = clock.Now().Add(-time.Hour)
+	if cfg.Pinned {
+		if cfg.CPU < 0 {
+			return nil, fmt.Errorf("inline: tunnel %s: CPU %d is not a core number", name, cfg.CPU)
+		}
+		t.cpu = cfg.CPU
+	}
+	_, t.stdBind = bind.(*conn.StdNetBind)
+	t.allowed.Store(newAllowedIPs(cfg.Peer.AllowedIPs))
+	t.pkeep.Store(int64(cfg.Peer.PersistentKeepalive))
+
+	fns, port, err := bind.Open(cfg.ListenPort)
+	if err != nil {
+		return nil, fmt.Errorf("inline: tunnel %s: open UDP port %d: %w", name, cfg.ListenPort, err)
+	}
+	t.port, opened = port, true
+	if ap := cfg.Peer.Endpoint; ap.IsValid() {
+		ep, err := bind.ParseEndpoint(ap.String())
+		if err != nil {
+			return nil, fmt.Errorf("inline: tunnel %s: peer endpoint %s: %w", name, ap, err)
+		}
+		t.remote.Store(&endpoint{ep})
+	}
+	t.rate.Init()
+
+	started := make(chan error, 1+len(fns))
+	t.wg.Add(2 + len(fns))
+	go t.txLoop(started)
+	for _, fn := range fns {
+		go t.rxLoop(fn, started)
+	}
+	go t.controlLoop()
+	for range 1 + len(fns) {
+		if err := <-started; err != nil {
+			return nil, fmt.Errorf("inline: tunnel %s: %w", name, err)
+		}
+	}
+	if cfg.Peer.PersistentKeepalive > 0 && t.remote.Load() != nil {
+		t.sendKeepalive(t.now()) // stages it and starts the first handshake
+	}
+	t.log.Debug("inline tunnel up", "listen_port", port, "cpu", t.cpu, "mtu", mtu, "receivers", len(fns))
+	return t, nil
+}
+
+// now returns the tunnel-relative time.
+func (t *Tunnel) now() time.Duration { return t.clock.Now().Sub(t.epoch) }
+
+// Name returns the tunnel's name.
+func (t *Tunnel) Name() string { return t.name }
+
+// ListenPort returns the UDP port the tunnel's bind listens on.
+func (t *Tunnel) ListenPort() uint16 { return t.port }
+
+// PublicKey returns the tunnel's static public key.
+func (t *Tunnel) PublicKey() wgtypes.Key { return t.keys.pub }
+
+// Stats returns a snapshot of the tunnel's counters.
+func (t *Tunnel) Stats() TunnelStats {
+	s := TunnelStats{Name: t.name, Core: t.cpu, ListenPort: int(t.port)}
+	t.stats.snapshot(&s)
+	if ns := t.lastHandshakeWall.Load(); ns != 0 {
+		s.LastHandshake = time.Unix(0, ns)
+	}
+	return s
+}
+
+// Close stops the tunnel: it closes the bind and the TUN device (which
+// ends the data threads), stops the control goroutine and forgets the
+// session keys. It is safe to call more than once; later calls return the
+// first result.
+func (t *Tunnel) Close() error {
+	t.closeOnce.Do(func() {
+		close(t.done)
+		var errs []error
+		if err := t.bind.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close bind: %w", err))
+		}
+		if err := t.tun.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close TUN: %w", err))
+		}
+		t.wg.Wait()
+		t.rate.Close()
+		t.mu.Lock()
+		t.pairs.clear()
+		if t.hs != nil {
+			t.hs.wipe()
+			t.hs = nil
+		}
+		t.staged = nil
+		t.mu.Unlock()
+		if len(errs) > 0 {
+			t.closeErr = fmt.Errorf("inline: close tunnel %s: %w", t.name, errors.Join(errs...))
+		}
+	})
+	return t.closeErr
+}
+
+// closed reports whether Close has started.
+func (t *Tunnel) closed() bool {
+	select {
+	case <-t.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// requestHandshake asks the control goroutine for a handshake; it starts
+// one unless one was sent less than RekeyTimeout ago.
+func (t *Tunnel) requestHandshake() {
+	t.wantHandshake.Store(true)
+	t.poke()
+}
+
+// poke wakes the control goroutine.
+func (t *Tunnel) poke() {
+	select {
+	case t.kick <- struct{}{}:
+	default:
+	}
+}
+
+// newIndex returns a random local index no current session or handshake
+// uses. The caller holds t.mu.
+func (t *Tunnel) newIndex() uint32 {
+	for {
+		i := rand.Uint32()
+		if t.pairs.lookup(i) == nil && (t.hs == nil || t.hs.localIndex != i) {
+			return i
+		}
+	}
+}
+
+// setEndpoint makes ep the peer's endpoint unless it already is (roaming).
+func (t *Tunnel) setEndpoint(ep conn.Endpoint) {
+	if ep == nil {
+		return
+	}
+	if cur := t.remote.Load(); cur != nil && sameEndpoint(cur.ep, ep) {
+		return
+	}
+	t.remote.Store(&endpoint{ep})
+}
+
+// sameEndpoint reports whether a and b are the same destination with the
+// same sticky source.
+func sameEndpoint(a, b conn.Endpoint) bool {
+	if sa, ok := a.(*conn.StdNetEndpoint); ok {
+		if sb, ok := b.(*conn.StdNetEndpoint); ok {
+			return sa.AddrPort == sb.AddrPort && sa.SrcIP() == sb.SrcIP()
+		}
+		return false
+	}
+	return a.DstToString() == b.DstToString() && a.SrcToString() == b.SrcToString()
+}

@@ -1,0 +1,189 @@
+package inline
+
+import (
+	"errors"
+	"os"
+	"time"
+
+	"golang.zx2c4.com/wireguard/tun"
+)
+
+// txState is the TX thread's reusable memory.
+type txState struct {
+	bufs  [][]byte // read buffers, one slot each
+	sizes []int
+	idx   []int    // slots of the packets to send
+	out   [][]byte // the sealed messages
+	slot  int
+	nonce [nonceSize]byte
+}
+
+// newTxState lays the TX buffers out in one arena of batch slots. For
+// StdNetBind each slot's capacity runs to the arena's end: its UDP GSO
+// coalesces a run of messages by appending each to the first one, which
+// for consecutive slots is a left-to-right compaction inside the arena
+// (every message moves to at most its own slot's start), so it needs no
+// extra buffers. Other binds get slots capped at their length.
+func (t *Tunnel) newTxState() *txState {
+	batch := min(max(t.tun.BatchSize(), 1), maxBatch)
+	slot := messageRoom((t.mtu+15)&^15, t.mtu)
+	arena := make([]byte, batch*slot)
+	s := &txState{
+		bufs: make([][]byte, batch), sizes: make([]int, batch),
+		idx: make([]int, 0, batch), out: make([][]byte, 0, batch), slot: slot,
+	}
+	for i := range s.bufs {
+		s.bufs[i] = arena[i*slot : (i+1)*slot : (i+1)*slot]
+		if t.stdBind {
+			s.bufs[i] = arena[i*slot : (i+1)*slot]
+		}
+	}
+	return s
+}
+
+// txLoop is the TX thread: TUN → seal → UDP, start to finish.
+func (t *Tunnel) txLoop(started chan<- error) {
+	defer t.wg.Done()
+	if err := lockThread(threadName(t.name), t.cpu); err != nil {
+		started <- err
+		return // the locked thread exits with the goroutine
+	}
+	started <- nil
+	s := t.newTxState()
+	for {
+		n, err := t.tun.Read(s.bufs, s.sizes, transportHeaderSize)
+		if n > 0 {
+			t.sendBatch(s, n)
+		}
+		if err == nil {
+			continue
+		}
+		if t.closed() || errors.Is(err, os.ErrClosed) {
+			return
+		}
+		if errors.Is(err, tun.ErrTooManySegments) {
+			t.stats.drop(DropMalformed, 1)
+			continue
+		}
+		t.log.Error("inline: read from TUN failed; the tunnel stops sending", "err", err)
+		return
+	}
+}
+
+// sendBatch seals and sends the n packets read into s.
+func (t *Tunnel) sendBatch(s *txState, n int) {
+	now := t.now()
+	allowed := t.allowed.Load()
+	s.idx = s.idx[:0]
+	for i := range n {
+		size := s.sizes[i]
+		if size == 0 {
+			continue
+		}
+		pkt := s.bufs[i][transportHeaderSize : transportHeaderSize+size]
+		if !allowed.destinationAllowed(pkt) {
+			t.stats.drop(DropNoRoute, 1)
+			continue
+		}
+		if messageRoom(size, t.mtu) > s.slot {
+			t.stats.drop(DropMalformed, 1)
+			continue
+		}
+		s.idx = append(s.idx, i)
+	}
+	if len(s.idx) == 0 {
+		return
+	}
+	kp := t.pairs.current.Load()
+	if kp == nil || now-kp.created >= t.lim.RejectAfterTime {
+		t.stage(s.bufs, s.sizes, s.idx)
+		return
+	}
+	start, take := reserveNonces(kp, uint64(len(s.idx)), t.lim.RejectAfterMessages)
+	if int(take) < len(s.idx) {
+		t.stage(s.bufs, s.sizes, s.idx[take:])
+		s.idx = s.idx[:take]
+	}
+	if len(s.idx) > 0 {
+		t.sealAndSend(kp, s, start, now)
+	}
+	if (start+take >= t.lim.RekeyAfterMessages || (kp.initiator && now-kp.created >= t.lim.RekeyAfterTime)) &&
+		!kp.rekeyRequested.Swap(true) {
+		t.requestHandshake()
+	}
+}
+
+// sealAndSend seals the packets s.idx with kp from counter start and sends
+// them to the peer.
+func (t *Tunnel) sealAndSend(kp *keypair, s *txState, start uint64, now time.Duration) {
+	s.out = s.out[:0]
+	total := 0
+	for j, i := range s.idx {
+		buf := s.bufs[i]
+		l := sealPacket(kp.send, buf, s.sizes[i], t.mtu, kp.remoteIndex, start+uint64(j), &s.nonce)
+		s.out = append(s.out, buf[:l])
+		total += l
+	}
+	if t.send(s.out) {
+		t.stats.txBytes.Add(uint64(total))
+		t.stats.txPackets.Add(uint64(len(s.out)))
+		t.sentData(now)
+	}
+}
+
+// send sends msgs to the peer's endpoint in batches the bind accepts and
+// reports whether all of them went out; failures count as DropIO.
+func (t *Tunnel) send(msgs [][]byte) bool {
+	remote := t.remote.Load()
+	if remote == nil {
+		t.stats.drop(DropNoSession, len(msgs))
+		return false
+	}
+	chunk := max(t.bind.BatchSize(), 1)
+	ok := true
+	for len(msgs) > 0 {
+		c := min(chunk, len(msgs))
+		if err := t.bind.Send(msgs[:c], remote.ep); err != nil {
+			t.stats.drop(DropIO, c)
+			if !t.closed() {
+				t.log.Debug("inline: UDP send failed", "err", err, "packets", c)
+			}
+			ok = false
+		}
+		msgs = msgs[c:]
+	}
+	return ok
+}
+
+// sentData records that data went out at now (timers.go).
+func (t *Tunnel) sentData(now time.Duration) {
+	t.sentAuthenticated(now)
+	if t.dataSentUnanswered.Load() == 0 {
+		t.dataSentUnanswered.CompareAndSwap(0, int64(now))
+	}
+}
+
+// sentAuthenticated records that an authenticated message (data,
+// keepalive or handshake) went out at now.
+func (t *Tunnel) sentAuthenticated(now time.Duration) {
+	t.lastSent.Store(int64(now))
+	if t.dataRecvUnanswered.Load() != 0 {
+		t.dataRecvUnanswered.Store(0)
+	}
+}
+
+// reserveNonces takes up to m consecutive send counters of kp below limit
+// and returns the first one and how many it got. Counters are never
+// handed out twice, however many threads send.
+func reserveNonces(kp *keypair, m, limit uint64) (start, n uint64) {
+	for {
+		cur := kp.sendNonce.Load()
+		if cur >= limit {
+			return cur, 0
+		}
+		n = min(m, limit-cur)
+		if kp.sendNonce.CompareAndSwap(cur, cur+n) {
+			return cur, n
+		}
+	}
+}
