@@ -1,0 +1,107 @@
+package probes
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// cpuTime returns the user+system CPU time this process has used.
+func cpuTime(b *testing.B) time.Duration {
+	b.Helper()
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchOptions are the two cases of the benchmarks: the sampler in a
+// gateway's own network namespace (one process in it, as on the local
+// testbed; needs root), and in the machine's namespace, where every process
+// of this machine is sampled (a remote gateway; here also the other
+// engineers' builds).
+func benchOptions(b *testing.B) map[string]Options {
+	b.Helper()
+	cases := map[string]Options{"machine": {}}
+	cmd := exec.Command("sleep", "600")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		b.Logf("no gateway-namespace case (needs root to create a network namespace): %v", err)
+		return cases
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	cases["gateway-netns"] = Options{NetNSOf: cmd.Process.Pid}
+	return cases
+}
+
+// BenchmarkSampler reports the sampler's own CPU cost at 4 Hz, in percent of
+// one core ("%core", from getrusage around the sampling): each iteration
+// runs the sampling loop for 4 s (16 samples at 250 ms, plus the baseline
+// snapshot every run starts with) and writes the trace to io.Discard.
+func BenchmarkSampler(b *testing.B) {
+	for name, opts := range benchOptions(b) {
+		b.Run(name, func(b *testing.B) {
+			s, err := NewSampler(opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var cpu, wall time.Duration
+			for range b.N {
+				ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+				t0, c0 := time.Now(), cpuTime(b)
+				err := s.Run(ctx, DefaultInterval, io.Discard)
+				cpu, wall = cpu+cpuTime(b)-c0, wall+time.Since(t0)
+				cancel()
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(cpu.Seconds()/wall.Seconds()*100, "%core")
+		})
+	}
+}
+
+// BenchmarkSample measures one sample back to back: read, compute, encode.
+// Processes rarely run between back-to-back samples, so this is the floor;
+// "%core" extrapolates it to 4 Hz.
+func BenchmarkSample(b *testing.B) {
+	for name, opts := range benchOptions(b) {
+		b.Run(name, func(b *testing.B) {
+			s, err := NewSampler(opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			now := time.Now()
+			if err := s.baseline(now); err != nil {
+				b.Fatal(err)
+			}
+			var buf bytes.Buffer
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := cpuTime(b)
+			for range b.N {
+				now = now.Add(DefaultInterval)
+				smp, err := s.sample(now)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := writeRecord(io.Discard, record{Sample: &smp}, &buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+			perSample := (cpuTime(b) - start) / time.Duration(b.N)
+			b.ReportMetric(perSample.Seconds()*float64(time.Second/DefaultInterval)*100, "%core")
+			b.ReportMetric(float64(perSample.Microseconds()), "cpu-µs/op")
+		})
+	}
+}
