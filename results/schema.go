@@ -120,6 +120,12 @@ type Repetition struct {
 	Tunnels []TunnelCounters `json:"tunnels,omitempty"`
 	// AggregateBps is the sum of the flows' goodput in bits per second.
 	AggregateBps float64 `json:"aggregate_bps"`
+	// CPU summarises each gateway's cores over the measured window; the
+	// samples are in the repetition's raw folder (trace-<host>.jsonl,
+	// cpu.csv, stages.csv).
+	CPU []HostCPU `json:"cpu,omitempty"`
+	// Findings are the black-hole detector's conclusions.
+	Findings []Finding `json:"findings,omitempty"`
 	// Error says why the repetition failed; empty when it succeeded.
 	Error string `json:"error,omitempty"`
 }
@@ -175,4 +181,62 @@ type Summary struct {
 	CI95Gbps float64 `json:"ci95_gbps"`
 	MinGbps  float64 `json:"min_gbps"`
 	MaxGbps  float64 `json:"max_gbps"`
+}
+
+// Finding is what the black-hole detector concluded about one gateway in
+// one repetition: a saturated core and what fills it, with the evidence.
+type Finding struct {
+	// Host is the gateway (gw1, gw2).
+	Host string `json:"host"`
+	// Kind is "black-hole", "single-core-bottleneck", "hot-core" or
+	// "cpu-bound".
+	Kind string `json:"kind"`
+	// Core is the saturated core; Cores lists all of them for host-wide
+	// findings.
+	Core  int   `json:"core"`
+	Cores []int `json:"cores,omitempty"`
+	// BusyMean is the core's mean busy percentage over the window.
+	BusyMean float64 `json:"busy_mean"`
+	// SoftirqShare is the share (0..1) of its busy time spent in softirq.
+	SoftirqShare float64 `json:"softirq_share"`
+	// SaturatedShare is the share (0..1) of the window it was saturated.
+	SaturatedShare float64 `json:"saturated_share"`
+	// HostIdle is the idle share (0..1) of the whole host.
+	HostIdle float64 `json:"host_idle"`
+	// Shared is true when the core is shared with other testbed hosts;
+	// OwnPct is then how much of it this host's own threads used.
+	Shared bool    `json:"shared,omitempty"`
+	OwnPct float64 `json:"own_pct,omitempty"`
+	// Stages are the stages (and tunnels) seen on the core, busiest first.
+	Stages []StageShare `json:"stages,omitempty"`
+	// Summary is the one-line verdict with its numbers.
+	Summary string `json:"summary"`
+}
+
+// StageShare is the CPU a stage used on a core.
+type StageShare struct {
+	Stage string  `json:"stage"`
+	Dev   string  `json:"dev,omitempty"`
+	Pct   float64 `json:"pct"`
+}
+
+// HostCPU summarises a gateway's per-core load over a repetition's
+// measured window.
+type HostCPU struct {
+	Host string `json:"host"`
+	// MeanBusy is the mean busy percentage over all cores.
+	MeanBusy float64 `json:"mean_busy"`
+	// Cores holds each core's mean load, in percent.
+	Cores []CoreLoad `json:"cores"`
+	// Samples is how many samples the window held.
+	Samples int `json:"samples"`
+}
+
+// CoreLoad is one core's mean load in percent.
+type CoreLoad struct {
+	Core    int     `json:"core"`
+	Busy    float64 `json:"busy"`
+	User    float64 `json:"user"`
+	System  float64 `json:"system"`
+	Softirq float64 `json:"softirq"`
 }

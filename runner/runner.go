@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wgbench/wgbench/datapath"
+	"github.com/wgbench/wgbench/internal/progress"
 	"github.com/wgbench/wgbench/internal/version"
 	"github.com/wgbench/wgbench/probes/facts"
 	"github.com/wgbench/wgbench/results"
@@ -38,8 +39,9 @@ type Options struct {
 	// Binary is the wgbench executable for on-host verbs; empty means this
 	// executable.
 	Binary string
-	// Progress receives one line per repetition and per point.
-	Progress io.Writer
+	// Progress receives one line per repetition and per point, and the
+	// live status; nil discards them.
+	Progress *progress.Reporter
 	// Log receives debug details.
 	Log *slog.Logger
 }
@@ -57,7 +59,7 @@ type testbedProvisioner interface {
 func Run(ctx context.Context, opts Options) (*results.Run, error) {
 	sc := opts.Scenario
 	if opts.Progress == nil {
-		opts.Progress = io.Discard
+		opts.Progress = progress.New(io.Discard, false)
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -109,7 +111,7 @@ func (r *runState) save() error {
 }
 
 func (r *runState) progress(format string, args ...any) {
-	fmt.Fprintf(r.opts.Progress, format+"\n", args...)
+	r.opts.Progress.Printf(format, args...)
 }
 
 func (r *runState) execute(ctx context.Context) (err error) {
@@ -151,6 +153,13 @@ func (r *runState) measure(ctx context.Context, tb testbedProvisioner) error {
 	if err := r.save(); err != nil {
 		return err
 	}
+	steps := 0
+	for _, p := range sc.Expand() {
+		if r.run.Series[p.Series].Skipped == "" {
+			steps += sc.Repetitions
+		}
+	}
+	r.opts.Progress.Plan(steps, sc.Traffic.Duration.Std()+sc.Traffic.Omit.Std()+time.Second)
 	ran := 0
 	for _, p := range sc.Expand() {
 		if r.run.Series[p.Series].Skipped != "" {
@@ -226,6 +235,7 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		r.opts.Progress.Begin(fmt.Sprintf("%s rep %d/%d", label, rep+1, sc.Repetitions))
 		rp := r.repetition(ctx, hosts, dep, sc.Traffic, p, s.Name, rep, flows)
 		if ctx.Err() != nil {
 			// A repetition cut short by the interrupt is not a measurement.
@@ -235,12 +245,21 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 			return err
 		}
 		r.progress("%s rep %d/%d: %s", label, rep+1, sc.Repetitions, describeRep(rp))
+		for _, f := range rp.Findings {
+			r.progress("  finding: %s", f.Summary)
+		}
+		r.opts.Progress.Done(fmt.Sprintf("%.3f Gbit/s", rp.AggregateBps/1e9))
 	}
-	var sum results.Summary
-	if err := update(func(pt *results.Point) { pt.Complete = true; pt.Resummarize(); sum = pt.Summary }); err != nil {
+	var done results.Point
+	if err := update(func(pt *results.Point) { pt.Complete = true; pt.Resummarize(); done = *pt }); err != nil {
 		return err
 	}
-	r.progress("%s: %.3f ± %.3f Gbit/s (mean ± 95%% CI, n=%d)", label, sum.MeanGbps, sum.CI95Gbps, sum.N)
+	r.progress("%s: %.3f ± %.3f Gbit/s (mean ± 95%% CI, n=%d)", label, done.Summary.MeanGbps, done.Summary.CI95Gbps, done.Summary.N)
+	if n := len(done.Repetitions); n > 0 {
+		for _, c := range done.Repetitions[n-1].CPU {
+			r.progress("  %s (last repetition)", coreSummary(c))
+		}
+	}
 	return nil
 }
 
@@ -254,7 +273,12 @@ func (r *runState) repetition(ctx context.Context, hosts map[string]testbed.Host
 		return rp
 	}
 	before, errBefore := readCounters(ctx, hosts, dep)
+	samplers := r.startSamplers(ctx, hosts, r.run.Testbed.SharedCores)
 	rp.Flows = runClients(ctx, hosts[testbed.Source], tr, flows, r.folder, rawDir)
+	if err := r.finishSamplers(samplers, rawDir, p.Tunnels, &rp); err != nil {
+		r.opts.Log.Warn("CPU samples", "err", err)
+		r.progress("  warning: CPU samples incomplete: %v", err)
+	}
 	after, errAfter := readCounters(ctx, hosts, dep)
 	if err := errors.Join(errBefore, errAfter); err != nil {
 		r.opts.Log.Warn("tunnel counters", "err", err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wgbench/wgbench/internal/progress"
 	"github.com/wgbench/wgbench/internal/testutil"
 	"github.com/wgbench/wgbench/results"
 	"github.com/wgbench/wgbench/runner"
@@ -38,9 +39,9 @@ func TestIntegrationRunSmallScenario(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "run")
-	var progress strings.Builder
-	run, err := runner.Run(context.Background(), runner.Options{Scenario: sc, Dir: dir, Binary: bin, Progress: &progress})
-	t.Logf("progress:\n%s", progress.String())
+	var out strings.Builder
+	run, err := runner.Run(context.Background(), runner.Options{Scenario: sc, Dir: dir, Binary: bin, Progress: progress.New(&out, false)})
+	t.Logf("progress:\n%s", out.String())
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}

@@ -3,11 +3,19 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wgbench/wgbench/datapath"
+	"github.com/wgbench/wgbench/probes"
 	"github.com/wgbench/wgbench/probes/facts"
+	"github.com/wgbench/wgbench/probes/stage"
 )
 
 // newAgentCmd holds the on-host verbs: the controller runs them on each
@@ -63,7 +71,91 @@ see what the controller sees.`,
 	}
 	stats.Flags().StringArrayVar(&devs, "dev", nil, "device to read (repeatable)")
 	cmd.AddCommand(stats)
+	cmd.AddCommand(newSampleCmd())
 	return cmd
+}
+
+func newSampleCmd() *cobra.Command {
+	var (
+		host     string
+		interval time.Duration
+		out      string
+		shared   bool
+		all      bool
+		devs     []string
+	)
+	cmd := &cobra.Command{
+		Use:   "sample",
+		Short: "Sample per-core and per-thread CPU until SIGINT/SIGTERM (JSON lines)",
+		Long: `sample writes one JSON line per interval: every core's user, system,
+softirq, irq, iowait, steal and idle share, NET_RX/NET_TX softirqs, and the
+CPU of each thread of this network namespace (plus the kernel's ksoftirqd,
+napi and wg-crypt threads) with the core it ran on and its stage. wgbench
+datapath processes here are attributed to their engine. A trace cut short
+by a kill stays readable.`,
+		Example: `  sudo wgbench agent sample --host gw1 --out /tmp/gw1.jsonl   # Ctrl-C to stop
+  sudo wgbench analyze RUNDIR                                      # what the runner does with them`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w := cmd.OutOrStdout()
+			if out != "" {
+				f, err := os.Create(out)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				w = f
+			}
+			opts := probes.Options{Host: host, AllNamespaces: all, Devices: devs, SharedCores: shared}
+			if !all {
+				opts.Stages = datapathStages()
+			}
+			s, err := probes.NewSampler(opts)
+			if err != nil {
+				return err
+			}
+			return s.Run(cmd.Context(), interval, w)
+		},
+	}
+	cmd.Flags().StringVar(&host, "host", "", "host name recorded in the trace (gw1, gw2)")
+	cmd.Flags().DurationVar(&interval, "interval", probes.DefaultInterval, "time between samples")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "file to write (default standard output)")
+	cmd.Flags().BoolVar(&shared, "shared-cores", false, "record that this host shares the machine's cores with others")
+	cmd.Flags().BoolVar(&all, "all", false, "sample every process, not only this network namespace's")
+	cmd.Flags().StringArrayVar(&devs, "dev", nil, "keep only these devices' napi/wg-crypt kernel threads (repeatable)")
+	return cmd
+}
+
+// datapathStages finds the wgbench datapath processes on this host and
+// names their stage after their engine.
+func datapathStages() map[int]stage.Stage {
+	m := map[int]stage.Stage{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) < 3 || !slices.Contains(args, "datapath") || !slices.Contains(args, "up") {
+			continue
+		}
+		engine := "wggo"
+		if i := slices.Index(args, "--engine"); i >= 0 && i+1 < len(args) {
+			engine = args[i+1]
+		}
+		switch engine {
+		case "wggo":
+			m[pid] = stage.WGGo
+		case "inline":
+			m[pid] = stage.Inline
+		}
+	}
+	return m
 }
 
 func writeJSON(cmd *cobra.Command, v any) error {

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/wgbench/wgbench/internal/progress"
 	"github.com/wgbench/wgbench/results"
 	"github.com/wgbench/wgbench/runner"
 	"github.com/wgbench/wgbench/scenarios"
@@ -58,11 +60,22 @@ interrupted.`,
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "wgbench run %s → %s\n", args[0], out)
 			fmt.Fprintf(w, "%s\n", planLine(sc))
+			rep := progress.New(w, w == os.Stdout && progress.IsTerminal(os.Stdout))
 			run, runErr := runner.Run(cmd.Context(), runner.Options{
-				Scenario: sc, ScenarioFile: args[0], Overrides: sets, Dir: out, Progress: w,
+				Scenario: sc, ScenarioFile: args[0], Overrides: sets, Dir: out, Progress: rep,
 			})
+			rep.Close()
 			if run != nil {
 				printSummary(w, run)
+				if len(run.Points) > 0 {
+					// Figures and report are redrawn from the folder:
+					// a failure here loses no data.
+					if path, err := writeReport(out); err != nil {
+						fmt.Fprintf(w, "warning: figures/report incomplete: %v\n", err)
+					} else {
+						fmt.Fprintf(w, "report:  %s\n", path)
+					}
+				}
 				fmt.Fprintf(w, "\nresults: %s (%s)\n", out, run.Status)
 			}
 			if runErr != nil && errors.Is(cmd.Context().Err(), context.Canceled) {

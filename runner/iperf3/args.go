@@ -131,9 +131,10 @@ type ServerOptions struct {
 	// Port is the port the server listens on (-p); 0 means 5201.
 	Port int
 	// LogFile, when set, receives the server's human-readable log
-	// (--logfile), appended test after test and flushed at every interval
-	// (--forceflush) so that it is complete when the server is stopped.
-	// When empty the log goes to stdout for the caller to capture.
+	// (--logfile), appended test after test. When empty the log goes to
+	// stdout for the caller to capture. Either way it is flushed line by
+	// line (--forceflush), so "Server listening" shows when it is true and
+	// the log is complete when the server is stopped.
 	LogFile string
 }
 

@@ -103,8 +103,8 @@ func TestServerArgs(t *testing.T) {
 		o    ServerOptions
 		want string
 	}{
-		{name: "all addresses, default port", o: ServerOptions{}, want: "iperf3 -s"},
-		{name: "bound", o: ServerOptions{Bind: srv4, Port: 5301}, want: "iperf3 -s -B 10.2.0.2 -p 5301"},
+		{name: "all addresses, default port", o: ServerOptions{}, want: "iperf3 -s --forceflush"},
+		{name: "bound", o: ServerOptions{Bind: srv4, Port: 5301}, want: "iperf3 -s -B 10.2.0.2 -p 5301 --forceflush"},
 		{name: "with a log", o: ServerOptions{Bind: srv6, Port: 5202, LogFile: "/tmp/s.log"}, want: "iperf3 -s -B fd00::2 -p 5202 --logfile /tmp/s.log --forceflush"},
 	}
 	for _, tt := range tests {
