@@ -44,14 +44,27 @@ type Options struct {
 	Progress *progress.Reporter
 	// Log receives debug details.
 	Log *slog.Logger
+	// Provision brings up a testbed other than the local one (the SSH
+	// driver); nil provisions network namespaces on this machine.
+	Provision Provisioner
+	// SharedCores says the testbed's hosts share one machine's cores; the
+	// local testbed always does.
+	SharedCores bool
 }
 
-// testbedProvisioner is what the runner needs of a testbed driver.
-type testbedProvisioner interface {
+// Testbed is a provisioned testbed: what the runner needs of a driver.
+type Testbed interface {
+	// Hosts returns the four hosts by role.
 	Hosts() map[string]testbed.Host
+	// Tag is the per-run tag in the names the testbed made.
 	Tag() string
+	// Teardown undoes everything the testbed did on its hosts.
 	Teardown() error
 }
+
+// Provisioner brings a testbed up for a run whose largest point has
+// tunnels × flowsPerTunnel flows.
+type Provisioner func(ctx context.Context, tunnels, flowsPerTunnel int) (Testbed, error)
 
 // Run measures every point of the scenario and returns the run as saved.
 // The returned error is non-nil when the run did not complete; the run
@@ -116,13 +129,20 @@ func (r *runState) progress(format string, args ...any) {
 
 func (r *runState) execute(ctx context.Context) (err error) {
 	sc := r.opts.Scenario
-	if sc.Testbed.Driver != "local" {
-		return fmt.Errorf("testbed driver %q is not supported yet; use driver: local", sc.Testbed.Driver)
-	}
 	maxT, maxF := slices.Max(sc.Sweep.Tunnels), slices.Max(sc.Sweep.Flows)
-	r.progress("provisioning the local testbed (4 namespaces, %d×%d flow addresses)…", maxT, maxF)
+	provision := r.opts.Provision
+	if provision == nil {
+		if sc.Testbed.Driver != "local" {
+			return fmt.Errorf("the scenario asks for the %q testbed driver but no inventory was loaded; give one with --testbed FILE", sc.Testbed.Driver)
+		}
+		r.opts.SharedCores = true
+		provision = func(ctx context.Context, t, f int) (Testbed, error) {
+			r.progress("provisioning the local testbed (4 namespaces, %d×%d flow addresses)…", t, f)
+			return local.Provision(ctx, local.Options{Tunnels: t, FlowsPerTunnel: f, MTU: sc.Testbed.MTU, Binary: r.opts.Binary})
+		}
+	}
 	start := time.Now()
-	tb, err := local.Provision(ctx, local.Options{Tunnels: maxT, FlowsPerTunnel: maxF, MTU: sc.Testbed.MTU, Binary: r.opts.Binary})
+	tb, err := provision(ctx, maxT, maxF)
 	if err != nil {
 		return err
 	}
@@ -136,10 +156,10 @@ func (r *runState) execute(ctx context.Context) (err error) {
 }
 
 // measure runs every series on a provisioned testbed.
-func (r *runState) measure(ctx context.Context, tb testbedProvisioner) error {
+func (r *runState) measure(ctx context.Context, tb Testbed) error {
 	sc := r.opts.Scenario
 	hosts := tb.Hosts()
-	r.run.Testbed = results.TestbedInfo{Driver: sc.Testbed.Driver, Tag: tb.Tag(), SharedCores: sc.Testbed.Driver == "local", Addressing: testbed.Plan()}
+	r.run.Testbed = results.TestbedInfo{Driver: sc.Testbed.Driver, Tag: tb.Tag(), SharedCores: r.opts.SharedCores, Addressing: testbed.Plan()}
 	r.collectFacts(ctx, hosts)
 	// Which series can run here?
 	for _, s := range sc.Series {

@@ -38,7 +38,7 @@ func (n *memNet) inject(from, to netip.AddrPort, b []byte) {
 	dst := n.binds[to]
 	n.mu.Unlock()
 	if dst != nil {
-		dst.deliver([]datagram{{b: append([]byte(nil), b...), from: from}}, nil)
+		dst.deliver(&dgBatch{dgs: []datagram{{b: append([]byte(nil), b...), from: from}}}, nil)
 	}
 }
 
@@ -59,16 +59,26 @@ type datagram struct {
 	from netip.AddrPort
 }
 
+// dgBatch is one Send's datagrams, copied into one arena that goes back
+// to the sender for reuse once the receiver has read it all.
+type dgBatch struct {
+	dgs   []datagram
+	arena []byte
+	home  chan *dgBatch // the sender's free list
+}
+
 // memBind is a conn.Bind on a memNet.
 type memBind struct {
 	net   *memNet
 	batch int
-	rx    chan []datagram
+	rx    chan *dgBatch
+	free  chan *dgBatch
 
 	mu      sync.Mutex
 	addr    netip.AddrPort
 	closed  chan struct{}
-	pending []datagram // receiver only
+	pending *dgBatch // receiver only
+	lastEP  conn.Endpoint
 
 	sent atomic.Uint64
 }
@@ -78,7 +88,7 @@ var _ conn.Bind = (*memBind)(nil)
 // newBind makes a bind that will listen at addr (its port is used when
 // Open is given port 0).
 func (n *memNet) newBind(addr netip.AddrPort, batch int) *memBind {
-	return &memBind{net: n, batch: batch, rx: make(chan []datagram, 4096), addr: addr}
+	return &memBind{net: n, batch: batch, rx: make(chan *dgBatch, 1024), free: make(chan *dgBatch, 1024), addr: addr}
 }
 
 func (b *memBind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
@@ -156,15 +166,31 @@ func (b *memBind) Send(bufs [][]byte, ep conn.Endpoint) error {
 	b.net.mu.Lock()
 	dst, tap := b.net.binds[to], b.net.tap
 	b.net.mu.Unlock()
-	batch := make([]datagram, 0, len(bufs))
+	var batch *dgBatch
+	select {
+	case batch = <-b.free:
+		batch.dgs, batch.arena = batch.dgs[:0], batch.arena[:0]
+	default:
+		batch = &dgBatch{home: b.free}
+	}
 	for _, p := range bufs {
 		if tap != nil && !tap(from, to, p) {
 			continue
 		}
-		batch = append(batch, datagram{b: append(getBuf(), p...), from: from})
+		off := len(batch.arena)
+		batch.arena = append(batch.arena, p...)
+		batch.dgs = append(batch.dgs, datagram{from: from})
+		batch.dgs[len(batch.dgs)-1].b = batch.arena[off:len(batch.arena):len(batch.arena)]
+	}
+	// The arena may have moved while growing: re-slice every datagram.
+	off := 0
+	for i := range batch.dgs {
+		n := len(batch.dgs[i].b)
+		batch.dgs[i].b = batch.arena[off : off+n : off+n]
+		off += n
 	}
 	b.sent.Add(uint64(len(bufs)))
-	if dst == nil || len(batch) == 0 {
+	if dst == nil || len(batch.dgs) == 0 {
 		return nil // like UDP: nobody listening, the datagrams vanish
 	}
 	return dst.deliver(batch, closed)
@@ -172,7 +198,7 @@ func (b *memBind) Send(bufs [][]byte, ep conn.Endpoint) error {
 
 // deliver queues a batch for the receiver, blocking while its queue is
 // full (back-pressure instead of loss, so benchmarks measure capacity).
-func (b *memBind) deliver(batch []datagram, senderClosed chan struct{}) error {
+func (b *memBind) deliver(batch *dgBatch, senderClosed chan struct{}) error {
 	closed := b.closedCh()
 	select {
 	case b.rx <- batch:
@@ -186,42 +212,41 @@ func (b *memBind) deliver(batch []datagram, senderClosed chan struct{}) error {
 
 func (b *memBind) receive(bufs [][]byte, sizes []int, eps []conn.Endpoint) (int, error) {
 	closed := b.closedCh()
-	if len(b.pending) == 0 {
-		select {
-		case b.pending = <-b.rx:
-		case <-closed:
-			return 0, net.ErrClosed
-		}
-	}
 	n := 0
 	for n < len(bufs) {
-		if len(b.pending) == 0 {
-			select {
-			case b.pending = <-b.rx:
-				continue
-			default:
+		if b.pending == nil || len(b.pending.dgs) == 0 {
+			if b.pending != nil && b.pending.home != nil {
+				select {
+				case b.pending.home <- b.pending:
+				default:
+				}
 			}
-			break
+			b.pending = nil
+			if n > 0 {
+				select {
+				case b.pending = <-b.rx:
+				default:
+					return n, nil
+				}
+			} else {
+				select {
+				case b.pending = <-b.rx:
+				case <-closed:
+					return 0, net.ErrClosed
+				}
+			}
+			continue
 		}
-		d := b.pending[0]
-		b.pending = b.pending[1:]
+		d := b.pending.dgs[0]
+		b.pending.dgs = b.pending.dgs[1:]
 		sizes[n] = copy(bufs[n], d.b)
-		eps[n] = memEndpoint(d.from)
-		putBuf(d.b)
+		if b.lastEP == nil || b.lastEP.(memEndpoint) != memEndpoint(d.from) {
+			b.lastEP = memEndpoint(d.from) // box once per sender, not per packet
+		}
+		eps[n] = b.lastEP
 		n++
 	}
 	return n, nil
-}
-
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
-
-func getBuf() []byte { return (*bufPool.Get().(*[]byte))[:0] }
-
-func putBuf(b []byte) {
-	if cap(b) >= 2048 {
-		b = b[:0]
-		bufPool.Put(&b)
-	}
 }
 
 // memTUN is a batched in-memory TUN. Tests feed it batches on in and read
@@ -238,18 +263,16 @@ type memTUN struct {
 
 	pending [][]byte // reader only
 
-	// Generator: when gen is set, Read fills every buffer with it until
-	// genLeft packets have been produced, then blocks until Close.
+	// Generator: when gen is set, Read fills every buffer with it while
+	// genLeft packets remain to be produced, and waits for generate
+	// otherwise.
 	gen     []byte
 	genLeft atomic.Int64
-	// Sink: when sink is set, Write counts instead of forwarding, and
-	// closes sinkDone when sinkWant packets arrived.
-	sink         bool
-	sinkPackets  atomic.Int64
-	sinkBytes    atomic.Int64
-	sinkWant     int64
-	sinkDone     chan struct{}
-	sinkDoneOnce sync.Once
+	genMore chan struct{}
+	// Sink: when sink is set, Write counts instead of forwarding.
+	sink        bool
+	sinkPackets atomic.Int64
+	sinkBytes   atomic.Int64
 }
 
 var _ tun.Device = (*memTUN)(nil)
@@ -257,7 +280,8 @@ var _ tun.Device = (*memTUN)(nil)
 func newMemTUN(batch, mtu int) *memTUN {
 	t := &memTUN{
 		in: make(chan [][]byte, 64), out: make(chan []byte, 4096), batch: batch, mtu: mtu,
-		events: make(chan tun.Event, 1), closed: make(chan struct{}), sinkDone: make(chan struct{}),
+		events: make(chan tun.Event, 1), closed: make(chan struct{}),
+		genMore: make(chan struct{}, 1),
 	}
 	t.events <- tun.EventUp
 	return t
@@ -279,17 +303,22 @@ func (t *memTUN) Close() error {
 
 func (t *memTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	if t.gen != nil {
-		left := t.genLeft.Load()
-		if left <= 0 {
-			<-t.closed
-			return 0, os.ErrClosed
+		for {
+			left := t.genLeft.Load()
+			if left > 0 {
+				n := int(min(int64(len(bufs)), left))
+				t.genLeft.Add(-int64(n))
+				for i := range n {
+					sizes[i] = copy(bufs[i][offset:], t.gen)
+				}
+				return n, nil
+			}
+			select {
+			case <-t.genMore:
+			case <-t.closed:
+				return 0, os.ErrClosed
+			}
 		}
-		n := int(min(int64(len(bufs)), left))
-		t.genLeft.Add(-int64(n))
-		for i := range n {
-			sizes[i] = copy(bufs[i][offset:], t.gen)
-		}
-		return n, nil
 	}
 	if len(t.pending) == 0 {
 		select {
@@ -307,6 +336,15 @@ func (t *memTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	return n, nil
 }
 
+// generate makes the generator produce n more packets.
+func (t *memTUN) generate(n int64) {
+	t.genLeft.Add(n)
+	select {
+	case t.genMore <- struct{}{}:
+	default:
+	}
+}
+
 func (t *memTUN) Write(bufs [][]byte, offset int) (int, error) {
 	if t.sink {
 		var bytes int64
@@ -314,9 +352,7 @@ func (t *memTUN) Write(bufs [][]byte, offset int) (int, error) {
 			bytes += int64(len(b) - offset)
 		}
 		t.sinkBytes.Add(bytes)
-		if t.sinkPackets.Add(int64(len(bufs))) >= t.sinkWant && t.sinkWant > 0 {
-			t.sinkDoneOnce.Do(func() { close(t.sinkDone) })
-		}
+		t.sinkPackets.Add(int64(len(bufs)))
 		return len(bufs), nil
 	}
 	for i, b := range bufs {
