@@ -37,6 +37,8 @@ type Run struct {
 	// Started and Finished bracket the run.
 	Started  time.Time  `json:"started"`
 	Finished *time.Time `json:"finished,omitempty"`
+	// Resumed lists when an interrupted or failed run was continued.
+	Resumed []time.Time `json:"resumed,omitempty"`
 	// ScenarioFile is the path the scenario was read from.
 	ScenarioFile string `json:"scenario_file,omitempty"`
 	// Overrides are the --set arguments applied to it.

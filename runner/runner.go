@@ -34,8 +34,12 @@ type Options struct {
 	// ScenarioFile and Overrides are recorded in run.json.
 	ScenarioFile string
 	Overrides    []string
-	// Dir is the run folder to create.
+	// Dir is the run folder to create, or to continue with Resume.
 	Dir string
+	// Resume continues the run in Dir: the scenario as recorded there is
+	// run again, points it completed are kept and skipped, a point cut
+	// short is measured again from its first repetition.
+	Resume bool
 	// Binary is the wgbench executable for on-host verbs; empty means this
 	// executable.
 	Binary string
@@ -70,21 +74,34 @@ type Provisioner func(ctx context.Context, tunnels, flowsPerTunnel int) (Testbed
 // The returned error is non-nil when the run did not complete; the run
 // folder holds whatever was measured until then.
 func Run(ctx context.Context, opts Options) (*results.Run, error) {
-	sc := opts.Scenario
 	if opts.Progress == nil {
 		opts.Progress = progress.New(io.Discard, false)
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	folder, err := results.Create(opts.Dir)
-	if err != nil {
-		return nil, err
-	}
-	run := &results.Run{
-		Schema: results.SchemaVersion, Tool: version.String(), Status: results.StatusRunning,
-		Started: time.Now().UTC(), ScenarioFile: opts.ScenarioFile, Overrides: opts.Overrides,
-		Scenario: *sc, Hosts: map[string]results.HostFacts{},
+	var (
+		folder *results.Folder
+		run    *results.Run
+		err    error
+	)
+	if opts.Resume {
+		if folder, run, err = resume(opts.Dir); err != nil {
+			return nil, err
+		}
+		opts.Scenario = &run.Scenario
+	} else {
+		if opts.Scenario == nil {
+			return nil, errors.New("runner: no scenario given")
+		}
+		if folder, err = results.Create(opts.Dir); err != nil {
+			return nil, err
+		}
+		run = &results.Run{
+			Schema: results.SchemaVersion, Tool: version.String(), Status: results.StatusRunning,
+			Started: time.Now().UTC(), ScenarioFile: opts.ScenarioFile, Overrides: opts.Overrides,
+			Scenario: *opts.Scenario, Hosts: map[string]results.HostFacts{},
+		}
 	}
 	r := &runState{opts: opts, folder: folder, run: run}
 	if err := r.save(); err != nil {
@@ -107,6 +124,37 @@ func Run(ctx context.Context, opts Options) (*results.Run, error) {
 		runErr = errors.Join(runErr, err)
 	}
 	return run, runErr
+}
+
+// resume opens a run folder to continue it: completed points stay, the
+// rest is dropped to be measured again.
+func resume(dir string) (*results.Folder, *results.Run, error) {
+	folder, run, err := results.Open(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if run.Status == results.StatusComplete {
+		return nil, nil, fmt.Errorf("run %s is already complete; nothing to resume", dir)
+	}
+	if run.Status == results.StatusRunning && run.Finished == nil {
+		// A run killed outright never wrote its end. Make sure its owner
+		// is gone before taking the folder over.
+		slog.Debug("resuming a run that did not record its end", "dir", dir)
+	}
+	kept := run.Points[:0]
+	for _, p := range run.Points {
+		if p.Complete {
+			kept = append(kept, p)
+		}
+	}
+	run.Points = kept
+	run.Series = nil
+	run.Status, run.Error, run.Finished = results.StatusRunning, "", nil
+	run.Resumed = append(run.Resumed, time.Now().UTC())
+	if run.Hosts == nil {
+		run.Hosts = map[string]results.HostFacts{}
+	}
+	return folder, run, nil
 }
 
 // runState is one run in progress.
@@ -173,16 +221,26 @@ func (r *runState) measure(ctx context.Context, tb Testbed) error {
 	if err := r.save(); err != nil {
 		return err
 	}
+	done := map[string]bool{}
+	for _, p := range r.run.Points {
+		done[pointKey(p.Series, p.Tunnels, p.FlowsPerTunnel)] = true
+	}
+	if len(done) > 0 {
+		r.progress("resuming: %d completed point(s) kept", len(done))
+	}
+	todo := func(p scenarios.Point) bool {
+		return r.run.Series[p.Series].Skipped == "" && !done[pointKey(sc.Series[p.Series].Name, p.Tunnels, p.FlowsPerTunnel)]
+	}
 	steps := 0
 	for _, p := range sc.Expand() {
-		if r.run.Series[p.Series].Skipped == "" {
+		if todo(p) {
 			steps += sc.Repetitions
 		}
 	}
 	r.opts.Progress.Plan(steps, sc.Traffic.Duration.Std()+sc.Traffic.Omit.Std()+time.Second)
-	ran := 0
+	ran := len(done)
 	for _, p := range sc.Expand() {
-		if r.run.Series[p.Series].Skipped != "" {
+		if !todo(p) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -197,6 +255,10 @@ func (r *runState) measure(ctx context.Context, tb Testbed) error {
 		return errors.New("no series could run on this testbed (see the reasons above)")
 	}
 	return nil
+}
+
+func pointKey(series string, tunnels, flows int) string {
+	return fmt.Sprintf("%s/%d/%d", series, tunnels, flows)
 }
 
 // measurePoint brings the datapath up for one point, runs its repetitions

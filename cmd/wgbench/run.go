@@ -22,6 +22,7 @@ func newRunCmd() *cobra.Command {
 		sets    []string
 		out     string
 		runsDir string
+		resume  string
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
@@ -47,23 +48,43 @@ interrupted.`,
       --set 'sweep.tunnels=[1,2,4,8,16,32]' --set traffic.duration=30s --set repetitions=5
 
   # choose the results folder
-  sudo wgbench run scenarios/single-tunnel.yaml --out /tmp/st1`,
-		Args: exactArgs(1, "name one scenario file, e.g. scenarios/multi-tunnel.yaml"),
+  sudo wgbench run scenarios/single-tunnel.yaml --out /tmp/st1
+
+  # continue an interrupted run where it stopped
+  sudo wgbench run --resume runs/20261121-223000-multi-tunnel`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case resume != "" && len(args) > 0:
+				return usageError{errors.New("--resume takes the scenario recorded in the run folder; name no scenario file")}
+			case resume == "" && len(args) != 1:
+				return usageError{fmt.Errorf("name one scenario file, e.g. scenarios/multi-tunnel.yaml (got %d arguments)", len(args))}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sc, err := scenarios.Load(args[0], sets)
-			if err != nil {
-				return err
-			}
-			if out == "" {
-				out = results.DefaultDir(runsDir, sc.Name, time.Now())
-			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "wgbench run %s → %s\n", args[0], out)
-			fmt.Fprintf(w, "%s\n", planLine(sc))
+			opts := runner.Options{Overrides: sets}
+			if resume != "" {
+				if len(sets) > 0 {
+					return usageError{errors.New("--set cannot change a resumed run: its scenario is fixed by what it measured")}
+				}
+				out, opts.Dir, opts.Resume = resume, resume, true
+				fmt.Fprintf(w, "wgbench run --resume %s\n", resume)
+			} else {
+				sc, err := scenarios.Load(args[0], sets)
+				if err != nil {
+					return err
+				}
+				if out == "" {
+					out = results.DefaultDir(runsDir, sc.Name, time.Now())
+				}
+				opts.Scenario, opts.ScenarioFile, opts.Dir = sc, args[0], out
+				fmt.Fprintf(w, "wgbench run %s → %s\n", args[0], out)
+				fmt.Fprintf(w, "%s\n", planLine(sc))
+			}
 			rep := progress.New(w, w == os.Stdout && progress.IsTerminal(os.Stdout))
-			run, runErr := runner.Run(cmd.Context(), runner.Options{
-				Scenario: sc, ScenarioFile: args[0], Overrides: sets, Dir: out, Progress: rep,
-			})
+			opts.Progress = rep
+			run, runErr := runner.Run(cmd.Context(), opts)
 			rep.Close()
 			if run != nil {
 				printSummary(w, run)
@@ -87,6 +108,7 @@ interrupted.`,
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a scenario value, e.g. --set traffic.duration=30s (repeatable)")
 	cmd.Flags().StringVarP(&out, "out", "o", "", "run folder to create (default runs/<time>-<scenario>)")
 	cmd.Flags().StringVar(&runsDir, "runs-dir", "runs", "where default run folders are created")
+	cmd.Flags().StringVar(&resume, "resume", "", "continue the interrupted run in this folder")
 	return cmd
 }
 
