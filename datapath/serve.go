@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/wgbench/wgbench/datapath/inline"
 	"github.com/wgbench/wgbench/datapath/plain"
 	"github.com/wgbench/wgbench/datapath/wgconf"
 	"github.com/wgbench/wgbench/datapath/wggo"
@@ -44,7 +45,7 @@ var engines = map[string]starter{
 	"plain":  startPlain,
 	"wggo":   startWggo,
 	"kernel": notImplemented("kernel"),
-	"inline": notImplemented("inline"),
+	"inline": startInline,
 }
 
 // Engines returns the known engine names, sorted.
@@ -95,7 +96,7 @@ func Serve(ctx context.Context, opts Options, ready io.Writer, log *slog.Logger)
 
 func notImplemented(name string) starter {
 	return func(context.Context, Options, *slog.Logger) (engine, error) {
-		return nil, fmt.Errorf("datapath engine %q is not implemented yet; use one of: plain, wggo", name)
+		return nil, fmt.Errorf("datapath engine %q is not implemented yet; use one of: plain, wggo, inline", name)
 	}
 }
 
@@ -120,6 +121,14 @@ func startWggo(ctx context.Context, opts Options, log *slog.Logger) (engine, err
 		return nil, err
 	}
 	return wggo.Up(ctx, cfgs, log)
+}
+
+func startInline(ctx context.Context, opts Options, log *slog.Logger) (engine, error) {
+	cfgs, err := loadConfigs("inline", opts)
+	if err != nil {
+		return nil, err
+	}
+	return inline.Up(ctx, cfgs, inline.Options{Log: log})
 }
 
 // loadConfigs parses the config files of a tunnel engine, which takes no

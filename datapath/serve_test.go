@@ -36,7 +36,7 @@ func TestServeRejectsBadOptions(t *testing.T) {
 		{"no engine", Options{}, "choose one of: inline, kernel, plain, wggo"},
 		{"unknown engine", Options{Engine: "ebpf"}, `unknown datapath engine "ebpf"; choose one of: inline, kernel, plain, wggo`},
 		{"kernel", Options{Engine: "kernel"}, `"kernel" is not implemented yet`},
-		{"inline", Options{Engine: "inline"}, `"inline" is not implemented yet`},
+		{"inline without configs", Options{Engine: "inline"}, "at least one WireGuard config"},
 		{"plain with configs", Options{Engine: "plain", Configs: []string{bad}}, "plain takes no WireGuard configs"},
 		{"plain bad route", Options{Engine: "plain", Routes: []string{"198.18.2.0/24"}}, "want DST=VIA"},
 		{"wggo without configs", Options{Engine: "wggo"}, "at least one WireGuard config"},

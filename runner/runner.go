@@ -54,6 +54,9 @@ type Options struct {
 	// SharedCores says the testbed's hosts share one machine's cores; the
 	// local testbed always does.
 	SharedCores bool
+	// Tag forces the local testbed's per-run tag (tests); empty picks a
+	// free random one.
+	Tag string
 }
 
 // Testbed is a provisioned testbed: what the runner needs of a driver.
@@ -186,7 +189,7 @@ func (r *runState) execute(ctx context.Context) (err error) {
 		r.opts.SharedCores = true
 		provision = func(ctx context.Context, t, f int) (Testbed, error) {
 			r.progress("provisioning the local testbed (4 namespaces, %d×%d flow addresses)…", t, f)
-			return local.Provision(ctx, local.Options{Tunnels: t, FlowsPerTunnel: f, MTU: sc.Testbed.MTU, Binary: r.opts.Binary})
+			return local.Provision(ctx, local.Options{Tunnels: t, FlowsPerTunnel: f, MTU: sc.Testbed.MTU, Binary: r.opts.Binary, Tag: r.opts.Tag})
 		}
 	}
 	start := time.Now()

@@ -23,6 +23,7 @@ func newRunCmd() *cobra.Command {
 		out     string
 		runsDir string
 		resume  string
+		tag     string
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
@@ -63,7 +64,7 @@ interrupted.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w := cmd.OutOrStdout()
-			opts := runner.Options{Overrides: sets}
+			opts := runner.Options{Overrides: sets, Tag: tag}
 			if resume != "" {
 				if len(sets) > 0 {
 					return usageError{errors.New("--set cannot change a resumed run: its scenario is fixed by what it measured")}
@@ -109,6 +110,8 @@ interrupted.`,
 	cmd.Flags().StringVarP(&out, "out", "o", "", "run folder to create (default runs/<time>-<scenario>)")
 	cmd.Flags().StringVar(&runsDir, "runs-dir", "runs", "where default run folders are created")
 	cmd.Flags().StringVar(&resume, "resume", "", "continue the interrupted run in this folder")
+	cmd.Flags().StringVar(&tag, "tag", "", "force the local testbed's run tag (4 hex digits; tests)")
+	cmd.Flags().MarkHidden("tag")
 	return cmd
 }
 

@@ -12,4 +12,5 @@ type Clock interface {
 // systemClock is the real clock.
 type systemClock struct{}
 
+// Now returns time.Now().
 func (systemClock) Now() time.Time { return time.Now() }

@@ -69,9 +69,9 @@ type engineTunnel struct {
 // between tunnels; it does not affect a running Engine.
 //
 // Each tunnel has two or more data threads (TX and one RX per socket), and
-// Go runs at most GOMAXPROCS threads at a time, so Up raises GOMAXPROCS to
-// at least the number of data threads plus the cores, lest pinned threads
-// wait for each other on cores that are free; Close restores it.
+// Go runs Go code on at most GOMAXPROCS threads at a time, so Up raises
+// GOMAXPROCS (see maxProcsFor), lest pinned threads wait for a P while
+// their cores are free; Close restores it.
 func Up(ctx context.Context, cfgs []*wgconf.Config, opts Options) (*Engine, error) {
 	log := opts.Log
 	if log == nil {
@@ -109,7 +109,7 @@ func Up(ctx context.Context, cfgs []*wgconf.Config, opts Options) (*Engine, erro
 		}
 	}
 	e := &Engine{log: log}
-	if want := runtime.NumCPU() + 3*len(cfgs); runtime.GOMAXPROCS(0) < want {
+	if want := maxProcsFor(len(cfgs)); runtime.GOMAXPROCS(0) < want {
 		e.oldMaxProcs = runtime.GOMAXPROCS(want)
 	}
 	for i, c := range cfgs {
@@ -124,6 +124,14 @@ func Up(ctx context.Context, cfgs []*wgconf.Config, opts Options) (*Engine, erro
 		log.Debug("inline tunnel up", "dev", c.Name, "listen_port", t.tunnel.ListenPort(), "cpu", t.tunnel.cpu)
 	}
 	return e, nil
+}
+
+// maxProcsFor is the GOMAXPROCS n tunnels want: a P for each busy data
+// thread (TX and RX; an idle IPv6 RX thread sleeps in the poller without
+// one) plus the cores for everything else, capped at four per core so that
+// the garbage collector's share of Ps stays sane.
+func maxProcsFor(n int) int {
+	return min(runtime.NumCPU()+2*n, 4*runtime.NumCPU())
 }
 
 // checkRoutes refuses default routes, which would capture the tunnel's own

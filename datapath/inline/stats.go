@@ -49,6 +49,9 @@ const (
 	DropIO DropReason = "io"
 )
 
+// numDropReasons is len(DropReasons) (a test keeps them in step).
+const numDropReasons = 13
+
 // DropReasons lists every DropReason, in a stable order.
 var DropReasons = []DropReason{
 	DropMalformed, DropMAC, DropUnknownKey, DropUnknownIndex, DropAuth, DropReplay, DropExpired,
@@ -69,7 +72,7 @@ type counters struct {
 	rxBytes, txBytes     atomic.Uint64
 	rxPackets, txPackets atomic.Uint64
 	handshakes           atomic.Uint64
-	drops                [13]atomic.Uint64
+	drops                [numDropReasons]atomic.Uint64
 }
 
 // drop counts n packets dropped for reason r.
@@ -87,14 +90,15 @@ type TunnelStats struct {
 	Core int `json:"core"`
 	// ListenPort is the UDP port of the tunnel's socket.
 	ListenPort int `json:"listen_port"`
-	// RxBytes and TxBytes count the WireGuard messages (handshakes and
-	// transport data, as UDP payload) authenticated from and sent to the
-	// peer, as wg(8) shows them.
+	// RxBytes counts the WireGuard messages (handshakes and transport
+	// data, as UDP payload) authenticated from the peer, as wg(8) shows.
 	RxBytes uint64 `json:"rx_bytes"`
+	// TxBytes counts the WireGuard messages sent to the peer.
 	TxBytes uint64 `json:"tx_bytes"`
-	// RxPackets and TxPackets count transport data messages, keepalives
-	// included, authenticated from and sent to the peer.
+	// RxPackets counts transport data messages (keepalives included)
+	// authenticated from the peer.
 	RxPackets uint64 `json:"rx_packets"`
+	// TxPackets counts transport data messages sent to the peer.
 	TxPackets uint64 `json:"tx_packets"`
 	// Handshakes counts sessions established, either side initiating.
 	Handshakes uint64 `json:"handshakes"`

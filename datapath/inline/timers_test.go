@@ -158,3 +158,27 @@ func TestRoaming(t *testing.T) {
 	}
 	exchange(t, a, b, 11, 3)
 }
+
+// TestRekeyRequestWaitsForThrottle: a rekey asked for less than
+// RekeyTimeout after the last handshake message is held back, not lost,
+// and goes out once RekeyTimeout has passed.
+func TestRekeyRequestWaitsForThrottle(t *testing.T) {
+	n, a, b := newInlinePair(t, 8, func(a, b *end) {
+		a.cfg.Limits.RekeyAfterMessages = 3
+	})
+	rec := &recorder{from: underA}
+	n.setTap(rec.tap)
+	handshake(t, a, b)
+	time.Sleep(25 * time.Millisecond) // past B's initiation flood limit
+	for i := range uint16(5) {
+		p := ping(b.inner, a.inner, 10+i)
+		a.send(p)
+		b.expect(t, p, "A to B past the rekey limit")
+	}
+	time.Sleep(20 * time.Millisecond) // a few control ticks
+	if got := rec.count(msgInitiation); got != 1 {
+		t.Fatalf("initiations within RekeyTimeout of the first = %d, want 1", got)
+	}
+	a.clock.Advance(RekeyTimeout)
+	eventually(t, "the held-back rekey", func() bool { return a.tunnel.Stats().Handshakes == 2 })
+}

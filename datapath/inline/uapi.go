@@ -21,6 +21,7 @@ type uapiError struct {
 	msg   string
 }
 
+// Error returns the message; the errno goes on the wire.
 func (e *uapiError) Error() string { return e.msg }
 
 func uapiErrorf(errno unix.Errno, format string, args ...any) error {

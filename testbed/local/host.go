@@ -13,6 +13,10 @@ import (
 	"github.com/wgbench/wgbench/testbed"
 )
 
+// RunEnv is the environment variable holding the run's tag in every
+// process the local testbed starts.
+const RunEnv = "WGBENCH_RUN"
+
 // host is one namespace of the local testbed.
 type host struct {
 	tb   *Testbed
@@ -45,7 +49,9 @@ func (h *host) Start(ctx context.Context, cmd testbed.Cmd) (testbed.Process, err
 	}
 	c := exec.Command(h.tb.binary, append([]string{NSExecArg, filepath.Join(NetnsDir, h.ns), h.tmp}, argv...)...)
 	c.Stdin, c.Stdout, c.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
-	c.Env = os.Environ()
+	// Every process of the run carries its tag, so what a crash left
+	// behind can be found by it.
+	c.Env = append(os.Environ(), RunEnv+"="+h.tb.tag)
 	if cmd.Stage != "" {
 		c.Env = append(c.Env, "WGBENCH_STAGE="+cmd.Stage)
 	}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -87,17 +88,27 @@ func Provision(ctx context.Context, opts Options) (tb *Testbed, err error) {
 		if tag, err = freeTag(); err != nil {
 			return nil, err
 		}
+	} else if !validTag(tag) {
+		return nil, fmt.Errorf("local testbed: tag %q: want 4 hex digits such as 3fa2", tag)
+	} else if tagInUse(tag) {
+		return nil, fmt.Errorf("local testbed: tag %s is in use by another run; pick another or run `wgbench testbed clean`", tag)
 	}
-	tb = &Testbed{tag: tag, binary: bin, state: filepath.Join(StateDir, tag), hosts: map[string]*host{}, procs: map[*proc]struct{}{}}
+	// The state directory claims the tag: Mkdir fails if another run
+	// took it meanwhile.
+	if err := os.MkdirAll(StateDir, 0o755); err != nil {
+		return nil, fmt.Errorf("local testbed: %w", err)
+	}
+	state := filepath.Join(StateDir, tag)
+	if err := os.Mkdir(state, 0o700); err != nil {
+		return nil, fmt.Errorf("local testbed: claim tag %s: %w", tag, err)
+	}
+	tb = &Testbed{tag: tag, binary: bin, state: state, hosts: map[string]*host{}, procs: map[*proc]struct{}{}}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, tb.Teardown())
 			tb = nil
 		}
 	}()
-	if err := os.MkdirAll(tb.state, 0o700); err != nil {
-		return nil, fmt.Errorf("local testbed: %w", err)
-	}
 	if err := os.WriteFile(filepath.Join(tb.state, "owner"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("local testbed: %w", err)
 	}
@@ -344,14 +355,32 @@ func freeTag() (string, error) {
 		if _, err := rand.Read(b[:]); err != nil {
 			return "", err
 		}
-		tag := hex.EncodeToString(b[:])
-		if _, err := os.Stat(filepath.Join(NetnsDir, NamespaceName(tag, testbed.Source))); errors.Is(err, os.ErrNotExist) {
-			if _, err := os.Stat(filepath.Join(StateDir, tag)); errors.Is(err, os.ErrNotExist) {
-				return tag, nil
-			}
+		if tag := hex.EncodeToString(b[:]); !tagInUse(tag) {
+			return tag, nil
 		}
 	}
 	return "", errors.New("local testbed: no free run tag; run `wgbench testbed clean`")
+}
+
+// tagInUse reports whether a namespace or state directory has tag.
+func tagInUse(tag string) bool {
+	if _, err := os.Stat(filepath.Join(StateDir, tag)); !errors.Is(err, os.ErrNotExist) {
+		return true
+	}
+	for _, role := range testbed.Roles {
+		if _, err := os.Stat(filepath.Join(NetnsDir, NamespaceName(tag, role))); !errors.Is(err, os.ErrNotExist) {
+			return true
+		}
+	}
+	return false
+}
+
+func validTag(tag string) bool {
+	if len(tag) != 4 {
+		return false
+	}
+	_, err := hex.DecodeString(tag)
+	return err == nil && strings.ToLower(tag) == tag
 }
 
 // prefixNet converts p to the net.IPNet netlink takes, keeping the host
