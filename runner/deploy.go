@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -48,19 +49,37 @@ type gwProc struct {
 // it writes one wg-quick file per tunnel on each gateway (keys generated
 // here, never stored in results) and starts `wgbench datapath up` there,
 // then waits for every tunnel's handshake.
-func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s scenarios.Series, tunnels int) (*deployment, error) {
+func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s scenarios.Series, tunnels int, cores int) (*deployment, error) {
 	begin := time.Now()
 	d := &deployment{datapath: s.Datapath}
 	gw1, gw2 := hosts[testbed.GW1], hosts[testbed.GW2]
-	args := map[testbed.Host][]string{}
+	// procs lists, per gateway, the datapath processes to start: their
+	// arguments after `wgbench datapath up --engine E`.
+	procs := map[testbed.Host][][]string{}
 	switch s.Datapath {
 	case scenarios.Plain:
+		var a1, a2 []string
 		for t := 0; t < tunnels; t++ {
 			src, dst := testbed.TunnelPrefixes(t)
-			args[gw1] = append(args[gw1], "--route", fmt.Sprintf("%s=%s", dst, testbed.GW2WAN.Addr()))
-			args[gw2] = append(args[gw2], "--route", fmt.Sprintf("%s=%s", src, testbed.GW1WAN.Addr()))
+			a1 = append(a1, "--route", fmt.Sprintf("%s=%s", dst, testbed.GW2WAN.Addr()))
+			a2 = append(a2, "--route", fmt.Sprintf("%s=%s", src, testbed.GW1WAN.Addr()))
 		}
+		procs[gw1], procs[gw2] = [][]string{a1}, [][]string{a2}
 	case scenarios.WireGuardGo, scenarios.Kernel, scenarios.Inline:
+		cpus := []int(s.Tuning.CPUs)
+		if len(cpus) == 0 && cores > 0 {
+			for c := 0; c < cores; c++ {
+				cpus = append(cpus, c)
+			}
+		}
+		// wggo pinned: one process per tunnel, each on its own core
+		// (round-robin), which emulates inline with the vanilla engine.
+		perTunnel := s.Datapath == scenarios.WireGuardGo && s.Tuning.Pin && len(cpus) > 0
+		for _, h := range []testbed.Host{gw1, gw2} {
+			if !perTunnel {
+				procs[h] = [][]string{nil}
+			}
+		}
 		for t := 0; t < tunnels; t++ {
 			dev := testbed.TunnelDevice(tag, t)
 			d.devices = append(d.devices, dev)
@@ -80,7 +99,16 @@ func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s sc
 				if err := gc.h.WriteFile(path, buf.Bytes(), 0o600); err != nil {
 					return nil, fmt.Errorf("%s: write tunnel config: %w", gc.h.Role(), err)
 				}
-				args[gc.h] = append(args[gc.h], "--config", path)
+				if perTunnel {
+					procs[gc.h] = append(procs[gc.h], []string{"--config", path, "--cpus", strconv.Itoa(cpus[t%len(cpus)])})
+				} else {
+					procs[gc.h][0] = append(procs[gc.h][0], "--config", path)
+				}
+			}
+		}
+		if s.Datapath == scenarios.Inline && len(s.Tuning.CPUs) > 0 {
+			for _, h := range []testbed.Host{gw1, gw2} {
+				procs[h][0] = append(procs[h][0], "--cpus", s.Tuning.CPUs.String())
 			}
 		}
 	default:
@@ -91,26 +119,28 @@ func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s sc
 		mu   sync.Mutex
 		errs []error
 	)
-	for _, h := range []testbed.Host{gw1, gw2} {
-		wg.Add(1)
-		go func(h testbed.Host) {
-			defer wg.Done()
-			p, err := startDatapath(ctx, h, string(s.Datapath), args[h])
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			d.procs = append(d.procs, p)
-		}(h)
+	for h, list := range procs {
+		for _, args := range list {
+			wg.Add(1)
+			go func(h testbed.Host, args []string) {
+				defer wg.Done()
+				p, err := startDatapath(ctx, h, string(s.Datapath), args)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+					return
+				}
+				d.procs = append(d.procs, p)
+			}(h, args)
+		}
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		d.stop()
 		return nil, err
 	}
-	slog.Debug("datapath ready", "datapath", s.Datapath, "tunnels", tunnels, "after", time.Since(begin))
+	slog.Debug("datapath ready", "datapath", s.Datapath, "tunnels", tunnels, "processes", len(d.procs), "after", time.Since(begin))
 	if len(d.devices) > 0 {
 		if err := d.waitHandshakes(ctx, gw1, gw2); err != nil {
 			d.stop()
@@ -120,6 +150,10 @@ func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s sc
 	}
 	return d, nil
 }
+
+// keysMade, when a test sets it, sees every private key deploy generates,
+// so the test can prove none of them reaches results or logs.
+var keysMade func(keys ...wgtypes.Key)
 
 // tunnelConfigs makes the two ends of tunnel t: gw1 routes the drain
 // side's prefix of the tunnel into it, gw2 the source side's.
@@ -131,6 +165,9 @@ func tunnelConfigs(dev string, t int) (gw1, gw2 *wgconf.Config, err error) {
 	k2, err := wgtypes.GeneratePrivateKey()
 	if err != nil {
 		return nil, nil, err
+	}
+	if keysMade != nil {
+		keysMade(k1, k2)
 	}
 	port := testbed.BasePort + t
 	srcPfx, dstPfx := testbed.TunnelPrefixes(t)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -287,7 +288,7 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 		return err
 	}
 	start := time.Now()
-	dep, err := deploy(ctx, hosts, tag, s, p.Tunnels)
+	dep, err := deploy(ctx, hosts, tag, s, p.Tunnels, r.run.Hosts[testbed.GW1].Cores)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -451,12 +452,18 @@ func counterDeltas(devices []string, before, after counters) []results.TunnelCou
 
 // collectFacts records every host's facts, read on the host itself.
 func (r *runState) collectFacts(ctx context.Context, hosts map[string]testbed.Host) {
-	r.run.Hosts["controller"] = facts.Collect(ctx)
+	r.run.Hosts["controller"] = facts.Collect(ctx).Summary()
 	for _, role := range testbed.Roles {
 		out, err := testbed.Run(ctx, hosts[role], testbed.Self, "agent", "facts")
 		var f results.HostFacts
 		if err == nil {
 			err = json.Unmarshal(out, &f)
+		}
+		if err == nil {
+			// The full facts (facts.Host) go beside run.json for the tuner.
+			if werr := os.WriteFile(r.folder.Path(facts.RunFile(role)), out, 0o644); werr != nil {
+				f.Notes = append(f.Notes, "full facts not saved: "+werr.Error())
+			}
 		}
 		if err != nil {
 			f.Notes = append(f.Notes, "facts unavailable: "+err.Error())

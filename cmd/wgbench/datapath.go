@@ -2,11 +2,13 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wgbench/wgbench/datapath"
+	"github.com/wgbench/wgbench/scenarios"
 )
 
 func newDatapathCmd() *cobra.Command {
@@ -14,7 +16,10 @@ func newDatapathCmd() *cobra.Command {
 		Use:   "datapath",
 		Short: "Run a WireGuard datapath on this host",
 	}
-	var opts datapath.Options
+	var (
+		opts datapath.Options
+		cpus string
+	)
 	up := &cobra.Command{
 		Use:   "up",
 		Short: "Bring interfaces up from wg-quick files and serve them until SIGINT/SIGTERM",
@@ -24,6 +29,12 @@ AllowedIPs prefix unless Table = off), prints "ready <devices>" and serves
 until interrupted; then it undoes everything it did. The interface is named
 after the file (wg0.conf → wg0). wg show and wgctrl can read it.
 
+The kernel engine makes the interfaces in the kernel's WireGuard module and
+takes tuning flags (--threaded-napi, --napi-cpus, …); before the ready line
+it prints one line "tuning <JSON>": every setting it changed (knob, path,
+before, after) and the optional knobs it skipped. It restores them all on
+exit.
+
 The plain engine carries no tunnel: it adds --route DST=VIA routes and serves
 as the no-tunnel baseline.`,
 		Example: `  # one wireguard-go interface from a standard file
@@ -32,6 +43,10 @@ as the no-tunnel baseline.`,
   # several at once
   sudo wgbench datapath up --engine wggo --config wg0.conf --config wg1.conf
 
+  # kernel WireGuard with threaded NAPI, the NAPI threads pinned to CPUs 0-3
+  sudo wgbench datapath up --engine kernel --config wg0.conf --config wg1.conf \
+    --threaded-napi --napi-cpus 0-3
+
   # the routed baseline, no tunnel
   sudo wgbench datapath up --engine plain --route 198.19.1.0/24=198.18.255.2`,
 		Args: cobra.NoArgs,
@@ -39,12 +54,21 @@ as the no-tunnel baseline.`,
 			if opts.Engine == "" {
 				return usageError{errors.New("choose an engine with --engine (plain, wggo, kernel, inline)")}
 			}
+			if cpus != "" {
+				list, err := scenarios.ParseCPUList(cpus)
+				if err != nil {
+					return usageError{fmt.Errorf("--cpus: %w", err)}
+				}
+				opts.CPUs = list
+			}
 			return datapath.Serve(cmd.Context(), opts, cmd.OutOrStdout(), slog.Default())
 		},
 	}
 	up.Flags().StringVar(&opts.Engine, "engine", "wggo", "datapath engine: plain, wggo, kernel or inline")
 	up.Flags().StringArrayVar(&opts.Configs, "config", nil, "wg-quick style file (repeatable)")
 	up.Flags().StringArrayVar(&opts.Routes, "route", nil, "plain engine: route DST=VIA (repeatable)")
+	opts.Kernel.Register(up.Flags())
+	up.Flags().StringVar(&cpus, "cpus", "", "cores to use, e.g. 0-3,8: inline pins one tunnel per core round-robin, wggo pins the process")
 	cmd.AddCommand(up)
 	return cmd
 }
