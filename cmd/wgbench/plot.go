@@ -97,16 +97,12 @@ func writeReport(dir string) (string, error) {
 	return path, err
 }
 
-// findingLines lists the detector's findings of a run, one line each, the
-// point and repetition first.
+// findingLines lists the detector's findings of a run, gathered by point,
+// kind and cores over repetitions and gateways.
 func findingLines(run *results.Run) []string {
 	var out []string
-	for _, p := range run.Points {
-		for _, rp := range p.Repetitions {
-			for _, f := range rp.Findings {
-				out = append(out, fmt.Sprintf("[%s tunnels=%d flows/tunnel=%d rep %d] %s", p.Series, p.Tunnels, p.FlowsPerTunnel, rp.Index+1, f.Summary))
-			}
-		}
+	for _, g := range results.GroupFindings(run) {
+		out = append(out, g.Line())
 	}
 	return out
 }

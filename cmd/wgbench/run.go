@@ -137,6 +137,12 @@ func printSummary(w io.Writer, run *results.Run) {
 			p.Summary.MeanGbps, p.Summary.CI95Gbps, p.Summary.StddevGbps, p.Summary.N, len(p.Repetitions))
 	}
 	tw.Flush()
+	if lines := findingLines(run); len(lines) > 0 {
+		fmt.Fprintln(w, "\nfindings (black-hole detector):")
+		for _, l := range lines {
+			fmt.Fprintln(w, "  "+l)
+		}
+	}
 	for _, s := range run.Series {
 		if s.Skipped != "" {
 			fmt.Fprintf(w, "skipped %s: %s\n", s.Name, s.Skipped)
