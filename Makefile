@@ -6,7 +6,7 @@ LDFLAGS  := -X github.com/wgbench/wgbench/internal/version.Version=$(VERSION)
 SCENARIO ?= scenarios/multi-tunnel.yaml
 RUNFLAGS ?=
 
-.PHONY: all setup build run test test-unit vet bench clean
+.PHONY: all setup build run test test-kernel vet fuzz bench clean
 
 all: build
 
@@ -22,8 +22,20 @@ run: setup build
 	./$(BIN) run $(SCENARIO) $(RUNFLAGS)
 
 # The whole test suite. Tests that need root skip without it; CI runs as root.
-test: setup vet
+test: setup vet test-kernel
 	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) fuzz
+
+# Every fuzz target for a bounded time (FUZZTIME each).
+FUZZTIME ?= 4s
+fuzz:
+	@GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+# The kernel datapath's tests in a real kernel with WireGuard: Debian's
+# current kernel booted under QEMU (TCG), cached in .cache/kernel; about a
+# minute once the kernel is cached. See test/kernel/README.md.
+test-kernel:
+	@GO=$(GO) ./test/kernel/run.sh
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \

@@ -5,6 +5,7 @@ package datapath
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/wgbench/wgbench/datapath/inline"
+	"github.com/wgbench/wgbench/datapath/kernel"
 	"github.com/wgbench/wgbench/datapath/plain"
 	"github.com/wgbench/wgbench/datapath/wgconf"
 	"github.com/wgbench/wgbench/datapath/wggo"
@@ -26,6 +28,12 @@ type Options struct {
 	Configs []string
 	// Routes are "DST=VIA" static routes (plain engine).
 	Routes []string
+	// CPUs are the cores the engine may use: the inline engine spreads its
+	// tunnels over them, one pinned core each; wggo pins the whole process
+	// to them. Empty means all cores.
+	CPUs []int
+	// Kernel holds the kernel engine's tuning flags (--threaded-napi, …).
+	Kernel KernelFlags
 }
 
 // engine is a running datapath.
@@ -36,6 +44,13 @@ type engine interface {
 	Close() error
 }
 
+// reporter is an engine that changes host settings beyond its devices.
+// Serve prints its report as one line "tuning <JSON>" just before the
+// ready line, so the controller has it once the datapath is ready.
+type reporter interface {
+	TuningReport() any
+}
+
 // starter validates opts for one engine and brings it up in the calling
 // thread's network namespace.
 type starter func(ctx context.Context, opts Options, log *slog.Logger) (engine, error)
@@ -44,7 +59,7 @@ type starter func(ctx context.Context, opts Options, log *slog.Logger) (engine, 
 var engines = map[string]starter{
 	"plain":  startPlain,
 	"wggo":   startWggo,
-	"kernel": notImplemented("kernel"),
+	"kernel": startKernel,
 	"inline": startInline,
 }
 
@@ -77,9 +92,21 @@ func Serve(ctx context.Context, opts Options, ready io.Writer, log *slog.Logger)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("datapath %s: %w", opts.Engine, err)
 	}
+	if opts.Engine != "kernel" && !opts.Kernel.IsZero() {
+		return fmt.Errorf("datapath %s takes no kernel tuning flags (--threaded-napi, --napi-cpus, …); they apply to --engine kernel", opts.Engine)
+	}
 	eng, err := start(ctx, opts, log)
 	if err != nil {
 		return err
+	}
+	if r, ok := eng.(reporter); ok {
+		b, err := json.Marshal(r.TuningReport())
+		if err == nil {
+			_, err = fmt.Fprintf(ready, "tuning %s\n", b)
+		}
+		if err != nil {
+			return errors.Join(fmt.Errorf("datapath %s: write tuning line: %w", opts.Engine, err), eng.Close())
+		}
 	}
 	devs := eng.Devices()
 	if _, err := fmt.Fprintln(ready, strings.Join(append([]string{"ready"}, devs...), " ")); err != nil {
@@ -92,12 +119,6 @@ func Serve(ctx context.Context, opts Options, ready io.Writer, log *slog.Logger)
 		return fmt.Errorf("datapath %s: tear down: %w", opts.Engine, err)
 	}
 	return nil
-}
-
-func notImplemented(name string) starter {
-	return func(context.Context, Options, *slog.Logger) (engine, error) {
-		return nil, fmt.Errorf("datapath engine %q is not implemented yet; use one of: plain, wggo, inline", name)
-	}
 }
 
 func startPlain(_ context.Context, opts Options, _ *slog.Logger) (engine, error) {
@@ -120,6 +141,11 @@ func startWggo(ctx context.Context, opts Options, log *slog.Logger) (engine, err
 	if err != nil {
 		return nil, err
 	}
+	if len(opts.CPUs) > 0 {
+		if err := pinProcess(opts.CPUs); err != nil {
+			return nil, fmt.Errorf("datapath wggo: %w", err)
+		}
+	}
 	return wggo.Up(ctx, cfgs, log)
 }
 
@@ -128,7 +154,26 @@ func startInline(ctx context.Context, opts Options, log *slog.Logger) (engine, e
 	if err != nil {
 		return nil, err
 	}
-	return inline.Up(ctx, cfgs, inline.Options{Log: log})
+	return inline.Up(ctx, cfgs, inline.Options{Log: log, CPUs: opts.CPUs})
+}
+
+func startKernel(ctx context.Context, opts Options, log *slog.Logger) (engine, error) {
+	if len(opts.CPUs) > 0 {
+		return nil, errors.New("datapath kernel takes no --cpus: its work runs in kernel threads; place them with --napi-cpus (and the patched module's --encrypt-cpus/--decrypt-cpus)")
+	}
+	tuning, err := opts.Kernel.Tuning()
+	if err != nil {
+		return nil, fmt.Errorf("datapath kernel: %w", err)
+	}
+	cfgs, err := loadConfigs("kernel", opts)
+	if err != nil {
+		return nil, err
+	}
+	e, err := kernel.Up(ctx, cfgs, tuning, log)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // loadConfigs parses the config files of a tunnel engine, which takes no

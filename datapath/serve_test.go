@@ -35,7 +35,11 @@ func TestServeRejectsBadOptions(t *testing.T) {
 	}{
 		{"no engine", Options{}, "choose one of: inline, kernel, plain, wggo"},
 		{"unknown engine", Options{Engine: "ebpf"}, `unknown datapath engine "ebpf"; choose one of: inline, kernel, plain, wggo`},
-		{"kernel", Options{Engine: "kernel"}, `"kernel" is not implemented yet`},
+		{"kernel without configs", Options{Engine: "kernel"}, "kernel needs at least one WireGuard config"},
+		{"kernel with --cpus", Options{Engine: "kernel", CPUs: []int{0}}, "kernel takes no --cpus"},
+		{"kernel bad CPU list", Options{Engine: "kernel", Configs: []string{bad}, Kernel: KernelFlags{ThreadedNAPI: true, NAPICPUs: "3-1"}}, "--napi-cpus: CPU list \"3-1\": range 3-1 goes down"},
+		{"kernel pin without threaded NAPI", Options{Engine: "kernel", Configs: []string{bad}, Kernel: KernelFlags{NAPICPUs: "0"}}, "set threaded_napi too"},
+		{"kernel flags on wggo", Options{Engine: "wggo", Kernel: KernelFlags{ThreadedNAPI: true}}, "wggo takes no kernel tuning flags"},
 		{"inline without configs", Options{Engine: "inline"}, "at least one WireGuard config"},
 		{"plain with configs", Options{Engine: "plain", Configs: []string{bad}}, "plain takes no WireGuard configs"},
 		{"plain bad route", Options{Engine: "plain", Routes: []string{"198.18.2.0/24"}}, "want DST=VIA"},

@@ -108,6 +108,10 @@ type Point struct {
 	Complete bool `json:"complete"`
 	// Notes records knobs skipped or adjusted for this point.
 	Notes []string `json:"notes,omitempty"`
+	// Knobs are the host settings the datapath changed for this point,
+	// with their values before and after; each was restored when the
+	// point ended.
+	Knobs []KnobChange `json:"knobs,omitempty"`
 }
 
 // Repetition is one measurement of a point.
@@ -241,4 +245,13 @@ type CoreLoad struct {
 	User    float64 `json:"user"`
 	System  float64 `json:"system"`
 	Softirq float64 `json:"softirq"`
+}
+
+// KnobChange is one host setting a datapath changed.
+type KnobChange struct {
+	Host   string `json:"host"`
+	Knob   string `json:"knob"`
+	Path   string `json:"path"`
+	Before string `json:"before"`
+	After  string `json:"after"`
 }

@@ -21,7 +21,9 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/wgbench/wgbench/datapath"
+	"github.com/wgbench/wgbench/datapath/kernel"
 	"github.com/wgbench/wgbench/datapath/wgconf"
+	"github.com/wgbench/wgbench/results"
 	"github.com/wgbench/wgbench/scenarios"
 	"github.com/wgbench/wgbench/testbed"
 )
@@ -43,6 +45,25 @@ type gwProc struct {
 	host testbed.Host
 	proc testbed.Process
 	log  *bytes.Buffer
+	// tuning is what the kernel engine reported it changed, if anything.
+	tuning *kernel.Report
+}
+
+// knobs lists the host settings the datapath changed, and notes the
+// optional knobs it skipped.
+func (d *deployment) knobs() (changes []results.KnobChange, notes []string) {
+	for _, p := range d.procs {
+		if p.tuning == nil {
+			continue
+		}
+		for _, c := range p.tuning.Changes {
+			changes = append(changes, results.KnobChange{Host: p.host.Role(), Knob: c.Knob, Path: c.Path, Before: c.Before, After: c.After})
+		}
+		for _, sk := range p.tuning.Skipped {
+			notes = append(notes, fmt.Sprintf("%s: optional knob %s skipped: %s", p.host.Role(), sk.Knob, sk.Reason))
+		}
+	}
+	return changes, notes
 }
 
 // deploy brings tunnels up between gw1 and gw2 on the series' datapath:
@@ -104,6 +125,11 @@ func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s sc
 				} else {
 					procs[gc.h][0] = append(procs[gc.h][0], "--config", path)
 				}
+			}
+		}
+		if s.Datapath == scenarios.Kernel {
+			for _, h := range []testbed.Host{gw1, gw2} {
+				procs[h][0] = append(procs[h][0], datapath.KernelArgs(s.Tuning)...)
 			}
 		}
 		if s.Datapath == scenarios.Inline && len(s.Tuning.CPUs) > 0 {
@@ -204,7 +230,15 @@ func startDatapath(ctx context.Context, h testbed.Host, engine string, args []st
 	ready := make(chan error, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 4<<20)
 		for sc.Scan() {
+			if js, ok := strings.CutPrefix(sc.Text(), "tuning "); ok {
+				var rep kernel.Report
+				if err := json.Unmarshal([]byte(js), &rep); err == nil {
+					gp.tuning = &rep
+				}
+				continue
+			}
 			if strings.HasPrefix(sc.Text(), "ready") {
 				ready <- nil
 				io.Copy(io.Discard, pr)

@@ -302,6 +302,13 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 		}
 	}()
 	setup := time.Since(start).Seconds()
+	changes, notes := dep.knobs()
+	if err := update(func(pt *results.Point) { pt.Knobs = changes; pt.Notes = append(pt.Notes, notes...) }); err != nil {
+		return err
+	}
+	for _, n := range notes {
+		r.progress("%s: %s", label, n)
+	}
 	srv, err := startServers(ctx, hosts[testbed.Drain], flows)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/wgbench/wgbench/datapath"
+	"github.com/wgbench/wgbench/datapath/kernel"
 	"github.com/wgbench/wgbench/probes/facts"
 	"github.com/wgbench/wgbench/testbed/local"
 )
@@ -90,15 +91,18 @@ func doctorChecks(ctx context.Context) []check {
 	} else {
 		cs = append(cs, check{fact: "cannot create namespaces with veth: " + nsErr.Error(), advice: "the local testbed needs CONFIG_NET_NS and CONFIG_VETH; use the SSH testbed"})
 	}
+	kernelOK := false
 	for _, engine := range []string{"wggo", "kernel", "inline"} {
 		var res datapath.CheckResult
 		local.InScratchNamespace(func() error { res = datapath.Check(engine); return nil })
 		if res.OK {
 			cs = append(cs, check{ok: true, fact: "datapath " + engine + " can run"})
+			kernelOK = kernelOK || engine == "kernel"
 		} else {
 			cs = append(cs, check{fact: "datapath " + engine + " cannot run: " + res.Reason, advice: "series using it are skipped"})
 		}
 	}
+	cs = append(cs, kernelChecks(kernelOK)...)
 	if left, err := local.Clean(false, true); err == nil {
 		var dead []string
 		for _, lo := range left {
@@ -111,6 +115,35 @@ func doctorChecks(ctx context.Context) []check {
 		} else {
 			cs = append(cs, check{ok: true, fact: "no leftovers of earlier runs"})
 		}
+	}
+	return cs
+}
+
+// kernelChecks reports what the kernel datapath's knobs can use here
+// (datapath/kernel.Doctor) and, when the kernel has WireGuard, whether
+// its module is the patched "inline" one.
+func kernelChecks(haveWireGuard bool) []check {
+	var cs []check
+	for _, f := range kernel.Doctor(kernel.LocalTree()) {
+		cs = append(cs, check{ok: f.OK, fact: f.Fact, advice: f.Advice})
+	}
+	if !haveWireGuard {
+		return cs
+	}
+	var attrs []string
+	err := local.InScratchNamespace(func() error {
+		var err error
+		attrs, err = kernel.PatchedAttributes()
+		return err
+	})
+	switch {
+	case err != nil:
+		cs = append(cs, check{fact: "cannot probe for the patched inline module: " + err.Error(), advice: "inline_kernel, encrypt_cpus and decrypt_cpus may fail"})
+	case len(attrs) == 0:
+		cs = append(cs, check{fact: "stock WireGuard module (no inline_en, encrypt_cpumask, decrypt_cpumask, peer_<N>/serial_work_cpu)",
+			advice: "inline_kernel, encrypt_cpus and decrypt_cpus fail here; load the patched inline module (HPSR 2025) for them"})
+	default:
+		cs = append(cs, check{ok: true, fact: "patched inline WireGuard module: " + strings.Join(attrs, ", ")})
 	}
 	return cs
 }

@@ -102,10 +102,12 @@ func Provision(ctx context.Context, opts Options) (tb *Testbed, err error) {
 	if err := os.Mkdir(state, 0o700); err != nil {
 		return nil, fmt.Errorf("local testbed: claim tag %s: %w", tag, err)
 	}
-	tb = &Testbed{tag: tag, binary: bin, state: state, hosts: map[string]*host{}, procs: map[*proc]struct{}{}}
+	made := &Testbed{tag: tag, binary: bin, state: state, hosts: map[string]*host{}, procs: map[*proc]struct{}{}}
+	tb = made
 	defer func() {
+		// Error returns have set tb to nil already: undo through made.
 		if err != nil {
-			err = errors.Join(err, tb.Teardown())
+			err = errors.Join(err, made.Teardown())
 			tb = nil
 		}
 	}()

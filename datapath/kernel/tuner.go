@@ -1,0 +1,776 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Knob names: the yaml names of scenarios.Tuning, used in records, notes
+// and Tuning.Optional.
+const (
+	KnobThreadedNAPI     = "threaded_napi"
+	KnobNAPICPUs         = "napi_cpus"
+	KnobNUMANode         = "numa_node"
+	KnobRPSCPUs          = "rps_cpus"
+	KnobUDPGROForwarding = "udp_gro_forwarding"
+	KnobSteering         = "steering"
+	KnobInlineKernel     = "inline_kernel"
+	KnobEncryptCPUs      = "encrypt_cpus"
+	KnobDecryptCPUs      = "decrypt_cpus"
+	// KnobSerialCPUs has no scenario knob yet (flag --serial-cpus).
+	KnobSerialCPUs = "serial_cpus"
+)
+
+// Knobs lists every knob name in the order Apply applies them.
+var Knobs = []string{KnobThreadedNAPI, KnobNUMANode, KnobNAPICPUs, KnobRPSCPUs, KnobUDPGROForwarding,
+	KnobSteering, KnobInlineKernel, KnobEncryptCPUs, KnobDecryptCPUs, KnobSerialCPUs}
+
+// Tuning holds the kernel datapath's knobs. The zero value changes
+// nothing: a knob left unset leaves the host as it is.
+type Tuning struct {
+	// ThreadedNAPI writes 1 to /sys/class/net/<dev>/threaded of every
+	// tunnel, so that each peer's NAPI poll runs in its own kernel thread
+	// "napi/<dev>-<id>" instead of in softirq context.
+	ThreadedNAPI bool
+	// NAPICPUs pins the NAPI threads of tunnel i to NAPICPUs[i mod n]
+	// (needs ThreadedNAPI).
+	NAPICPUs []int
+	// NUMANode places the NAPI threads on the CPUs of this NUMA node, -1
+	// for the WAN NIC's node; with NAPICPUs, only those of its CPUs on
+	// the node are used (needs ThreadedNAPI). Nil leaves placement alone.
+	NUMANode *int
+	// RPSCPUs sets the RPS mask of every receive queue of the WAN NIC.
+	RPSCPUs []int
+	// UDPGROForwarding turns the WAN NIC's rx-udp-gro-forwarding feature
+	// on, so that the tunnels' UDP packets are aggregated by GRO.
+	UDPGROForwarding bool
+	// Steering would install ntuple rules on the WAN NIC, one receive
+	// queue per tunnel; wgbench does not implement the rules yet, so it
+	// fails with the reason (see Apply).
+	Steering bool
+	// InlineKernel writes 1 to the patched module's inline_en.
+	InlineKernel bool
+	// EncryptCPUs and DecryptCPUs set the patched module's
+	// encrypt_cpumask and decrypt_cpumask.
+	EncryptCPUs []int
+	DecryptCPUs []int
+	// SerialCPUs sets the patched module's peer_<N>/serial_work_cpu of
+	// tunnel i to SerialCPUs[i mod n].
+	SerialCPUs []int
+	// Optional lists knobs (by name, such as "numa_node") that are skipped
+	// with a note when the host cannot apply them, instead of failing.
+	Optional []string
+	// WANDevice names the WAN NIC of the WAN knobs (rps_cpus,
+	// udp_gro_forwarding, steering, numa_node -1); it is not a knob.
+	// Empty means the link that routes to the first peer endpoint.
+	WANDevice string
+}
+
+// Set returns the names of the knobs set in t, in the order of Knobs.
+func (t Tuning) Set() []string {
+	set := map[string]bool{
+		KnobThreadedNAPI: t.ThreadedNAPI, KnobNAPICPUs: len(t.NAPICPUs) > 0, KnobNUMANode: t.NUMANode != nil,
+		KnobRPSCPUs: len(t.RPSCPUs) > 0, KnobUDPGROForwarding: t.UDPGROForwarding, KnobSteering: t.Steering,
+		KnobInlineKernel: t.InlineKernel, KnobEncryptCPUs: len(t.EncryptCPUs) > 0,
+		KnobDecryptCPUs: len(t.DecryptCPUs) > 0, KnobSerialCPUs: len(t.SerialCPUs) > 0,
+	}
+	var out []string
+	for _, k := range Knobs {
+		if set[k] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Validate checks t on its own, without looking at the host.
+func (t Tuning) Validate() error {
+	set := t.Set()
+	for _, o := range t.Optional {
+		switch {
+		case !slices.Contains(Knobs, o):
+			return fmt.Errorf("optional knob %q is not a kernel datapath knob; known: %s", o, strings.Join(Knobs, ", "))
+		case !slices.Contains(set, o):
+			return fmt.Errorf("optional knob %s is not set; optional lists knobs that are set", o)
+		}
+	}
+	if len(t.NAPICPUs) > 0 && !t.ThreadedNAPI {
+		return errors.New("napi_cpus pins the NAPI threads, which exist only with threaded NAPI: set threaded_napi too")
+	}
+	if t.NUMANode != nil && !t.ThreadedNAPI {
+		return errors.New("numa_node places the NAPI threads on the kernel datapath, which exist only with threaded NAPI: set threaded_napi too")
+	}
+	if t.NUMANode != nil && *t.NUMANode < -1 {
+		return fmt.Errorf("numa_node %d: want a node number, or -1 for the WAN NIC's node", *t.NUMANode)
+	}
+	return nil
+}
+
+// needsWAN reports whether t acts on the WAN NIC.
+func (t Tuning) needsWAN() bool {
+	return len(t.RPSCPUs) > 0 || t.UDPGROForwarding || t.Steering || (t.NUMANode != nil && *t.NUMANode == -1)
+}
+
+// Change is one host setting the tuner changed, with its value before and
+// after, as read back from the host. Path names the setting: a sysfs file,
+// a thread ("/proc/<pid> (napi/wg0-8193) affinity") or an ethtool feature
+// ("ethtool -K eth1 rx-udp-gro-forwarding").
+type Change struct {
+	Knob   string `json:"knob"`
+	Path   string `json:"path"`
+	Before string `json:"before"`
+	After  string `json:"after"`
+}
+
+// Skip is an optional knob that was not applied, and why.
+type Skip struct {
+	Knob   string `json:"knob"`
+	Reason string `json:"reason"`
+}
+
+// Report is what a Tuner did: the JSON of the "tuning" line that
+// `wgbench datapath up --engine kernel` prints before its ready line.
+type Report struct {
+	// WANDevice is the NIC the WAN knobs acted on, if any did.
+	WANDevice string `json:"wan_device,omitempty"`
+	// NUMANode is the node numa_node resolved to, if it applied.
+	NUMANode *int `json:"numa_node,omitempty"`
+	// NAPIThreads are the NAPI threads found per tunnel device.
+	NAPIThreads map[string][]NAPIThread `json:"napi_threads,omitempty"`
+	// Changes are the settings changed, in order; Restore undoes them
+	// newest first.
+	Changes []Change `json:"changes"`
+	// Skipped are the optional knobs the host could not apply.
+	Skipped []Skip `json:"skipped,omitempty"`
+}
+
+// Tuner applies kernel knobs to a host and restores them. It is safe for
+// use by one goroutine at a time, except Report, which may be called
+// concurrently.
+type Tuner struct {
+	host    Host
+	log     *slog.Logger
+	eth     Ethtool
+	ownEth  bool
+	mu      sync.Mutex
+	report  Report
+	undo    []func() error // parallel to report.Changes
+	threads map[string][]NAPIThread
+	wanErr  error
+	// ambiguous lists, per device, the threads that all match its name
+	// when threaded NAPI was on already (so none appeared).
+	ambiguous map[string]string
+}
+
+// NewTuner returns a Tuner acting on host. A nil log discards.
+func NewTuner(host Host, log *slog.Logger) *Tuner {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Tuner{host: host, log: log, eth: host.Ethtool}
+}
+
+// Report returns a copy of what the tuner did so far.
+func (t *Tuner) Report() Report {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r := t.report
+	r.Changes = slices.Clone(r.Changes)
+	if r.Changes == nil {
+		r.Changes = []Change{}
+	}
+	r.Skipped = slices.Clone(r.Skipped)
+	if len(t.threads) > 0 {
+		r.NAPIThreads = map[string][]NAPIThread{}
+		for d, ts := range t.threads {
+			r.NAPIThreads[d] = slices.Clone(ts)
+		}
+	}
+	return r
+}
+
+// record adds a change and how to undo it.
+func (t *Tuner) record(c Change, undo func() error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.report.Changes = append(t.report.Changes, c)
+	t.undo = append(t.undo, undo)
+	t.log.Debug("kernel knob set", "knob", c.Knob, "path", c.Path, "before", c.Before, "after", c.After)
+}
+
+// Apply applies tu to the tunnel devices devs (in tunnel order; each
+// must have its peers already: the kernel creates NAPI instances with
+// peers) and to the WAN NIC wan, in the order of Knobs. The WAN knobs
+// fail when wan is empty (see SetWANError). The calling thread must be in the devices' network
+// namespace. A knob the host cannot apply fails Apply, unless it is
+// listed in tu.Optional: then it is skipped and the reason kept in the
+// report. On failure the changes already made are restored.
+func (t *Tuner) Apply(devs []string, wan string, tu Tuning) (err error) {
+	if err := tu.Validate(); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, t.Restore())
+		}
+	}()
+	if tu.needsWAN() && wan != "" {
+		t.mu.Lock()
+		t.report.WANDevice = wan
+		t.mu.Unlock()
+	}
+	try := func(knob string, fn func() error) (bool, error) {
+		err := fn()
+		if err == nil {
+			return true, nil
+		}
+		err = fmt.Errorf("%s: %w", knob, err)
+		if slices.Contains(tu.Optional, knob) {
+			t.mu.Lock()
+			t.report.Skipped = append(t.report.Skipped, Skip{Knob: knob, Reason: err.Error()})
+			t.mu.Unlock()
+			t.log.Info("optional kernel knob skipped", "knob", knob, "reason", err)
+			return false, nil
+		}
+		return false, err
+	}
+
+	threaded := false
+	if tu.ThreadedNAPI {
+		if threaded, err = try(KnobThreadedNAPI, func() error { return t.threadedNAPI(devs) }); err != nil {
+			return err
+		}
+	}
+	pinKnob, pinCPUs := KnobNAPICPUs, tu.NAPICPUs
+	if tu.NUMANode != nil {
+		_, err := try(KnobNUMANode, func() error {
+			if !threaded {
+				return errors.New("threaded NAPI was skipped, so there are no NAPI threads to place")
+			}
+			node, cpus, err := t.numaCPUs(*tu.NUMANode, wan, tu.NAPICPUs)
+			if err != nil {
+				return err
+			}
+			t.mu.Lock()
+			t.report.NUMANode = &node
+			t.mu.Unlock()
+			if len(tu.NAPICPUs) == 0 {
+				pinKnob = KnobNUMANode
+			}
+			pinCPUs = cpus
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(pinCPUs) > 0 {
+		if _, err := try(pinKnob, func() error {
+			if !threaded {
+				return errors.New("threaded NAPI was skipped, so there are no NAPI threads to pin")
+			}
+			return t.pinNAPI(pinKnob, devs, pinCPUs)
+		}); err != nil {
+			return err
+		}
+	}
+	steps := []struct {
+		knob string
+		on   bool
+		fn   func() error
+	}{
+		{KnobRPSCPUs, len(tu.RPSCPUs) > 0, func() error { return t.rps(wan, tu.RPSCPUs) }},
+		{KnobUDPGROForwarding, tu.UDPGROForwarding, func() error { return t.udpGROForwarding(wan) }},
+		{KnobSteering, tu.Steering, func() error { return t.steering(wan) }},
+		{KnobInlineKernel, tu.InlineKernel, func() error { return t.patchedEach(KnobInlineKernel, devs, "inline_en", "1") }},
+		{KnobEncryptCPUs, len(tu.EncryptCPUs) > 0, func() error {
+			return t.patchedMask(KnobEncryptCPUs, devs, "encrypt_cpumask", tu.EncryptCPUs)
+		}},
+		{KnobDecryptCPUs, len(tu.DecryptCPUs) > 0, func() error {
+			return t.patchedMask(KnobDecryptCPUs, devs, "decrypt_cpumask", tu.DecryptCPUs)
+		}},
+		{KnobSerialCPUs, len(tu.SerialCPUs) > 0, func() error { return t.serialWorkCPUs(devs, tu.SerialCPUs) }},
+	}
+	for _, s := range steps {
+		if !s.on {
+			continue
+		}
+		if _, err := try(s.knob, s.fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Restore undoes every recorded change, newest first. It is best-effort:
+// every change is tried, and settings whose object is gone (a thread or a
+// device removed meanwhile) count as restored. Afterwards the tuner holds
+// no changes and may be used again.
+func (t *Tuner) Restore() error {
+	t.mu.Lock()
+	undo, changes := t.undo, t.report.Changes
+	t.undo, t.report.Changes = nil, nil
+	t.mu.Unlock()
+	var errs []error
+	for i := len(undo) - 1; i >= 0; i-- {
+		if err := undo[i](); err != nil && !isGone(err) {
+			errs = append(errs, fmt.Errorf("restore %s (%s) to %q: %w", changes[i].Knob, changes[i].Path, changes[i].Before, err))
+		} else {
+			t.log.Debug("kernel knob restored", "knob", changes[i].Knob, "path", changes[i].Path, "value", changes[i].Before)
+		}
+	}
+	if t.ownEth && t.eth != nil {
+		if err := t.eth.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		t.eth, t.ownEth = nil, false
+	}
+	return errors.Join(errs...)
+}
+
+// isGone reports whether err means the setting's object no longer exists.
+func isGone(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENODEV)
+}
+
+// SetWANError records why the WAN NIC is unknown; the WAN knobs of a
+// later Apply with no WAN NIC fail with it.
+func (t *Tuner) SetWANError(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.wanErr = err
+}
+
+// needWAN fails unless wan names the WAN NIC.
+func (t *Tuner) needWAN(wan string) error {
+	if wan != "" {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.wanErr != nil {
+		return fmt.Errorf("no WAN NIC to act on: %w", t.wanErr)
+	}
+	return errors.New("no WAN NIC to act on: none was named")
+}
+
+// ethtool returns the tuner's Ethtool, opening the running kernel's in
+// the calling thread's namespace on first use.
+func (t *Tuner) ethtool() (Ethtool, error) {
+	if t.eth == nil {
+		e, err := OpenEthtool()
+		if err != nil {
+			return nil, err
+		}
+		t.eth, t.ownEth = e, true
+	}
+	return t.eth, nil
+}
+
+// setFile writes value to path and records the change under knob, with
+// the value read back after writing.
+func (t *Tuner) setFile(knob, path, value string) error {
+	f := t.host.Files
+	before, err := f.Read(path)
+	if err != nil {
+		return err
+	}
+	if err := f.Write(path, value); err != nil {
+		return err
+	}
+	after, err := f.Read(path)
+	if err != nil {
+		after = value
+	}
+	t.record(Change{Knob: knob, Path: path, Before: before, After: after}, func() error { return f.Write(path, before) })
+	return nil
+}
+
+// onlineCPUs returns the CPUs the kernel has online.
+func (t *Tuner) onlineCPUs() ([]int, error) {
+	s, err := t.host.Files.Read("/sys/devices/system/cpu/online")
+	if err != nil {
+		return nil, err
+	}
+	return ParseCPUList(s)
+}
+
+// checkOnline fails unless every CPU of cpus is online.
+func (t *Tuner) checkOnline(cpus []int) error {
+	online, err := t.onlineCPUs()
+	if err != nil {
+		return err
+	}
+	for _, c := range cpus {
+		if !slices.Contains(online, c) {
+			return unsupported("CPU %d is not online here (online CPUs: %s)", c, FormatCPUList(online))
+		}
+	}
+	return nil
+}
+
+// threadedNAPI switches devs to threaded NAPI and records the NAPI
+// threads the switch created.
+func (t *Tuner) threadedNAPI(devs []string) error {
+	t.mu.Lock()
+	if t.threads == nil {
+		t.threads, t.ambiguous = map[string][]NAPIThread{}, map[string]string{}
+	}
+	t.mu.Unlock()
+	for _, dev := range devs {
+		path := "/sys/class/net/" + dev + "/threaded"
+		before, err := t.host.Files.Read(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			if !exists(t.host.Files, "/sys/class/net/"+dev) {
+				return fmt.Errorf("no device %s in /sys/class/net (is /sys mounted in this network namespace?)", dev)
+			}
+			return unsupported("the kernel has no threaded NAPI (%s is missing; it needs Linux 5.12 or later)", path)
+		}
+		if err != nil {
+			return err
+		}
+		threads, err := t.enableThreaded(dev, path, before)
+		if err != nil {
+			return err
+		}
+		t.mu.Lock()
+		t.threads[dev] = threads
+		t.mu.Unlock()
+	}
+	return nil
+}
+
+// enableThreaded writes 1 to the threaded attribute of dev at path and
+// returns dev's NAPI threads: those that appeared with the write, found
+// under a machine-wide lock, or when the device was threaded already, the
+// ones named after it.
+func (t *Tuner) enableThreaded(dev, path, before string) ([]NAPIThread, error) {
+	unlock, err := lockFile(t.host.NAPILock)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	pre, err := NAPIThreads(t.host.Files, dev)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.setFile(KnobThreadedNAPI, path, "1"); err != nil {
+		if errors.Is(err, unix.EOPNOTSUPP) {
+			return nil, unsupported("%s refused threaded NAPI (a device has NAPI instances only once it has a peer): %v", dev, err)
+		}
+		return nil, err
+	}
+	post, err := NAPIThreads(t.host.Files, dev)
+	if err != nil {
+		return nil, err
+	}
+	if before != "1" {
+		return newThreads(pre, post), nil
+	}
+	if len(post) > 1 {
+		var pids []string
+		for _, th := range post {
+			pids = append(pids, fmt.Sprintf("%d (%s)", th.PID, th.Comm))
+		}
+		t.mu.Lock()
+		t.ambiguous[dev] = strings.Join(pids, ", ")
+		t.mu.Unlock()
+	}
+	return post, nil
+}
+
+// numaCPUs resolves node (-1: the WAN NIC's) and returns it with the CPUs
+// to place the NAPI threads on: the node's CPUs, or those of want on it.
+func (t *Tuner) numaCPUs(node int, wan string, want []int) (int, []int, error) {
+	f := t.host.Files
+	if node == -1 {
+		if err := t.needWAN(wan); err != nil {
+			return 0, nil, err
+		}
+		p := "/sys/class/net/" + wan + "/device/numa_node"
+		v, err := f.Read(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, nil, unsupported("the WAN NIC %s has no NUMA node (%s is missing: a virtual NIC such as veth has no device)", wan, p)
+		}
+		if err != nil {
+			return 0, nil, err
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return 0, nil, fmt.Errorf("%s: %q is not a node number", p, v)
+		}
+		if n < 0 {
+			return 0, nil, unsupported("the kernel reports no NUMA node for the WAN NIC %s (%s is %d: a single-node machine)", wan, p, n)
+		}
+		node = n
+	}
+	p := fmt.Sprintf("/sys/devices/system/node/node%d/cpulist", node)
+	v, err := f.Read(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		nodes, _ := f.List("/sys/devices/system/node")
+		var have []string
+		for _, n := range nodes {
+			if strings.HasPrefix(n, "node") {
+				have = append(have, strings.TrimPrefix(n, "node"))
+			}
+		}
+		return 0, nil, unsupported("there is no NUMA node %d (nodes: %s)", node, strings.Join(have, ","))
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	cpus, err := ParseCPUList(v)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s: %w", p, err)
+	}
+	if len(cpus) == 0 {
+		return 0, nil, unsupported("NUMA node %d has no CPUs", node)
+	}
+	if len(want) == 0 {
+		return node, cpus, nil
+	}
+	var keep []int
+	for _, c := range want {
+		if slices.Contains(cpus, c) {
+			keep = append(keep, c)
+		}
+	}
+	if len(keep) == 0 {
+		return 0, nil, unsupported("none of napi_cpus %s is on NUMA node %d (its CPUs: %s)", FormatCPUList(want), node, FormatCPUList(cpus))
+	}
+	return node, keep, nil
+}
+
+// pinNAPI pins the NAPI threads of devs[i] to cpus[i mod len(cpus)].
+func (t *Tuner) pinNAPI(knob string, devs []string, cpus []int) error {
+	if err := t.checkOnline(cpus); err != nil {
+		return err
+	}
+	for i, dev := range devs {
+		t.mu.Lock()
+		threads, pids := t.threads[dev], t.ambiguous[dev]
+		t.mu.Unlock()
+		if pids != "" {
+			return fmt.Errorf("cannot tell the NAPI threads of %s apart from those of same-named devices in other namespaces: threaded NAPI was on before wgbench enabled it, and threads %s all match its name; turn threaded NAPI off on %s first", dev, pids, dev)
+		}
+		if len(threads) == 0 {
+			return fmt.Errorf("no NAPI thread of %s found (no /proc/*/comm napi/%s-* appeared when threaded NAPI was enabled; NAPI threads here: %s)",
+				dev, dev, strings.Join(allNAPIComms(t.host.Files), ", "))
+		}
+		cpu := cpus[i%len(cpus)]
+		for _, th := range threads {
+			before, err := t.host.Affinity.Get(th.PID)
+			if err != nil {
+				return err
+			}
+			if err := t.host.Affinity.Set(th.PID, []int{cpu}); err != nil {
+				return err
+			}
+			after, err := t.host.Affinity.Get(th.PID)
+			if err != nil {
+				return err
+			}
+			aff, pid := t.host.Affinity, th.PID
+			t.record(Change{Knob: knob, Path: fmt.Sprintf("/proc/%d (%s) affinity", th.PID, th.Comm),
+				Before: FormatCPUList(before), After: FormatCPUList(after)},
+				func() error { return aff.Set(pid, before) })
+		}
+	}
+	return nil
+}
+
+// rps sets the RPS mask of every receive queue of wan.
+func (t *Tuner) rps(wan string, cpus []int) error {
+	if err := t.needWAN(wan); err != nil {
+		return err
+	}
+	if err := t.checkOnline(cpus); err != nil {
+		return err
+	}
+	dir := "/sys/class/net/" + wan + "/queues"
+	names, err := t.host.Files.List(dir)
+	if err != nil {
+		return fmt.Errorf("WAN NIC %s: %w", wan, err)
+	}
+	var rx []string
+	for _, n := range names {
+		if strings.HasPrefix(n, "rx-") {
+			rx = append(rx, n)
+		}
+	}
+	if len(rx) == 0 {
+		return unsupported("the WAN NIC %s has no receive queues in %s", wan, dir)
+	}
+	mask := FormatCPUMask(cpus)
+	for _, q := range rx {
+		p := dir + "/" + q + "/rps_cpus"
+		if err := t.setFile(KnobRPSCPUs, p, mask); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return unsupported("the kernel has no RPS (%s is missing: built without CONFIG_RPS)", p)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+const (
+	featUDPGROForwarding = "rx-udp-gro-forwarding"
+	featNtuple           = "rx-ntuple-filter"
+)
+
+// udpGROForwarding turns rx-udp-gro-forwarding on for wan.
+func (t *Tuner) udpGROForwarding(wan string) error {
+	if err := t.needWAN(wan); err != nil {
+		return err
+	}
+	eth, err := t.ethtool()
+	if err != nil {
+		return err
+	}
+	f, err := eth.Feature(wan, featUDPGROForwarding)
+	if errors.Is(err, ErrNoFeature) {
+		return unsupported("the kernel has no %s feature (it needs Linux 5.12 or later)", featUDPGROForwarding)
+	}
+	if err != nil {
+		return err
+	}
+	if !f.Active && !f.Changeable {
+		return unsupported("the WAN NIC %s cannot turn %s on (ethtool shows it fixed off)", wan, featUDPGROForwarding)
+	}
+	if err := eth.SetFeature(wan, featUDPGROForwarding, true); err != nil {
+		return err
+	}
+	was := f.Active
+	t.record(Change{Knob: KnobUDPGROForwarding, Path: "ethtool -K " + wan + " " + featUDPGROForwarding,
+		Before: onOff(was), After: "on"},
+		func() error { return eth.SetFeature(wan, featUDPGROForwarding, was) })
+	return nil
+}
+
+// ErrNotImplemented marks a knob the host could apply but wgbench cannot
+// yet: "not supported yet: <what>".
+var ErrNotImplemented = errors.New("not supported yet")
+
+// steering checks the WAN NIC for ntuple filters. Installing the rules
+// (one receive queue, and that queue's IRQ on its own core, per tunnel)
+// is not implemented: a NIC without ntuple filters fails with
+// ErrUnsupported, one with them with ErrNotImplemented.
+func (t *Tuner) steering(wan string) error {
+	if err := t.needWAN(wan); err != nil {
+		return err
+	}
+	eth, err := t.ethtool()
+	if err != nil {
+		return err
+	}
+	f, err := eth.Feature(wan, featNtuple)
+	if errors.Is(err, ErrNoFeature) {
+		return unsupported("the kernel has no %s feature", featNtuple)
+	}
+	if err != nil {
+		return err
+	}
+	if !f.Active && !f.Changeable {
+		return unsupported("the WAN NIC %s has no ntuple filters (ethtool shows %s fixed off; veth and most virtual NICs have none)", wan, featNtuple)
+	}
+	return fmt.Errorf("%w: installing ntuple rules and IRQ affinity is not implemented in wgbench (the WAN NIC %s has %s); set them by hand (ethtool -N %s flow-type udp4 dst-port <tunnel port> action <queue>, /proc/irq/<irq>/smp_affinity_list) and drop steering from the series",
+		ErrNotImplemented, wan, featNtuple, wan)
+}
+
+// patchedDirs are the directories, relative to /sys/class/net/<dev>,
+// where the patched inline module's attributes are looked for: the
+// device's own directory, then a "wireguard" attribute group.
+var patchedDirs = []string{"", "wireguard"}
+
+// patchedPath returns the path of the patched module's attribute name of
+// dev, or an ErrNeedsPatchedModule error.
+func (t *Tuner) patchedPath(dev, name string) (string, error) {
+	return findPatched(t.host.Files, dev, name)
+}
+
+func findPatched(f Files, dev, name string) (string, error) {
+	base := "/sys/class/net/" + dev
+	var looked []string
+	for _, d := range patchedDirs {
+		p := base + "/" + name
+		if d != "" {
+			p = base + "/" + d + "/" + name
+		}
+		if _, err := f.Read(p); err == nil {
+			return p, nil
+		}
+		looked = append(looked, p)
+	}
+	return "", fmt.Errorf("%w: %s has no %s attribute (looked for %s): the loaded wireguard module is the stock one",
+		ErrNeedsPatchedModule, dev, name, strings.Join(looked, ", "))
+}
+
+// patchedEach writes value to the patched attribute name of every device.
+func (t *Tuner) patchedEach(knob string, devs []string, name, value string) error {
+	for _, dev := range devs {
+		p, err := t.patchedPath(dev, name)
+		if err != nil {
+			return err
+		}
+		if err := t.setFile(knob, p, value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// patchedMask writes cpus as a CPU mask to the patched attribute name of
+// every device.
+func (t *Tuner) patchedMask(knob string, devs []string, name string, cpus []int) error {
+	if err := t.checkOnline(cpus); err != nil {
+		return err
+	}
+	return t.patchedEach(knob, devs, name, FormatCPUMask(cpus))
+}
+
+// serialWorkCPUs writes cpus[i mod n] to peer_<N>/serial_work_cpu of
+// every peer of devs[i].
+func (t *Tuner) serialWorkCPUs(devs []string, cpus []int) error {
+	if err := t.checkOnline(cpus); err != nil {
+		return err
+	}
+	for i, dev := range devs {
+		var peers []string
+		for _, d := range patchedDirs {
+			dir := "/sys/class/net/" + dev
+			if d != "" {
+				dir += "/" + d
+			}
+			names, _ := t.host.Files.List(dir)
+			for _, n := range names {
+				p := dir + "/" + n + "/serial_work_cpu"
+				if strings.HasPrefix(n, "peer_") {
+					if _, err := t.host.Files.Read(p); err == nil {
+						peers = append(peers, p)
+					}
+				}
+			}
+			if len(peers) > 0 {
+				break
+			}
+		}
+		if len(peers) == 0 {
+			return fmt.Errorf("%w: %s has no peer_<N>/serial_work_cpu attribute: the loaded wireguard module is the stock one", ErrNeedsPatchedModule, dev)
+		}
+		for _, p := range peers {
+			if err := t.setFile(KnobSerialCPUs, p, strconv.Itoa(cpus[i%len(cpus)])); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

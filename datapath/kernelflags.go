@@ -1,0 +1,121 @@
+package datapath
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/wgbench/wgbench/datapath/kernel"
+	"github.com/wgbench/wgbench/scenarios"
+)
+
+// KernelFlags are the tuning flags of `wgbench datapath up --engine
+// kernel`, as typed on the command line. Each maps to one knob of
+// scenarios.Tuning (yaml name in brackets); KernelArgs writes them from a
+// scenario's tuning. An unset flag leaves its setting alone.
+type KernelFlags struct {
+	ThreadedNAPI     bool     // --threaded-napi (threaded_napi)
+	NAPICPUs         string   // --napi-cpus LIST (napi_cpus)
+	NUMANode         string   // --numa-node N, -1 for the WAN NIC's node (numa_node)
+	RPSCPUs          string   // --rps-cpus LIST (rps_cpus)
+	UDPGROForwarding bool     // --udp-gro-forwarding (udp_gro_forwarding)
+	Steering         bool     // --steering (steering)
+	InlineKernel     bool     // --inline-kernel (inline_kernel)
+	EncryptCPUs      string   // --encrypt-cpus LIST (encrypt_cpus)
+	DecryptCPUs      string   // --decrypt-cpus LIST (decrypt_cpus)
+	SerialCPUs       string   // --serial-cpus LIST (no scenario knob yet)
+	WANDevice        string   // --wan-dev NAME (not a knob)
+	Optional         []string // --optional KNOB, repeatable (optional)
+}
+
+// Register adds the flags to fs.
+func (k *KernelFlags) Register(fs *pflag.FlagSet) {
+	fs.BoolVar(&k.ThreadedNAPI, "threaded-napi", false, "kernel engine: switch the tunnels to threaded NAPI")
+	fs.StringVar(&k.NAPICPUs, "napi-cpus", "", "kernel engine: pin tunnel i's NAPI threads to CPU i mod n of this list, e.g. 0-3 (needs --threaded-napi)")
+	fs.StringVar(&k.NUMANode, "numa-node", "", "kernel engine: place the NAPI threads on this NUMA node's CPUs; -1 for the WAN NIC's node (needs --threaded-napi)")
+	fs.StringVar(&k.RPSCPUs, "rps-cpus", "", "kernel engine: RPS mask of the WAN NIC's receive queues, as a CPU list")
+	fs.BoolVar(&k.UDPGROForwarding, "udp-gro-forwarding", false, "kernel engine: turn on rx-udp-gro-forwarding on the WAN NIC")
+	fs.BoolVar(&k.Steering, "steering", false, "kernel engine: ntuple steering of each tunnel to its own queue (not implemented: fails with the reason)")
+	fs.BoolVar(&k.InlineKernel, "inline-kernel", false, "kernel engine: set the patched module's inline_en")
+	fs.StringVar(&k.EncryptCPUs, "encrypt-cpus", "", "kernel engine: the patched module's encrypt_cpumask, as a CPU list")
+	fs.StringVar(&k.DecryptCPUs, "decrypt-cpus", "", "kernel engine: the patched module's decrypt_cpumask, as a CPU list")
+	fs.StringVar(&k.SerialCPUs, "serial-cpus", "", "kernel engine: the patched module's peer serial_work_cpu, tunnel i on CPU i mod n of this list")
+	fs.StringVar(&k.WANDevice, "wan-dev", "", "kernel engine: the WAN NIC of --rps-cpus, --udp-gro-forwarding, --steering and --numa-node -1 (default: the link routing to the first peer endpoint)")
+	fs.StringArrayVar(&k.Optional, "optional", nil, "kernel engine: a knob (yaml name, e.g. numa_node) to skip with a note when this host cannot apply it (repeatable)")
+}
+
+// IsZero reports whether no flag is set.
+func (k KernelFlags) IsZero() bool {
+	return !k.ThreadedNAPI && k.NAPICPUs == "" && k.NUMANode == "" && k.RPSCPUs == "" && !k.UDPGROForwarding &&
+		!k.Steering && !k.InlineKernel && k.EncryptCPUs == "" && k.DecryptCPUs == "" && k.SerialCPUs == "" &&
+		k.WANDevice == "" && len(k.Optional) == 0
+}
+
+// Tuning parses the flags into the kernel engine's tuning.
+func (k KernelFlags) Tuning() (kernel.Tuning, error) {
+	t := kernel.Tuning{
+		ThreadedNAPI: k.ThreadedNAPI, UDPGROForwarding: k.UDPGROForwarding, Steering: k.Steering,
+		InlineKernel: k.InlineKernel, WANDevice: k.WANDevice, Optional: k.Optional,
+	}
+	for _, l := range []struct {
+		flag string
+		s    string
+		dst  *[]int
+	}{
+		{"--napi-cpus", k.NAPICPUs, &t.NAPICPUs}, {"--rps-cpus", k.RPSCPUs, &t.RPSCPUs},
+		{"--encrypt-cpus", k.EncryptCPUs, &t.EncryptCPUs}, {"--decrypt-cpus", k.DecryptCPUs, &t.DecryptCPUs},
+		{"--serial-cpus", k.SerialCPUs, &t.SerialCPUs},
+	} {
+		cpus, err := kernel.ParseCPUList(l.s)
+		if err != nil {
+			return kernel.Tuning{}, fmt.Errorf("%s: %w; write e.g. 0-3,8", l.flag, err)
+		}
+		*l.dst = cpus
+	}
+	if k.NUMANode != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(k.NUMANode))
+		if err != nil || n < -1 {
+			return kernel.Tuning{}, fmt.Errorf("--numa-node %q: want a NUMA node number, or -1 for the WAN NIC's node", k.NUMANode)
+		}
+		t.NUMANode = &n
+	}
+	if err := t.Validate(); err != nil {
+		return kernel.Tuning{}, err
+	}
+	return t, nil
+}
+
+// KernelArgs returns the flags of `wgbench datapath up --engine kernel`
+// that apply t's kernel knobs, in a fixed order. Knobs of other
+// datapaths (cpus, pin) are not kernel flags and are left out; scenario
+// validation rejects them on kernel series.
+func KernelArgs(t scenarios.Tuning) []string {
+	var args []string
+	flag := func(on bool, name string) {
+		if on {
+			args = append(args, name)
+		}
+	}
+	list := func(l scenarios.CPUList, name string) {
+		if len(l) > 0 {
+			args = append(args, name+"="+l.String())
+		}
+	}
+	flag(t.ThreadedNAPI, "--threaded-napi")
+	list(t.NAPICPUs, "--napi-cpus")
+	if t.NUMANode != nil {
+		args = append(args, "--numa-node="+strconv.Itoa(*t.NUMANode))
+	}
+	list(t.RPSCPUs, "--rps-cpus")
+	flag(t.UDPGROForwarding, "--udp-gro-forwarding")
+	flag(t.Steering, "--steering")
+	flag(t.InlineKernel, "--inline-kernel")
+	list(t.EncryptCPUs, "--encrypt-cpus")
+	list(t.DecryptCPUs, "--decrypt-cpus")
+	for _, o := range t.Optional {
+		args = append(args, "--optional="+o)
+	}
+	return args
+}

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# make test-kernel: run the kernel datapath's tests in a real kernel that has
+# WireGuard — Debian's current linux-image-*-amd64 under QEMU (TCG, no KVM
+# needed) — because the machine running the suite may have no WireGuard
+# module (see test/kernel/README.md).
+#
+# 1. installs qemu-system-x86, busybox-static and cpio if missing (root);
+# 2. downloads Debian's kernel package once and caches vmlinuz and the
+#    modules the tests need under $WGBENCH_CACHE (default .cache/kernel);
+# 3. builds an initramfs: busybox, the modules in dependency order, a static
+#    wgbench, a static test binary of ./datapath/kernel, iperf3 with its
+#    shared libraries, test/kernel/init.sh as /init and guest.yaml;
+# 4. boots it with a timeout; the guest runs the TestIntegration* tests and
+#    `wgbench run guest.yaml`, prints the run folder and its verdict;
+# 5. checks the guest's own verdict line, that every integration test
+#    passed (none skipped), and the run folder (test/kernel/checkrun).
+#
+# The cache is $WGBENCH_CACHE, else $XDG_CACHE_HOME/wgbench/kernel, else
+# .cache/kernel (gitignored). The console log stays in
+# <cache>/work/console.log, the run folder in <cache>/work/run.
+# Environment: GO (go binary), QEMU_TIMEOUT
+# (seconds, default 420), KERNEL_PKG (a linux-image-* package to use instead
+# of the one linux-image-amd64 depends on).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+if [ -n "${WGBENCH_CACHE:-}" ]; then
+	cache=$WGBENCH_CACHE
+elif [ -n "${XDG_CACHE_HOME:-}" ]; then
+	cache=$XDG_CACHE_HOME/wgbench/kernel
+else
+	cache=$repo/.cache/kernel
+fi
+work=$cache/work
+GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
+timeout_s=${QEMU_TIMEOUT:-420}
+# The modules the guest loads, with their dependencies.
+modules=(wireguard veth tun xfrm_user nfnetlink)
+# The integration tests that must pass (not skip) in the guest.
+tests=(TestIntegrationServeKernel TestIntegrationTunnelsCarryTraffic TestIntegrationThreadedNAPI TestIntegrationStockModuleRefusesPatchedKnobs TestIntegrationWANKnobs)
+
+log() { echo "test-kernel: $*"; }
+die() { echo "test-kernel: FAIL: $*" >&2; exit 1; }
+t0=$(date +%s)
+
+# 1. tools
+need=()
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+{ [ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q 'statically linked'; } || need+=(busybox-static)
+command -v cpio >/dev/null || need+=(cpio)
+command -v iperf3 >/dev/null || need+=(iperf3)
+command -v depmod >/dev/null || need+=(kmod)
+command -v file >/dev/null || need+=(file)
+if [ ${#need[@]} -gt 0 ]; then
+	[ "$(id -u)" = 0 ] || die "missing ${need[*]}; run as root or: sudo apt-get install ${need[*]}"
+	log "installing ${need[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+busybox=/bin/busybox
+file -L "$busybox" | grep -q 'statically linked' || die "$busybox is not static (install busybox-static)"
+
+# 2. kernel
+mkdir -p "$cache/debs" "$work"
+pkg=${KERNEL_PKG:-}
+if [ -z "$pkg" ]; then
+	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}') || true
+	if [ -z "$pkg" ] && [ "$(id -u)" = 0 ]; then
+		apt-get update -qq
+		pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}') || true
+	fi
+	if [ -z "$pkg" ]; then
+		# Offline: fall back to the newest kernel already cached.
+		pkg=$(ls -1 "$cache" 2>/dev/null | grep '^linux-image-' | sort -V | tail -1) || true
+	fi
+	[ -n "$pkg" ] || die "cannot tell Debian's current kernel package (apt-cache depends linux-image-amd64 found none; run apt-get update)"
+fi
+kdir=$cache/$pkg
+if [ ! -f "$kdir/vmlinuz" ] || [ ! -f "$kdir/modules/load.list" ] || [ "$(cat "$kdir/wanted" 2>/dev/null)" != "${modules[*]}" ]; then
+	deb=$(ls "$cache/debs/${pkg}_"*.deb 2>/dev/null | head -1) || true
+	if [ -z "$deb" ]; then
+		log "downloading $pkg"
+		(cd "$cache/debs" && apt-get download "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+		deb=$(ls "$cache/debs/${pkg}_"*.deb 2>/dev/null | head -1) || true
+		[ -n "$deb" ] || die "apt-get download $pkg failed"
+	fi
+	log "extracting $(basename "$deb")"
+	x=$(mktemp -d "$cache/extract.XXXXXX")
+	trap 'rm -rf "$x"' EXIT
+	dpkg-deb -x "$deb" "$x"
+	kver=$(ls "$x/lib/modules" | head -1)
+	[ -n "$kver" ] || die "$deb has no lib/modules"
+	depmod -b "$x" "$kver"
+	rm -rf "$kdir.tmp"
+	mkdir -p "$kdir.tmp/modules"
+	cp "$x/boot/vmlinuz-$kver" "$kdir.tmp/vmlinuz"
+	# Order the modules and their dependencies: dependencies first.
+	dep=$x/lib/modules/$kver/modules.dep
+	declare -A seen=()
+	order=()
+	visit() {
+		local path=$1 d
+		[ -n "${seen[$path]:-}" ] && return
+		seen[$path]=1
+		for d in $(awk -v p="$path:" '$1 == p {for (i = 2; i <= NF; i++) print $i}' "$dep"); do
+			visit "$d"
+		done
+		order+=("$path")
+	}
+	for m in "${modules[@]}"; do
+		path=$(awk -F: -v m="/$m.ko" 'index($1, m) && substr($1, length($1) - length(m) + 1) == m {print $1; exit}' "$dep")
+		if [ -z "$path" ]; then
+			grep -q "/$m.ko" "$x/lib/modules/$kver/modules.builtin" && continue
+			die "$pkg has no module $m"
+		fi
+		visit "$path"
+	done
+	for p in "${order[@]}"; do
+		mkdir -p "$kdir.tmp/modules/$(dirname "$p")"
+		cp "$x/lib/modules/$kver/$p" "$kdir.tmp/modules/$p"
+		echo "$p" >>"$kdir.tmp/modules/load.list"
+	done
+	echo "$kver" >"$kdir.tmp/release"
+	echo "${modules[*]}" >"$kdir.tmp/wanted"
+	rm -rf "$kdir"
+	mv "$kdir.tmp" "$kdir"
+	rm -rf "$x"
+	trap - EXIT
+fi
+log "kernel $(cat "$kdir/release") ($pkg), modules: $(tr '\n' ' ' <"$kdir/modules/load.list")"
+
+# 3. initramfs
+root=$work/root
+rm -rf "$root" "$work/run" "$work/console.log"
+mkdir -p "$root"/{bin,etc/wgbench,lib/modules,proc,sys,dev,run,tmp,root,usr/bin}
+cp "$busybox" "$root/bin/busybox"
+cp -r "$kdir/modules/." "$root/lib/modules/"
+cp "$here/init.sh" "$root/init"
+cp "$here/guest.yaml" "$root/etc/wgbench/guest.yaml"
+log "building wgbench and the kernel test binary (static)"
+(cd "$repo" && CGO_ENABLED=0 "$GO" build -trimpath -o "$root/bin/wgbench" ./cmd/wgbench)
+(cd "$repo" && CGO_ENABLED=0 "$GO" test -c -trimpath -o "$root/bin/kernel.test" ./datapath/kernel)
+iperf=$(command -v iperf3)
+cp "$iperf" "$root/usr/bin/iperf3"
+for lib in $(ldd "$iperf" | awk '/=>/ {print $3} /^\t\// {print $1}'); do
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+done
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1 >"$work/initramfs.cpio.gz")
+log "initramfs $(du -h "$work/initramfs.cpio.gz" | cut -f1) after $(( $(date +%s) - t0 )) s"
+
+# 4. boot
+log "booting under QEMU (TCG, 2 CPUs, 1 GiB; at most ${timeout_s} s); console: $work/console.log"
+tb=$(date +%s)
+set +e
+timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 1024 \
+	-kernel "$kdir/vmlinuz" -initrd "$work/initramfs.cpio.gz" \
+	-append "console=ttyS0 panic=-1 quiet loglevel=4 rdinit=/init" \
+	-display none -monitor none -serial "file:$work/console.log" -no-reboot </dev/null
+qrc=$?
+set -e
+log "guest ran $(( $(date +%s) - tb )) s (QEMU exit $qrc$([ $qrc = 124 ] && echo ': timed out'))"
+
+# 5. verdict
+console=$work/console.log
+tr -d '\r' <"$console" >"$console.txt" && mv "$console.txt" "$console"
+grep -aE '^(--- (PASS|FAIL|SKIP)|wgbench-guest:|WGBENCH-GUEST-VERDICT|OK       |Warning: )' "$console" || true
+show_tail() {
+	echo "--- $console, results block left out:"
+	sed '/^=== wgbench-guest: results begin$/,/^=== wgbench-guest: results end$/d' "$console" | tail -n 80
+}
+verdict=$(grep -a '^WGBENCH-GUEST-VERDICT:' "$console" | tail -1 | awk '{print $2}')
+[ -n "$verdict" ] || { show_tail; die "the guest gave no verdict (crashed or timed out); see $console"; }
+failed=0
+for t in "${tests[@]}"; do
+	grep -aq -- "^--- PASS: $t " "$console" || { echo "test-kernel: $t did not pass in the guest" >&2; failed=1; }
+done
+for line in 'OK       datapath kernel can run' 'OK       WireGuard module loaded' 'Warning: stock WireGuard module'; do
+	grep -aq -- "^$line" "$console" || { echo "test-kernel: wgbench doctor in the guest did not say: $line" >&2; failed=1; }
+done
+mkdir -p "$work/run"
+sed -n '/^=== wgbench-guest: results begin$/,/^=== wgbench-guest: results end$/p' "$console" | sed '1d;$d' |
+	base64 -d 2>/dev/null | tar -xzf - -C "$work" 2>/dev/null || { echo "test-kernel: no run folder came out of the guest" >&2; failed=1; }
+if [ -f "$work/run/run.json" ]; then
+	(cd "$repo" && "$GO" run ./test/kernel/checkrun "$work/run" kernel kernel-threaded) || failed=1
+fi
+if [ "$verdict" != PASS ] || [ $failed != 0 ]; then
+	show_tail
+	die "guest verdict $verdict; see $console"
+fi
+log "PASS in $(( $(date +%s) - t0 )) s"
