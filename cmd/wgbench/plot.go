@@ -14,6 +14,7 @@ import (
 	"github.com/wgbench/wgbench/probes/blackhole"
 	"github.com/wgbench/wgbench/results"
 	"github.com/wgbench/wgbench/scenarios"
+	"github.com/wgbench/wgbench/tuner"
 )
 
 func newPlotCmd() *cobra.Command {
@@ -89,7 +90,7 @@ func writeReport(dir string) (string, error) {
 		return "", err
 	}
 	figs, figErr := plots.WriteAll(dir, []*results.Run{run}, plots.Options{RunDirs: []string{dir}})
-	extra := report.Extra{RunDir: dir, Findings: findingLines(run)}
+	extra := report.Extra{RunDir: dir, Findings: findingLines(run), Suggestions: suggestionLines(dir, 0)}
 	if figErr != nil {
 		extra.Notes = append(extra.Notes, "some figures could not be drawn: "+figErr.Error())
 	}
@@ -105,6 +106,21 @@ func findingLines(run *results.Run) []string {
 		out = append(out, g.Line())
 	}
 	return out
+}
+
+// suggestionLines asks the tuner about a run folder: the top n
+// suggestions (all with n == 0), one line each. A tuner failure is a
+// line too: the report still gets written.
+func suggestionLines(dir string, n int) []string {
+	run, hosts, err := tuner.LoadRun(dir)
+	if err != nil {
+		return []string{"the tuner could not read this run: " + err.Error()}
+	}
+	s := tuner.Suggest(hosts, run)
+	if n == 0 {
+		n = len(s)
+	}
+	return tuner.TopLines(s, n)
 }
 
 func openRuns(dirs []string) ([]*results.Run, error) {
