@@ -366,7 +366,7 @@ func (r *runState) repetition(ctx context.Context, hosts map[string]testbed.Host
 		return rp
 	}
 	before, errBefore := readCounters(ctx, hosts, dep)
-	samplers := r.startSamplers(ctx, hosts, r.run.Testbed.SharedCores)
+	samplers := r.startSamplers(ctx, hosts, rawDir, r.run.Testbed.SharedCores)
 	rp.Flows = runClients(ctx, hosts[testbed.Source], tr, flows, r.folder, rawDir)
 	if err := r.finishSamplers(samplers, rawDir, p.Tunnels, &rp); err != nil {
 		r.opts.Log.Warn("CPU samples", "err", err)

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"path"
 	"strings"
 	"syscall"
 	"time"
@@ -29,12 +29,13 @@ type sampler struct {
 // startSamplers starts the CPU samplers on both gateways. A sampler that
 // cannot start is logged and left out: a repetition is not lost for want
 // of CPU figures.
-func (r *runState) startSamplers(ctx context.Context, hosts map[string]testbed.Host, shared bool) []*sampler {
+func (r *runState) startSamplers(ctx context.Context, hosts map[string]testbed.Host, rawDir string, shared bool) []*sampler {
 	var out []*sampler
 	for _, role := range []string{testbed.GW1, testbed.GW2} {
 		h := hosts[role]
-		s := &sampler{host: h, path: filepath.Join(h.TempDir(), "trace-"+role+".jsonl"), stderr: &bytes.Buffer{}}
-		os.Remove(s.path)
+		// One file per repetition on the host: nothing stale is read back.
+		name := strings.ReplaceAll(rawDir, "/", "_") + "-trace-" + role + ".jsonl"
+		s := &sampler{host: h, path: path.Join(h.TempDir(), name), stderr: &bytes.Buffer{}}
 		argv := []string{testbed.Self, "agent", "sample", "--host", role, "--interval", r.opts.Scenario.Probes.Interval.Std().String(), "--out", s.path}
 		if shared {
 			argv = append(argv, "--shared-cores")

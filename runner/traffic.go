@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -127,12 +129,13 @@ func runClient(ctx context.Context, source testbed.Host, tr scenarios.Traffic, f
 	res.Log = rel
 	for attempt := 1; attempt <= 2; attempt++ {
 		res.Attempts = attempt
-		logPath := folder.Path(rel)
 		if attempt > 1 {
 			// Keep the failed attempt's log beside the retry's.
-			logPath = folder.Path(rel + ".retry")
 			res.Log = rel + ".retry"
 		}
+		// iperf3 writes its log on source (a real machine, over SSH);
+		// the runner copies it into the run folder.
+		logPath := path.Join(source.TempDir(), "iperf3-"+strings.ReplaceAll(res.Log, "/", "_"))
 		argv := iperf3.ClientArgs(iperf3.ClientOptions{
 			Server: f.dst, Bind: f.src, Port: f.port,
 			Duration: tr.Duration.Std(), Omit: tr.Omit.Std(),
@@ -143,6 +146,11 @@ func runClient(ctx context.Context, source testbed.Host, tr scenarios.Traffic, f
 		_, runErr := testbed.Run(cctx, source, argv...)
 		cancel()
 		data, readErr := source.ReadFile(logPath)
+		if readErr == nil {
+			if err := os.WriteFile(folder.Path(res.Log), data, 0o644); err != nil {
+				readErr = fmt.Errorf("keep iperf3 log in the run folder: %w", err)
+			}
+		}
 		var r *iperf3.Result
 		var err error
 		switch {

@@ -72,6 +72,7 @@ see what the controller sees.`,
 	stats.Flags().StringArrayVar(&devs, "dev", nil, "device to read (repeatable)")
 	cmd.AddCommand(stats)
 	cmd.AddCommand(newSampleCmd())
+	cmd.AddCommand(newNetSetupCmd())
 	return cmd
 }
 

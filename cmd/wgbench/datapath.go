@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -61,6 +63,9 @@ as the no-tunnel baseline.`,
 				}
 				opts.CPUs = list
 			}
+			// Over SSH a broken session must not kill the datapath before
+			// it undoes its changes: a write to it fails instead.
+			signal.Ignore(syscall.SIGPIPE)
 			return datapath.Serve(cmd.Context(), opts, cmd.OutOrStdout(), slog.Default())
 		},
 	}

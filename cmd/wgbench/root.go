@@ -92,6 +92,8 @@ names, drives iperf3 across them and writes a results folder.`,
 		newTestbedCmd(),
 		newDatapathCmd(),
 		newAgentCmd(),
+		newCompareCmd(),
+		newTuneCmd(), newFactsCmd(),
 	)
 	return root
 }

@@ -24,6 +24,7 @@ func newRunCmd() *cobra.Command {
 		runsDir string
 		resume  string
 		tag     string
+		ssh     sshFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
@@ -85,7 +86,13 @@ interrupted.`,
 			}
 			rep := progress.New(w, w == os.Stdout && progress.IsTerminal(os.Stdout))
 			opts.Progress = rep
-			run, runErr := runner.Run(cmd.Context(), opts)
+			ctx, cancel := context.WithCancelCause(cmd.Context())
+			defer cancel(nil)
+			if err := useSSH(w, &opts, resume, ssh, cancel); err != nil {
+				rep.Close()
+				return err
+			}
+			run, runErr := runner.Run(ctx, opts)
 			rep.Close()
 			if run != nil {
 				printSummary(w, run)
@@ -98,7 +105,16 @@ interrupted.`,
 						fmt.Fprintf(w, "report:  %s\n", path)
 					}
 				}
+				if lines := suggestionLines(out, 3); len(lines) > 0 {
+					fmt.Fprintln(w, "\ntop suggestions (wgbench tune "+out+" for all, with commands):")
+					for _, l := range lines {
+						fmt.Fprintln(w, "  "+l)
+					}
+				}
 				fmt.Fprintf(w, "\nresults: %s (%s)\n", out, run.Status)
+			}
+			if lost := lostHost(ctx); runErr != nil && lost != nil {
+				return lost
 			}
 			if runErr != nil && errors.Is(cmd.Context().Err(), context.Canceled) {
 				return fmt.Errorf("%w: the run folder keeps every completed repetition", errInterrupted)
@@ -112,6 +128,8 @@ interrupted.`,
 	cmd.Flags().StringVar(&resume, "resume", "", "continue the interrupted run in this folder")
 	cmd.Flags().StringVar(&tag, "tag", "", "force the local testbed's run tag (4 hex digits; tests)")
 	cmd.Flags().MarkHidden("tag")
+	cmd.Flags().StringVar(&ssh.inventory, "testbed", "", "run on the real hosts of this SSH inventory (YAML) instead of the scenario's testbed")
+	cmd.Flags().BoolVar(&ssh.acceptNew, "accept-new-host-keys", false, "add unknown SSH host keys to known_hosts (printing each fingerprint); changed keys are always refused")
 	return cmd
 }
 

@@ -46,5 +46,6 @@ unless --force is given.`,
 	clean.Flags().BoolVar(&force, "force", false, "also remove runs whose wgbench process is still alive")
 	clean.Flags().BoolVar(&dryRun, "dry-run", false, "only list what would be removed")
 	cmd.AddCommand(clean)
+	cmd.AddCommand(newTestbedCheckCmd(), newImportCloudLabCmd())
 	return cmd
 }

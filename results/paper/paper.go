@@ -1,0 +1,335 @@
+// Package paper holds the published results of the papers wgbench
+// reproduces, as data (hpsr2025.yaml, embedded), and compares a run with
+// them: per figure, series and point where both have a number, and the
+// ratios the papers state between series.
+package paper
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/wgbench/wgbench/results"
+)
+
+//go:embed hpsr2025.yaml
+var hpsr2025 []byte
+
+// Where a published value comes from.
+const (
+	// FromText is a number the paper's text states.
+	FromText = "text"
+	// Derived is computed from numbers the text states.
+	Derived = "derived"
+	// Estimate is not stated: the shape the text describes, filled in.
+	Estimate = "estimate"
+)
+
+// Data is one paper's published results.
+type Data struct {
+	Paper   string   `yaml:"paper"`
+	Testbed string   `yaml:"testbed"`
+	Figures []Figure `yaml:"figures"`
+	Claims  []Claim  `yaml:"claims"`
+}
+
+// Figure is one figure of the paper.
+type Figure struct {
+	ID    string `yaml:"id"`
+	Title string `yaml:"title"`
+	// Scenarios are the names of the scenarios that measure it.
+	Scenarios []string `yaml:"scenarios"`
+	// X is the figure's x axis: tunnels or flows (per tunnel).
+	X      string   `yaml:"x"`
+	Series []Series `yaml:"series"`
+}
+
+// Series is one line or bar group of a figure.
+type Series struct {
+	Name  string `yaml:"name"`
+	Label string `yaml:"label"`
+	// Match lists the run series names that measure it.
+	Match  []string `yaml:"match"`
+	Points []Value  `yaml:"points"`
+	// Max is the series' largest value over the figure's x axis.
+	Max *Value `yaml:"max"`
+}
+
+// Value is one published number.
+type Value struct {
+	X    int     `yaml:"x"`
+	Gbps float64 `yaml:"gbps"`
+	// Bound is "min" when the paper says "over" or "exceeds".
+	Bound  string `yaml:"bound"`
+	Source string `yaml:"source"`
+	Note   string `yaml:"note"`
+}
+
+// Claim is a ratio the paper states between two measurements of a figure.
+type Claim struct {
+	ID     string   `yaml:"id"`
+	Figure string   `yaml:"figure"`
+	Text   string   `yaml:"text"`
+	Num    Selector `yaml:"num"`
+	Den    Selector `yaml:"den"`
+	Ratio  float64  `yaml:"ratio"`
+	Bound  string   `yaml:"bound"`
+	Source string   `yaml:"source"`
+}
+
+// Selector picks a measurement: a series at x, or its maximum.
+type Selector struct {
+	Series string `yaml:"series"`
+	X      int    `yaml:"x"`
+	Max    bool   `yaml:"max"`
+}
+
+func (s Selector) String() string {
+	if s.Max {
+		return s.Series + " max"
+	}
+	return fmt.Sprintf("%s@%d", s.Series, s.X)
+}
+
+// HPSR2025 returns the published results of the HPSR 2025 paper.
+func HPSR2025() (*Data, error) { return Parse(hpsr2025) }
+
+// Parse decodes and checks a published-results file strictly.
+func Parse(data []byte) (*Data, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var d Data
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("published results: %w", err)
+	}
+	return &d, d.check()
+}
+
+func (d *Data) check() error {
+	var errs []error
+	source := func(where, s string) {
+		if s != FromText && s != Derived && s != Estimate {
+			errs = append(errs, fmt.Errorf("%s: source %q; want text, derived or estimate", where, s))
+		}
+	}
+	bound := func(where, b string) {
+		if b != "" && b != "min" {
+			errs = append(errs, fmt.Errorf("%s: bound %q; want min or nothing", where, b))
+		}
+	}
+	for _, f := range d.Figures {
+		if f.X != "tunnels" && f.X != "flows" {
+			errs = append(errs, fmt.Errorf("%s: x %q; want tunnels or flows", f.ID, f.X))
+		}
+		for _, s := range f.Series {
+			where := f.ID + "/" + s.Name
+			if len(s.Match) == 0 {
+				errs = append(errs, fmt.Errorf("%s: matches no run series", where))
+			}
+			for i, v := range s.Points {
+				source(fmt.Sprintf("%s point %d", where, v.X), v.Source)
+				bound(where, v.Bound)
+				if i > 0 && v.X <= s.Points[i-1].X {
+					errs = append(errs, fmt.Errorf("%s: points out of order at x=%d", where, v.X))
+				}
+			}
+			if s.Max != nil {
+				source(where+" max", s.Max.Source)
+				bound(where, s.Max.Bound)
+			}
+		}
+	}
+	for _, c := range d.Claims {
+		source("claim "+c.ID, c.Source)
+		bound("claim "+c.ID, c.Bound)
+		f := d.figure(c.Figure)
+		if f == nil {
+			errs = append(errs, fmt.Errorf("claim %s: no figure %s", c.ID, c.Figure))
+			continue
+		}
+		for _, sel := range []Selector{c.Num, c.Den} {
+			if f.series(sel.Series) == nil {
+				errs = append(errs, fmt.Errorf("claim %s: figure %s has no series %s", c.ID, c.Figure, sel.Series))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (d *Data) figure(id string) *Figure {
+	for i := range d.Figures {
+		if d.Figures[i].ID == id {
+			return &d.Figures[i]
+		}
+	}
+	return nil
+}
+
+func (f *Figure) series(name string) *Series {
+	for i := range f.Series {
+		if f.Series[i].Name == name {
+			return &f.Series[i]
+		}
+	}
+	return nil
+}
+
+// Row compares one measured point with its published value.
+type Row struct {
+	Figure, Series, RunSeries string
+	// X is the point (tunnels or flows); 0 for a series maximum.
+	X     int
+	XName string
+	// Measured is the run's mean and 95 % CI, N its good repetitions.
+	Measured, CI float64
+	N            int
+	Published    Value
+	// Ratio is Measured / Published.
+	Ratio float64
+}
+
+// ClaimRow compares a ratio the paper states with the run's.
+type ClaimRow struct {
+	Claim     Claim
+	RunSeries [2]string
+	Measured  float64 // num / den in the run
+	Num, Den  float64
+}
+
+// Comparison is a run against a paper.
+type Comparison struct {
+	Figures []string
+	Rows    []Row
+	Claims  []ClaimRow
+	// Missing lists published claims the run could not test, and why.
+	Missing []string
+}
+
+// measured is a run series' mean per x.
+type measured map[int]results.Point
+
+// Compare matches run's points with the figures measured by its scenario.
+// It returns an error when no figure is, naming the scenarios that are.
+func Compare(d *Data, run *results.Run) (*Comparison, error) {
+	name := run.Scenario.Name
+	var figs []*Figure
+	for i := range d.Figures {
+		if slices.Contains(d.Figures[i].Scenarios, name) {
+			figs = append(figs, &d.Figures[i])
+		}
+	}
+	if len(figs) == 0 {
+		var known []string
+		for _, f := range d.Figures {
+			known = append(known, f.Scenarios...)
+		}
+		return nil, fmt.Errorf("scenario %q reproduces no published figure; the figures are measured by %s", name, strings.Join(known, ", "))
+	}
+	c := &Comparison{}
+	for _, f := range figs {
+		c.Figures = append(c.Figures, f.ID+" "+f.Title)
+		// run series name → x → point
+		bySeries := map[string]measured{}
+		for _, p := range run.Points {
+			if p.Summary.N == 0 {
+				continue
+			}
+			x := p.Tunnels
+			if f.X == "flows" {
+				if p.Tunnels != 1 {
+					continue
+				}
+				x = p.FlowsPerTunnel
+			} else if p.FlowsPerTunnel != 1 {
+				continue
+			}
+			if bySeries[p.Series] == nil {
+				bySeries[p.Series] = measured{}
+			}
+			bySeries[p.Series][x] = p
+		}
+		matches := func(s *Series) []string {
+			var out []string
+			for _, rs := range run.Series {
+				if slices.Contains(s.Match, rs.Name) && bySeries[rs.Name] != nil {
+					out = append(out, rs.Name)
+				}
+			}
+			return out
+		}
+		for i := range f.Series {
+			s := &f.Series[i]
+			for _, rs := range matches(s) {
+				m := bySeries[rs]
+				for _, v := range s.Points {
+					if p, ok := m[v.X]; ok {
+						c.Rows = append(c.Rows, row(f, s, rs, v.X, p, v))
+					}
+				}
+				if s.Max != nil {
+					if p, ok := m.max(); ok {
+						r := row(f, s, rs, 0, p, *s.Max)
+						c.Rows = append(c.Rows, r)
+					}
+				}
+			}
+		}
+		for _, cl := range d.Claims {
+			if cl.Figure != f.ID {
+				continue
+			}
+			nums, dens := matches(f.series(cl.Num.Series)), matches(f.series(cl.Den.Series))
+			tested := false
+			for _, ns := range nums {
+				for _, ds := range dens {
+					n, okN := bySeries[ns].pick(cl.Num)
+					dv, okD := bySeries[ds].pick(cl.Den)
+					if !okN || !okD || dv.Summary.MeanGbps == 0 {
+						continue
+					}
+					tested = true
+					c.Claims = append(c.Claims, ClaimRow{Claim: cl, RunSeries: [2]string{ns, ds},
+						Num: n.Summary.MeanGbps, Den: dv.Summary.MeanGbps, Measured: n.Summary.MeanGbps / dv.Summary.MeanGbps})
+				}
+			}
+			if !tested {
+				c.Missing = append(c.Missing, fmt.Sprintf("%s (%s): the run lacks %s or %s", cl.ID, cl.Text, cl.Num, cl.Den))
+			}
+		}
+	}
+	return c, nil
+}
+
+func row(f *Figure, s *Series, rs string, x int, p results.Point, v Value) Row {
+	r := Row{Figure: f.ID, Series: s.Name, RunSeries: rs, X: x, XName: f.X,
+		Measured: p.Summary.MeanGbps, CI: p.Summary.CI95Gbps, N: p.Summary.N, Published: v}
+	if v.Gbps > 0 {
+		r.Ratio = r.Measured / v.Gbps
+	}
+	return r
+}
+
+// max returns the point with the largest mean.
+func (m measured) max() (results.Point, bool) {
+	var best results.Point
+	ok := false
+	for _, p := range m {
+		if !ok || p.Summary.MeanGbps > best.Summary.MeanGbps {
+			best, ok = p, true
+		}
+	}
+	return best, ok
+}
+
+func (m measured) pick(s Selector) (results.Point, bool) {
+	if s.Max {
+		return m.max()
+	}
+	p, ok := m[s.X]
+	return p, ok
+}

@@ -1,0 +1,156 @@
+package paper
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/wgbench/wgbench/results"
+	"github.com/wgbench/wgbench/scenarios"
+)
+
+func TestHPSR2025Parses(t *testing.T) {
+	d, err := HPSR2025()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The numbers the text states are there, marked as text.
+	stated := map[string]float64{"fig7/improved": 7, "fig8/inline": 90}
+	for _, f := range d.Figures {
+		for _, s := range f.Series {
+			if v, ok := stated[f.ID+"/"+s.Name]; ok {
+				p := s.Points[len(s.Points)-1]
+				if p.Gbps != v || p.Source != FromText || p.Bound != "min" {
+					t.Errorf("%s/%s: %+v; want ≥%g from the text", f.ID, s.Name, p, v)
+				}
+			}
+		}
+	}
+	var ratios []float64
+	for _, c := range d.Claims {
+		ratios = append(ratios, c.Ratio)
+	}
+	for _, r := range []float64{1.14, 1.31, 1.45, 2, 18} {
+		if !slices.Contains(ratios, r) {
+			t.Errorf("no claim with the stated ratio %g", r)
+		}
+	}
+}
+
+// The CloudLab scenarios measure every series the paper data names for
+// them, and are valid scenarios.
+func TestScenariosMatchPaper(t *testing.T) {
+	d, err := HPSR2025()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join("..", "..", "scenarios", "cloudlab", "*.yaml"))
+	if len(files) < 4 {
+		t.Fatalf("found %d CloudLab scenarios, want 4", len(files))
+	}
+	byName := map[string]*scenarios.Scenario{}
+	for _, f := range files {
+		sc, err := scenarios.Load(f, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sc.Testbed.Driver != "ssh" || sc.Testbed.Inventory != "hosts.yaml" || sc.Traffic.Duration.Std().Seconds() != 30 || sc.Repetitions != 5 {
+			t.Errorf("%s: driver %s inventory %s duration %s reps %d; want ssh, hosts.yaml, 30s, 5", f, sc.Testbed.Driver, sc.Testbed.Inventory, sc.Traffic.Duration, sc.Repetitions)
+		}
+		byName[sc.Name] = sc
+	}
+	for _, f := range d.Figures {
+		sc := byName[f.Scenarios[0]]
+		if sc == nil {
+			t.Errorf("%s: no CloudLab scenario %s", f.ID, f.Scenarios[0])
+			continue
+		}
+		for _, s := range f.Series {
+			found := false
+			for _, ss := range sc.Series {
+				found = found || slices.Contains(s.Match, ss.Name)
+			}
+			if !found {
+				t.Errorf("%s/%s: scenario %s has none of the series %v", f.ID, s.Name, sc.Name, s.Match)
+			}
+		}
+	}
+}
+
+func point(series string, tunnels int, gbps float64) results.Point {
+	return results.Point{Series: series, Tunnels: tunnels, FlowsPerTunnel: 1, Complete: true,
+		Summary: results.Summary{N: 5, MeanGbps: gbps, CI95Gbps: 0.1}}
+}
+
+func TestCompare(t *testing.T) {
+	d, err := HPSR2025()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := &results.Run{Scenario: scenarios.Scenario{Name: "cloudlab-fig8-multi-tunnel"}}
+	for _, s := range []string{"vanilla", "vanilla-thr", "inline", "plain"} {
+		run.Series = append(run.Series, results.SeriesStatus{Name: s})
+	}
+	run.Points = []results.Point{
+		point("vanilla", 1, 4.5), point("vanilla", 4, 12), point("vanilla", 32, 12.5),
+		point("vanilla-thr", 1, 6), point("vanilla-thr", 32, 40),
+		point("inline", 1, 3), point("inline", 32, 88),
+		point("plain", 1, 90),
+	}
+	c, err := Compare(d, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]Row{}
+	for _, r := range c.Rows {
+		rows[fmt.Sprintf("%s/%s/%d", r.Series, r.RunSeries, r.X)] = r
+	}
+	if r, ok := rows["vanilla/vanilla/32"]; !ok || r.Published.Gbps != 13 || math.Abs(r.Ratio-12.5/13) > 1e-9 {
+		t.Errorf("vanilla@32: %+v", r)
+	}
+	if r, ok := rows["vanilla-thr/vanilla-thr/0"]; !ok || r.Measured != 40 || r.Published.Gbps != 45 {
+		t.Errorf("vanilla-thr max: %+v (rows %v)", r, rows)
+	}
+	for k := range rows {
+		if strings.HasPrefix(k, "plain") {
+			t.Errorf("plain is in no figure but got row %s", k)
+		}
+	}
+	claims := map[string]float64{}
+	for _, cr := range c.Claims {
+		claims[cr.Claim.ID] = cr.Measured
+	}
+	if got := claims["inline-vs-vanilla-thr"]; math.Abs(got-88.0/40) > 1e-9 {
+		t.Errorf("inline/vanilla-thr = %g, want 2.2", got)
+	}
+	if got := claims["inline-vs-single"]; math.Abs(got-88/4.5) > 1e-9 {
+		t.Errorf("inline/single = %g", got)
+	}
+	if len(c.Missing) == 0 || !strings.Contains(strings.Join(c.Missing, "\n"), "numa-doubles") {
+		t.Errorf("missing claims %v; want numa-doubles (no NUMA series measured)", c.Missing)
+	}
+
+	run.Scenario.Name = "something-else"
+	if _, err := Compare(d, run); err == nil || !strings.Contains(err.Error(), "cloudlab-fig8-multi-tunnel") {
+		t.Errorf("unknown scenario: %v; want the known ones listed", err)
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"bad source", "figures: [{id: f, x: tunnels, series: [{name: s, match: [s], points: [{x: 1, gbps: 1, source: figure}]}]}]", "source \"figure\""},
+		{"unknown key", "figures: [{id: f, x: tunnels, colour: red}]", "colour"},
+		{"bad axis", "figures: [{id: f, x: cores}]", "x \"cores\""},
+		{"claim on missing series", "figures: [{id: f, x: tunnels, series: [{name: a, match: [a]}]}]\nclaims: [{id: c, figure: f, num: {series: a, x: 1}, den: {series: b, x: 1}, ratio: 2, source: text}]", "no series b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Parse([]byte(tt.yaml)); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v; want %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,101 @@
+package cloudlab
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// python3 runs the profile; geni-lib itself is not installable here, so
+// the tests check its syntax and run it against a stand-in of the few
+// geni-lib calls it makes (testdata/genistub).
+func python3(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("needs python3 to check the geni-lib profile")
+	}
+	return p
+}
+
+func TestProfileSyntax(t *testing.T) {
+	py := python3(t)
+	// Compile to a throwaway file so the tree gets no __pycache__.
+	code := `import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)`
+	out, err := exec.Command(py, "-c", code, "profile.py", filepath.Join(t.TempDir(), "profile.pyc")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("profile.py does not compile: %v\n%s", err, out)
+	}
+}
+
+type request struct {
+	Nodes []struct {
+		ClientID     string   `json:"client_id"`
+		HardwareType string   `json:"hardware_type"`
+		DiskImage    string   `json:"disk_image"`
+		Interfaces   []string `json:"interfaces"`
+		Services     []string `json:"services"`
+	} `json:"nodes"`
+	Links []struct {
+		ClientID   string   `json:"client_id"`
+		Bandwidth  int      `json:"bandwidth"`
+		Interfaces []string `json:"interfaces"`
+	} `json:"links"`
+	Errors []struct {
+		Msg string `json:"msg"`
+	} `json:"errors"`
+}
+
+func runProfile(t *testing.T, params string) (request, error) {
+	t.Helper()
+	py := python3(t)
+	stub, _ := filepath.Abs(filepath.Join("testdata", "genistub"))
+	cmd := exec.Command(py, "-B", "profile.py")
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+stub, "PYTHONDONTWRITEBYTECODE=1", "GENI_PARAMS="+params)
+	out, runErr := cmd.Output()
+	var r request
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("profile printed no request (%v, %v):\n%s", runErr, err, out)
+	}
+	return r, runErr
+}
+
+func TestProfileRequest(t *testing.T) {
+	r, err := runProfile(t, "{}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, n := range r.Nodes {
+		names = append(names, n.ClientID)
+		if n.HardwareType != "sm220u" || !strings.Contains(n.DiskImage, "UBUNTU22-64") {
+			t.Errorf("%s: hardware %q image %q; want the papers' sm220u on Ubuntu 22.04", n.ClientID, n.HardwareType, n.DiskImage)
+		}
+		if len(n.Services) != 1 || !strings.Contains(n.Services[0], "iperf3") {
+			t.Errorf("%s: start-up %q does not install iperf3", n.ClientID, n.Services)
+		}
+	}
+	if got := strings.Join(names, " "); got != "source gw1 gw2 drain" {
+		t.Errorf("nodes %q", got)
+	}
+	want := map[string]string{"lan1": "source:lan gw1:lan", "wan": "gw1:wan gw2:wan", "lan2": "gw2:lan drain:lan"}
+	if len(r.Links) != 3 {
+		t.Fatalf("%d links, want 3", len(r.Links))
+	}
+	for _, l := range r.Links {
+		if got := strings.Join(l.Interfaces, " "); got != want[l.ClientID] || l.Bandwidth != 100000000 {
+			t.Errorf("link %s joins %q at %d Kb/s; want %q at 100 Gb/s", l.ClientID, got, l.Bandwidth, want[l.ClientID])
+		}
+	}
+	// The node type is a parameter.
+	r, err = runProfile(t, `{"hwtype": "c6525-100g", "tune": false}`)
+	if err != nil || r.Nodes[0].HardwareType != "c6525-100g" || strings.Contains(r.Nodes[0].Services[0], `"True" = "True"`) {
+		t.Errorf("with hwtype c6525-100g: %v %+v", err, r.Nodes)
+	}
+	if r, err := runProfile(t, `{"hwtype": " "}`); err == nil || len(r.Errors) == 0 {
+		t.Errorf("an empty node type was accepted: %+v", r)
+	}
+}

@@ -1,0 +1,333 @@
+package ssh
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"path"
+	"strings"
+	"sync"
+
+	"github.com/wgbench/wgbench/testbed"
+	"github.com/wgbench/wgbench/testbed/netsetup"
+)
+
+// probeScript reports what Provision and Check need to know of a host in
+// one round trip, as key=value lines. It runs as the login user, without
+// sudo, so that SSH_CONNECTION survives; `sudo -n id -u` tells whether
+// sudo works.
+const probeScript = `
+echo "uid=$(id -u)"
+if [ "$2" = sudo ]; then echo "sudo_uid=$(sudo -n id -u 2>&1 | tr '\n' ' ')"; fi
+echo "arch=$(uname -m)"
+echo "kernel=$(uname -r)"
+echo "iperf3=$(command -v iperf3)"
+echo "sha256sum=$(command -v sha256sum)"
+if [ -f "$1" ]; then echo "bin_sha256=$(sha256sum "$1" 2>/dev/null | cut -d' ' -f1)"; fi
+echo "ssh_connection=$SSH_CONNECTION"
+for d in /sys/class/net/*; do
+  echo "if=${d##*/} $(cat "$d/address" 2>/dev/null) $(cat "$d/operstate" 2>/dev/null)"
+done
+ip -o -4 addr show 2>/dev/null | while read -r _ name _ addr _; do echo "addr=$name $addr"; done
+`
+
+// probeResult is what probeScript found.
+type probeResult struct {
+	uid, sudoUID      string
+	arch, kernel      string
+	iperf3, sha256sum string
+	binSHA256         string
+	sshServerAddr     netip.Addr
+	ifaces            []iface
+}
+
+type iface struct {
+	name, mac, state string
+	addrs            []netip.Prefix
+}
+
+// probe runs probeScript on h; bin is where wgbench is (to be) installed.
+func probe(ctx context.Context, h *host, bin string) (*probeResult, error) {
+	mode := "plain"
+	if h.spec.Sudo {
+		mode = "sudo"
+	}
+	var stdout, stderr bytes.Buffer
+	p, err := h.start(ctx, testbed.Cmd{Argv: []string{"sh", "-c", probeScript, "sh", bin, mode}, Stdout: &stdout, Stderr: &stderr}, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Wait(); err != nil {
+		return nil, fmt.Errorf("%s: look around the host: %w: %s", h.spec.Name(), err, lastLines(strings.TrimSpace(stderr.String()), 3))
+	}
+	r := &probeResult{}
+	byName := map[string]*iface{}
+	sc := bufio.NewScanner(&stdout)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch k {
+		case "uid":
+			r.uid = v
+		case "sudo_uid":
+			r.sudoUID = v
+		case "arch":
+			r.arch = v
+		case "kernel":
+			r.kernel = v
+		case "iperf3":
+			r.iperf3 = v
+		case "sha256sum":
+			r.sha256sum = v
+		case "bin_sha256":
+			r.binSHA256 = v
+		case "ssh_connection":
+			if f := strings.Fields(v); len(f) >= 3 {
+				r.sshServerAddr, _ = netip.ParseAddr(f[2])
+			}
+		case "if":
+			f := strings.Fields(v)
+			if len(f) == 0 {
+				continue
+			}
+			ifc := iface{name: f[0]}
+			if len(f) > 1 {
+				ifc.mac = f[1]
+			}
+			if len(f) > 2 {
+				ifc.state = f[2]
+			}
+			r.ifaces = append(r.ifaces, ifc)
+			byName[ifc.name] = &r.ifaces[len(r.ifaces)-1]
+		case "addr":
+			f := strings.Fields(v)
+			if len(f) == 2 {
+				if pfx, err := netip.ParsePrefix(f[1]); err == nil {
+					if ifc := byName[strings.TrimSuffix(f[0], ":")]; ifc != nil {
+						ifc.addrs = append(ifc.addrs, pfx)
+					}
+				}
+			}
+		}
+	}
+	return r, nil
+}
+
+// root says whether commands run as root and, if not, what to do.
+func (r *probeResult) root(h *host) error {
+	if h.spec.Sudo {
+		if strings.TrimSpace(r.sudoUID) != "0" {
+			return fmt.Errorf("%s: `sudo -n` does not work for %s (%s): give the user passwordless sudo, or log in as root and drop sudo: true", h.spec.Name(), h.spec.User, strings.TrimSpace(r.sudoUID))
+		}
+		return nil
+	}
+	if r.uid != "0" {
+		return fmt.Errorf("%s: commands run as %s (uid %s), and wgbench needs root on the hosts: set sudo: true (passwordless sudo, as on CloudLab) or user: root", h.spec.Name(), h.spec.User, r.uid)
+	}
+	return nil
+}
+
+// prerequisites checks what Provision cannot do without.
+func (r *probeResult) prerequisites(h *host, bin *binaryInfo) error {
+	var errs []error
+	if err := r.root(h); err != nil {
+		errs = append(errs, err)
+	}
+	if bin != nil && bin.arch != "" && r.arch != "" && bin.arch != r.arch {
+		errs = append(errs, fmt.Errorf("%s: the host is %s but %s is built for %s: build wgbench for the hosts (GOARCH, CGO_ENABLED=0)", h.spec.Name(), r.arch, bin.path, bin.arch))
+	}
+	if r.sha256sum == "" {
+		errs = append(errs, fmt.Errorf("%s: sha256sum is missing (coreutils); install it", h.spec.Name()))
+	}
+	if (h.spec.Role == testbed.Source || h.spec.Role == testbed.Drain) && r.iperf3 == "" {
+		errs = append(errs, fmt.Errorf("%s: iperf3 is not installed: run `sudo apt-get install -y iperf3` there (the CloudLab profile's start-up script installs it; wait until the node is ready)", h.spec.Name()))
+	}
+	for _, port := range []struct{ key, spec string }{{"lan", h.spec.LAN}, {"wan", h.spec.WAN}} {
+		if port.spec == "" {
+			continue
+		}
+		ifc, err := r.resolve(port.spec)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %s interface %s: %w", h.spec.Name(), port.key, port.spec, err))
+			continue
+		}
+		for _, a := range ifc.addrs {
+			if r.sshServerAddr.IsValid() && a.Addr() == r.sshServerAddr {
+				errs = append(errs, fmt.Errorf("%s: %s interface %s (%s) carries the SSH connection (%s): name the experiment's data-plane interface instead", h.spec.Name(), port.key, port.spec, ifc.name, a.Addr()))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// resolve finds the interface an inventory spec names.
+func (r *probeResult) resolve(s string) (*iface, error) {
+	sp, err := netsetup.ParseSpec(s)
+	if err != nil {
+		return nil, err
+	}
+	var match []*iface
+	for i := range r.ifaces {
+		ifc := &r.ifaces[i]
+		switch {
+		case sp.Name != "" && ifc.name == sp.Name:
+			match = append(match, ifc)
+		case sp.MAC != nil && strings.EqualFold(ifc.mac, sp.MAC.String()):
+			match = append(match, ifc)
+		case sp.IP.IsValid():
+			for _, a := range ifc.addrs {
+				if a.Addr() == sp.IP {
+					match = append(match, ifc)
+				}
+			}
+		}
+	}
+	switch len(match) {
+	case 0:
+		var names []string
+		for _, ifc := range r.ifaces {
+			if ifc.name != "lo" {
+				names = append(names, ifc.name+" "+ifc.mac)
+			}
+		}
+		return nil, fmt.Errorf("no such interface on the host (it has: %s)", strings.Join(names, ", "))
+	case 1:
+		return match[0], nil
+	}
+	// Bonds and VLANs share MACs; net-setup prefers the physical device.
+	return match[0], nil
+}
+
+// CheckLine is one line of a testbed check: Level is "OK", "Warning" or
+// "Error".
+type CheckLine struct {
+	Level string
+	Host  string
+	Msg   string
+}
+
+func (l CheckLine) String() string {
+	if l.Host == "" {
+		return l.Level + ": " + l.Msg
+	}
+	return l.Level + ": " + l.Host + ": " + l.Msg
+}
+
+// Check connects to every host of inv, verifies its host key and reports
+// what a run needs: root, iperf3, the data-plane interfaces, the installed
+// wgbench. It changes nothing on the hosts (AcceptNewHostKeys changes the
+// local known_hosts file). The error is non-nil when a run would fail.
+func Check(ctx context.Context, inv *Inventory, opts Options) ([]CheckLine, error) {
+	if err := inv.complete(); err != nil {
+		return nil, err
+	}
+	var (
+		mu    sync.Mutex
+		lines = map[string][]CheckLine{}
+	)
+	add := func(role, level, host, format string, args ...any) {
+		mu.Lock()
+		lines[role] = append(lines[role], CheckLine{level, host, fmt.Sprintf(format, args...)})
+		mu.Unlock()
+	}
+	var global []CheckLine
+	bin, binErr := inspectBinary(opts.Binary)
+	switch {
+	case binErr != nil:
+		global = append(global, CheckLine{"Warning", "", binErr.Error()})
+	case !bin.static:
+		global = append(global, CheckLine{"Warning", "", fmt.Sprintf("%s is dynamically linked >>> build it with CGO_ENABLED=0 so it runs on any host", bin.path)})
+	default:
+		global = append(global, CheckLine{"OK", "", fmt.Sprintf("%s is static (%s, %s)", bin.path, bin.arch, shortSum(bin.sha256))})
+	}
+	printf := opts.Printf
+	if printf == nil {
+		printf = func(string, ...any) {}
+	}
+	tb := &Testbed{procs: map[*proc]struct{}{}}
+	failed := false
+	err := tb.each(testbed.Roles, func(role string) error {
+		spec := inv.Hosts[role]
+		name := spec.Name()
+		cl, err := newClient(ctx, spec, dialOptions{accept: opts.AcceptNewHostKeys, notify: func(s string) { printf("%s", s) }})
+		if err != nil {
+			add(role, "Error", "", "%v", err)
+			return err
+		}
+		defer cl.close()
+		add(role, "OK", name, "connected as %s, host key verified against %s", spec.User, spec.KnownHosts)
+		h := &host{spec: spec, cl: cl}
+		pr, err := probe(ctx, h, path.Join(spec.WorkDir, "wgbench"))
+		if err != nil {
+			add(role, "Error", "", "%v", err)
+			return err
+		}
+		perr := pr.prerequisites(h, bin)
+		if err := pr.root(h); err == nil {
+			how := "as root"
+			if spec.Sudo {
+				how = "through sudo -n"
+			}
+			add(role, "OK", name, "commands run %s (%s, kernel %s)", how, pr.arch, pr.kernel)
+		}
+		if pr.iperf3 != "" {
+			add(role, "OK", name, "iperf3 at %s", pr.iperf3)
+		} else if role == testbed.GW1 || role == testbed.GW2 {
+			add(role, "OK", name, "no iperf3 (a gateway does not need it)")
+		}
+		for _, port := range []struct{ key, spec string }{{"lan", spec.LAN}, {"wan", spec.WAN}} {
+			if port.spec == "" {
+				continue
+			}
+			if ifc, err := pr.resolve(port.spec); err == nil {
+				state := ifc.state
+				if state != "up" && state != "unknown" {
+					add(role, "Warning", name, "%s interface %s is %s (%s) >>> check its cable/link; net-setup sets it up", port.key, port.spec, ifc.name, state)
+				} else {
+					add(role, "OK", name, "%s interface %s is %s (%s)", port.key, port.spec, ifc.name, state)
+				}
+			}
+		}
+		switch {
+		case bin == nil:
+		case pr.binSHA256 == bin.sha256:
+			add(role, "OK", name, "wgbench in %s is this version", spec.WorkDir)
+		case pr.binSHA256 == "":
+			add(role, "OK", name, "wgbench is not installed in %s yet; a run copies it there", spec.WorkDir)
+		default:
+			add(role, "OK", name, "wgbench in %s differs from this one; a run replaces it", spec.WorkDir)
+		}
+		if perr != nil {
+			for _, e := range splitJoined(perr) {
+				add(role, "Error", "", "%v", e)
+			}
+			return perr
+		}
+		return nil
+	})
+	if err != nil {
+		failed = true
+	}
+	out := global
+	for _, role := range testbed.Roles {
+		out = append(out, lines[role]...)
+	}
+	if failed {
+		return out, fmt.Errorf("the testbed in %s is not ready (see the Error lines)", inv.File)
+	}
+	return out, nil
+}
+
+// splitJoined returns the errors of an errors.Join, or err alone.
+func splitJoined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}

@@ -1,0 +1,517 @@
+package ssh
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/wgbench/wgbench/scenarios"
+	"github.com/wgbench/wgbench/testbed"
+	"github.com/wgbench/wgbench/testbed/netsetup"
+)
+
+// Defaults of an inventory's optional keys.
+const (
+	DefaultUser       = "root"
+	DefaultPort       = 22
+	DefaultWorkDir    = "/var/tmp/wgbench"
+	DefaultKnownHosts = "~/.ssh/known_hosts"
+)
+
+// Inventory names the four machines of an SSH testbed and how to reach
+// them. It is read from a YAML file:
+//
+//	defaults:                      # optional; any key a host may set but ssh, lan, wan, cores
+//	  user: alice                  # login user (default root)
+//	  sudo: true                   # run commands through `sudo -n` (default false)
+//	  key: ~/.ssh/id_ed25519       # private key file (default: agent, then ~/.ssh/id_*)
+//	  agent: true                  # use the ssh-agent at $SSH_AUTH_SOCK
+//	  known_hosts: ~/.ssh/known_hosts
+//	  workdir: /var/tmp/wgbench    # where wgbench and run files go on the host
+//	hosts:
+//	  source: {ssh: node0.example.net, lan: enp65s0f0np0}
+//	  gw1:    {ssh: node1.example.net:22, lan: 1c:34:da:5a:1b:20, wan: enp65s0f1np1, cores: 0-15}
+//	  gw2:    {ssh: node2.example.net, lan: ..., wan: ...}
+//	  drain:  {ssh: node3.example.net, lan: 10.10.3.2}
+//
+// Interfaces are named by name, MAC address or an IPv4 address they hold
+// (resolved on the host). Relative paths are relative to the inventory
+// file; ~ is the controller user's home.
+type Inventory struct {
+	// File is where the inventory was read from, for messages.
+	File string
+	// Hosts are the four hosts by role.
+	Hosts map[string]*HostSpec
+}
+
+// HostSpec is one host of an inventory, defaults applied.
+type HostSpec struct {
+	// Role is source, gw1, gw2 or drain.
+	Role string
+	// Addr is the SSH address, host:port.
+	Addr string
+	// User is the login user.
+	User string
+	// Sudo runs every command through `sudo -n` (the user needs
+	// passwordless sudo), as on CloudLab where root cannot log in.
+	Sudo bool
+	// Key is a private key file; empty when none was named.
+	Key string
+	// Agent uses the ssh-agent at $SSH_AUTH_SOCK.
+	Agent bool
+	// KnownHosts is the known_hosts file the host key is checked against.
+	KnownHosts string
+	// WorkDir holds the wgbench binary and the run directories on the host.
+	WorkDir string
+	// LAN and WAN are the data-plane interfaces (WAN: gateways only), as
+	// names, MAC addresses or IPv4 addresses.
+	LAN, WAN string
+	// Cores are the cores the host's work may use; empty means all.
+	Cores []int
+	// Line is where the host is defined in the file.
+	Line int
+}
+
+// Name says where the host is, for messages: "gw1 (node1.example.net:22)".
+func (h *HostSpec) Name() string { return fmt.Sprintf("%s (%s)", h.Role, h.Addr) }
+
+// String renders every field, for tests and debugging; it holds the key's
+// path, never the key.
+func (h *HostSpec) String() string {
+	return fmt.Sprintf("%s ssh=%s user=%s sudo=%v key=%s agent=%v known_hosts=%s workdir=%s lan=%s wan=%s cores=%v",
+		h.Role, h.Addr, h.User, h.Sudo, h.Key, h.Agent, h.KnownHosts, h.WorkDir, h.LAN, h.WAN, h.Cores)
+}
+
+// LoadInventory reads and checks the inventory file at path.
+func LoadInventory(path string) (*Inventory, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read inventory: %w", err)
+	}
+	return ParseInventory(path, data)
+}
+
+// hostKeys are the keys a host may set; defaultKeys those defaults may.
+var (
+	hostKeys    = []string{"ssh", "user", "sudo", "key", "agent", "known_hosts", "workdir", "lan", "wan", "cores"}
+	defaultKeys = []string{"user", "sudo", "key", "agent", "known_hosts", "workdir"}
+	topKeys     = []string{"defaults", "hosts"}
+)
+
+// ParseInventory decodes an inventory strictly: unknown or repeated keys,
+// wrong types, missing hosts or interfaces and bad addresses are errors
+// with file:line:col. The returned error is a *scenarios.Errors listing
+// every problem. name is the file name used in messages and to resolve
+// relative paths.
+func ParseInventory(name string, data []byte) (inv *Inventory, err error) {
+	d := &invDecoder{file: name}
+	defer func() {
+		if r := recover(); r != nil { // yaml.v3 must not crash us on user input
+			inv, err = nil, &scenarios.Errors{List: []*scenarios.Error{{File: name, Msg: fmt.Sprintf("cannot parse YAML: %v", r)}}}
+		}
+	}()
+	root := d.document(data)
+	if root == nil {
+		return nil, d.err()
+	}
+	inv = &Inventory{File: name, Hosts: map[string]*HostSpec{}}
+	top := d.mapping(root, "", topKeys)
+	defaults := map[string]*yaml.Node{}
+	if n, ok := top["defaults"]; ok && !isNull(n) {
+		defaults = d.mapping(n, "defaults", defaultKeys)
+	}
+	hostsNode, ok := top["hosts"]
+	if !ok || isNull(hostsNode) {
+		d.fail(root, "hosts", "missing; name the four hosts: %s", strings.Join(testbed.Roles, ", "))
+		return nil, d.err()
+	}
+	hosts := d.mapping(hostsNode, "hosts", testbed.Roles)
+	for _, role := range testbed.Roles {
+		hn, ok := hosts[role]
+		if !ok {
+			d.fail(hostsNode, "hosts."+role, "missing; the testbed needs %s", strings.Join(testbed.Roles, ", "))
+			continue
+		}
+		if h := d.host(role, hn, defaults); h != nil {
+			inv.Hosts[role] = h
+		}
+	}
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+// invDecoder collects positioned errors while decoding an inventory.
+type invDecoder struct {
+	file string
+	errs []*scenarios.Error
+}
+
+func (d *invDecoder) fail(n *yaml.Node, path, format string, args ...any) {
+	e := &scenarios.Error{File: d.file, Path: path, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.Line, e.Col = n.Line, n.Column
+	}
+	d.errs = append(d.errs, e)
+}
+
+func (d *invDecoder) err() error {
+	if len(d.errs) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(d.errs, func(a, b *scenarios.Error) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return a.Col - b.Col
+	})
+	out := &scenarios.Errors{}
+	for i, e := range d.errs {
+		if i >= 20 {
+			out.Omitted++
+			continue
+		}
+		out.List = append(out.List, e)
+	}
+	return out
+}
+
+var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// document parses exactly one YAML document whose root is a mapping.
+func (d *invDecoder) document(data []byte) *yaml.Node {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			d.fail(nil, "", "the file is empty; an inventory names the hosts under hosts:")
+			return nil
+		}
+		e := &scenarios.Error{File: d.file, Msg: "YAML syntax: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
+			e.Line, _ = strconv.Atoi(m[1])
+			e.Msg = "YAML syntax: " + m[2]
+		}
+		d.errs = append(d.errs, e)
+		return nil
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); err == nil {
+		d.fail(&next, "", "a second YAML document starts here; an inventory file holds one document")
+		return nil
+	}
+	if len(doc.Content) != 1 {
+		d.fail(nil, "", "the file holds no YAML document")
+		return nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		d.fail(root, "", "an inventory is a mapping with the keys %s, got %s", strings.Join(topKeys, " and "), kind(root))
+		return nil
+	}
+	return root
+}
+
+// mapping returns the keys of mapping n, reporting repeated keys, keys
+// not in allowed, and a non-mapping n.
+func (d *invDecoder) mapping(n *yaml.Node, path string, allowed []string) map[string]*yaml.Node {
+	out := map[string]*yaml.Node{}
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n.Kind != yaml.MappingNode {
+		d.fail(n, path, "expected a mapping with the keys %s, got %s", strings.Join(allowed, ", "), kind(n))
+		return out
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		p := join(path, k.Value)
+		switch {
+		case k.Kind != yaml.ScalarNode:
+			d.fail(k, path, "keys are names, got %s", kind(k))
+		case k.Value == "<<":
+			d.fail(k, path, "merge keys (<<) are not supported in an inventory; write the keys out or use defaults:")
+		case !slices.Contains(allowed, k.Value):
+			d.fail(k, p, "unknown key; allowed: %s%s", strings.Join(allowed, ", "), suggest(k.Value, allowed))
+		case out[k.Value] != nil:
+			d.fail(k, p, "repeated key (first at line %d)", out[k.Value].Line)
+		default:
+			if v.Kind == yaml.AliasNode {
+				v = v.Alias
+			}
+			out[k.Value] = v
+		}
+	}
+	return out
+}
+
+// host decodes one host, taking unset keys from defaults.
+func (d *invDecoder) host(role string, n *yaml.Node, defaults map[string]*yaml.Node) *HostSpec {
+	path := "hosts." + role
+	keys := d.mapping(n, path, hostKeys)
+	before := len(d.errs)
+	h := &HostSpec{Role: role, User: DefaultUser, WorkDir: DefaultWorkDir, KnownHosts: DefaultKnownHosts, Line: n.Line}
+	get := func(key string) (*yaml.Node, string, bool) {
+		if v, ok := keys[key]; ok {
+			return v, join(path, key), true
+		}
+		if v, ok := defaults[key]; ok {
+			return v, join("defaults", key), true
+		}
+		return nil, "", false
+	}
+	str := func(key string, dst *string) {
+		if v, p, ok := get(key); ok {
+			if v.Kind != yaml.ScalarNode || v.ShortTag() == "!!null" || strings.TrimSpace(v.Value) == "" {
+				d.fail(v, p, "expected a non-empty string, got %s", kind(v))
+				return
+			}
+			*dst = strings.TrimSpace(v.Value)
+		}
+	}
+	boolean := func(key string, dst *bool) {
+		if v, p, ok := get(key); ok {
+			if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!bool" || v.Decode(dst) != nil {
+				d.fail(v, p, "expected true or false, got %s", kind(v))
+			}
+		}
+	}
+	var addr string
+	str("ssh", &addr)
+	str("user", &h.User)
+	boolean("sudo", &h.Sudo)
+	str("key", &h.Key)
+	boolean("agent", &h.Agent)
+	str("known_hosts", &h.KnownHosts)
+	str("workdir", &h.WorkDir)
+	str("lan", &h.LAN)
+	str("wan", &h.WAN)
+	if v, p, ok := get("cores"); ok {
+		var cl scenarios.CPUList
+		if err := v.Decode(&cl); err != nil {
+			d.fail(v, p, "%v", err)
+		}
+		h.Cores = cl
+	}
+	if addr == "" {
+		if _, _, ok := get("ssh"); !ok {
+			d.fail(n, join(path, "ssh"), "missing; give the SSH address as host or host:port")
+		}
+	} else if a, err := normalizeAddr(addr); err != nil {
+		d.fail(keys["ssh"], join(path, "ssh"), "%v", err)
+	} else {
+		h.Addr = a
+	}
+	checkIf := func(key, val string, need bool) {
+		node := keys[key]
+		switch {
+		case val == "" && need:
+			what := "the interface towards its site"
+			if key == "wan" {
+				what = "the interface towards the other gateway"
+			}
+			d.fail(n, join(path, key), "missing; %s needs %s (a name, MAC or IPv4 address)", role, what)
+		case val != "" && !need:
+			d.fail(node, join(path, key), "%s has no WAN link; remove it", role)
+		case val != "":
+			if _, err := netsetup.ParseSpec(val); err != nil {
+				d.fail(node, join(path, key), "%v", err)
+			}
+		}
+	}
+	checkIf("lan", h.LAN, true)
+	checkIf("wan", h.WAN, role == testbed.GW1 || role == testbed.GW2)
+	if h.LAN != "" && h.LAN == h.WAN {
+		d.fail(keys["wan"], join(path, "wan"), "the same interface as lan; a gateway needs two")
+	}
+	if v, p, ok := get("workdir"); ok {
+		switch {
+		case !strings.HasPrefix(h.WorkDir, "/"):
+			d.fail(v, p, "%q is not an absolute path on the host", h.WorkDir)
+		case strings.ContainsAny(h.WorkDir, "\n\x00"):
+			d.fail(v, p, "the work directory cannot contain newlines")
+		}
+	}
+	h.Key = d.localPath(h.Key)
+	h.KnownHosts = d.localPath(h.KnownHosts)
+	if len(d.errs) > before {
+		return nil
+	}
+	return h
+}
+
+// localPath expands ~ and makes p relative to the inventory's folder.
+func (d *invDecoder) localPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	return expandPath(p, filepath.Dir(d.file))
+}
+
+// expandPath expands a leading ~/ to the home directory and joins relative
+// paths to dir.
+func expandPath(p, dir string) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			p = filepath.Join(home, strings.TrimPrefix(p, "~"))
+		}
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	return p
+}
+
+// normalizeAddr checks an SSH address and adds the default port.
+func normalizeAddr(s string) (string, error) {
+	host, port := s, strconv.Itoa(DefaultPort)
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		host, port = h, p
+	} else if strings.Count(s, ":") > 1 && !strings.HasPrefix(s, "[") {
+		host = s // a bare IPv6 address
+	} else if strings.Contains(s, ":") || strings.HasPrefix(s, "[") {
+		return "", fmt.Errorf("%q is not host or host:port (%v)", s, err)
+	}
+	if host == "" || strings.ContainsAny(host, " \t/@") {
+		return "", fmt.Errorf("%q is not host or host:port; write e.g. node1.example.net or 192.0.2.10:2222 (the user goes under user:)", s)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("port %q is not a number in 1..65535", port)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n)), nil
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
+
+// kind describes n for an error message.
+func kind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return "nothing"
+		case "!!str":
+			v := n.Value
+			if len(v) > 40 {
+				v = v[:37] + "..."
+			}
+			return strconv.Quote(v)
+		}
+		return n.Value
+	}
+	return "an alias"
+}
+
+// suggest returns " (did you mean x?)" when got is close to one of allowed.
+func suggest(got string, allowed []string) string {
+	best, bestDist := "", 3
+	for _, a := range allowed {
+		if d := editDistance(strings.ToLower(got), a); d < bestDist {
+			best, bestDist = a, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %s?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// fileHost is one host as written to an inventory file.
+type fileHost struct {
+	SSH        string            `yaml:"ssh"`
+	User       string            `yaml:"user,omitempty"`
+	Sudo       bool              `yaml:"sudo,omitempty"`
+	Key        string            `yaml:"key,omitempty"`
+	Agent      bool              `yaml:"agent,omitempty"`
+	KnownHosts string            `yaml:"known_hosts,omitempty"`
+	WorkDir    string            `yaml:"workdir,omitempty"`
+	LAN        string            `yaml:"lan"`
+	WAN        string            `yaml:"wan,omitempty"`
+	Cores      scenarios.CPUList `yaml:"cores,omitempty"`
+}
+
+// Marshal writes inv as an inventory file that ParseInventory reads back
+// to the same hosts, with header as a leading comment (may be empty).
+func (inv *Inventory) Marshal(header string) ([]byte, error) {
+	var b bytes.Buffer
+	for _, line := range strings.Split(strings.TrimRight(header, "\n"), "\n") {
+		if header != "" {
+			fmt.Fprintf(&b, "# %s\n", line)
+		}
+	}
+	hosts := &yaml.Node{Kind: yaml.MappingNode}
+	for _, role := range testbed.Roles {
+		h, ok := inv.Hosts[role]
+		if !ok {
+			return nil, fmt.Errorf("inventory has no %s host", role)
+		}
+		fh := fileHost{SSH: h.Addr, User: h.User, Sudo: h.Sudo, Key: h.Key, Agent: h.Agent, KnownHosts: h.KnownHosts, WorkDir: h.WorkDir, LAN: h.LAN, WAN: h.WAN, Cores: h.Cores}
+		if fh.User == DefaultUser {
+			fh.User = ""
+		}
+		if fh.WorkDir == DefaultWorkDir {
+			fh.WorkDir = ""
+		}
+		if fh.KnownHosts == DefaultKnownHosts || fh.KnownHosts == expandPath(DefaultKnownHosts, "/") {
+			fh.KnownHosts = ""
+		}
+		var hn yaml.Node
+		if err := hn.Encode(fh); err != nil {
+			return nil, err
+		}
+		hosts.Content = append(hosts.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: role}, &hn)
+	}
+	root := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Value: "hosts"}, hosts}}
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(root); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
