@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/wgbench/wgbench/datapath"
 	"github.com/wgbench/wgbench/scenarios"
@@ -66,6 +67,7 @@ as the no-tunnel baseline.`,
 			// Over SSH a broken session must not kill the datapath before
 			// it undoes its changes: a write to it fails instead.
 			signal.Ignore(syscall.SIGPIPE)
+			raiseFileLimit()
 			return datapath.Serve(cmd.Context(), opts, cmd.OutOrStdout(), slog.Default())
 		},
 	}
@@ -76,4 +78,20 @@ as the no-tunnel baseline.`,
 	up.Flags().StringVar(&cpus, "cpus", "", "cores to use, e.g. 0-3,8: inline pins one tunnel per core round-robin, wggo pins the process")
 	cmd.AddCommand(up)
 	return cmd
+}
+
+// raiseFileLimit lifts the open-file limit: each wireguard-go device holds
+// about fifteen descriptors, so a hundred tunnels outgrow the usual 1024.
+// As root the hard limit may be raised too; otherwise the soft one goes up
+// to the hard one.
+func raiseFileLimit() {
+	want := unix.Rlimit{Cur: 1 << 20, Max: 1 << 20}
+	if unix.Setrlimit(unix.RLIMIT_NOFILE, &want) == nil {
+		return
+	}
+	var cur unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &cur) == nil && cur.Cur < cur.Max {
+		cur.Cur = cur.Max
+		unix.Setrlimit(unix.RLIMIT_NOFILE, &cur)
+	}
 }

@@ -13,10 +13,10 @@ import (
 	"sync"
 
 	"golang.zx2c4.com/wireguard/conn"
-	"golang.zx2c4.com/wireguard/ipc"
 	"golang.zx2c4.com/wireguard/tun"
 
 	"github.com/wgbench/wgbench/datapath/netconf"
+	"github.com/wgbench/wgbench/datapath/uapi"
 	"github.com/wgbench/wgbench/datapath/wgconf"
 )
 
@@ -203,15 +203,10 @@ func (e *Engine) up(c *wgconf.Config, cpu int) (_ *engineTunnel, err error) {
 		t.dev = nil // NewTunnel closed it
 		return nil, err
 	}
-	f, err := ipc.UAPIOpen(c.Name)
+	t.uapi, err = uapi.Listen(c.Name)
 	if err != nil {
-		return nil, fmt.Errorf("open UAPI socket %s (device names must be unique on the machine, across namespaces): %w", SocketPath(c.Name), err)
-	}
-	t.uapi, err = ipc.UAPIListen(c.Name, f)
-	f.Close()
-	if err != nil {
-		_ = os.Remove(SocketPath(c.Name))
-		return nil, fmt.Errorf("listen on UAPI socket %s: %w", SocketPath(c.Name), err)
+		// A socket in use is another device's: leave it alone.
+		return nil, fmt.Errorf("open UAPI socket %s (device names must be unique on each host): %w", SocketPath(c.Name), err)
 	}
 	t.served = make(chan struct{})
 	go t.serveUAPI(e.log)

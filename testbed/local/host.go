@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -61,7 +63,7 @@ func (h *host) Start(ctx context.Context, cmd testbed.Cmd) (testbed.Process, err
 	if h.tb.down {
 		return nil, fmt.Errorf("%s: testbed is torn down", h.role)
 	}
-	if err := c.Start(); err != nil {
+	if err := spawn(c); err != nil {
 		return nil, fmt.Errorf("%s: start %s: %w", h.role, cmd, err)
 	}
 	p := &proc{cmd: c, done: make(chan struct{})}
@@ -113,4 +115,34 @@ func (p *proc) Signal(sig os.Signal) error {
 func (p *proc) Wait() error {
 	<-p.done
 	return p.err
+}
+
+// Pdeathsig fires when the thread that forked the child exits, not the
+// process: Go discards threads that a goroutine left locked (as namespace
+// work does), which would kill children forked from them at random. All
+// children are therefore forked from one thread that lives as long as the
+// process.
+var (
+	spawnOnce sync.Once
+	spawnReq  chan spawnJob
+)
+
+type spawnJob struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func spawn(c *exec.Cmd) error {
+	spawnOnce.Do(func() {
+		spawnReq = make(chan spawnJob)
+		go func() {
+			runtime.LockOSThread() // never unlocked: this thread is the parent of every child
+			for j := range spawnReq {
+				j.done <- j.cmd.Start()
+			}
+		}()
+	})
+	j := spawnJob{cmd: c, done: make(chan error, 1)}
+	spawnReq <- j
+	return <-j.done
 }
