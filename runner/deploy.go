@@ -47,6 +47,23 @@ type gwProc struct {
 	log  *bytes.Buffer
 	// tuning is what the kernel engine reported it changed, if anything.
 	tuning *kernel.Report
+	// done is closed when the process has exited, with its exit status
+	// in *exit.
+	done chan struct{}
+	exit *error
+}
+
+// dead says which datapath process exited while the point was being
+// measured, with the last line it logged, or "" while all run.
+func (d *deployment) dead() string {
+	for _, p := range d.procs {
+		select {
+		case <-p.done:
+			return fmt.Sprintf("the datapath process on %s died (%v); its last words: %s", p.host.Role(), *p.exit, lastLine(p.log.String()))
+		default:
+		}
+	}
+	return ""
 }
 
 // knobs lists the host settings the datapath changed, and notes the
@@ -248,7 +265,14 @@ func startDatapath(ctx context.Context, h testbed.Host, engine string, args []st
 		ready <- errors.New("exited before it was ready")
 	}()
 	exited := make(chan error, 1)
-	go func() { err := p.Wait(); pw.Close(); exited <- err }()
+	gp.done, gp.exit = make(chan struct{}), new(error)
+	go func() {
+		err := p.Wait()
+		*gp.exit = err
+		pw.Close()
+		close(gp.done)
+		exited <- err
+	}()
 	select {
 	case err := <-ready:
 		if err == nil {

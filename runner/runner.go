@@ -334,6 +334,22 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 			// A repetition cut short by the interrupt is not a measurement.
 			return ctx.Err()
 		}
+		if why := dep.dead(); why != "" {
+			// Nothing more can be measured on this datapath: keep the
+			// failed repetition, leave the point incomplete (a resume
+			// measures it again) and go on with the next point.
+			if rp.Error == "" {
+				rp.Error = why
+			} else {
+				rp.Error = why + "; " + rp.Error
+			}
+			r.progress("%s rep %d/%d: FAILED: %s; the point is left incomplete", label, rep+1, sc.Repetitions, why)
+			return update(func(pt *results.Point) {
+				pt.Repetitions = append(pt.Repetitions, rp)
+				pt.Resummarize()
+				pt.Notes = append(pt.Notes, why)
+			})
+		}
 		if err := update(func(pt *results.Point) { pt.Repetitions = append(pt.Repetitions, rp); pt.Resummarize() }); err != nil {
 			return err
 		}
