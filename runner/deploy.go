@@ -157,15 +157,17 @@ func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s sc
 	default:
 		return nil, fmt.Errorf("datapath %q cannot be deployed", s.Datapath)
 	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	for h, list := range procs {
-		for _, args := range list {
+	// gw2 first: gw1 starts the handshakes as soon as its devices are up,
+	// and an initiation that finds no listener is only retried 5 s later.
+	for _, h := range []testbed.Host{gw2, gw1} {
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			errs []error
+		)
+		for _, args := range procs[h] {
 			wg.Add(1)
-			go func(h testbed.Host, args []string) {
+			go func(args []string) {
 				defer wg.Done()
 				p, err := startDatapath(ctx, h, string(s.Datapath), args)
 				mu.Lock()
@@ -175,13 +177,13 @@ func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s sc
 					return
 				}
 				d.procs = append(d.procs, p)
-			}(h, args)
+			}(args)
 		}
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		d.stop()
-		return nil, err
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			d.stop()
+			return nil, err
+		}
 	}
 	slog.Debug("datapath ready", "datapath", s.Datapath, "tunnels", tunnels, "processes", len(d.procs), "after", time.Since(begin))
 	if len(d.devices) > 0 {
