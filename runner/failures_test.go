@@ -146,6 +146,8 @@ series:
 }
 
 // ioTee writes to both writers.
-type ioTee struct{ a, b interface{ Write([]byte) (int, error) } }
+type ioTee struct {
+	a, b interface{ Write([]byte) (int, error) }
+}
 
 func (t ioTee) Write(p []byte) (int, error) { t.a.Write(p); return t.b.Write(p) }

@@ -94,6 +94,7 @@ names, drives iperf3 across them and writes a results folder.`,
 		newAgentCmd(),
 		newCompareCmd(),
 		newTuneCmd(), newFactsCmd(),
+		newBenchCmd(),
 	)
 	return root
 }

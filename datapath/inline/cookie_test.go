@@ -39,7 +39,7 @@ func (c *typeCounter) count(from netip.AddrPort, typ uint32) int {
 func TestCookieUnderLoadInline(t *testing.T) {
 	n, a, b := newInlinePair(t, 8, nil)
 	tc := &typeCounter{}
-	n.setTap(tc.tap)
+	n.SetTap(tc.tap)
 	b.tunnel.forceUnderLoad.Store(true)
 	p := ping(b.inner, a.inner, 1)
 	a.send(p)
@@ -82,12 +82,12 @@ func junkInitiation(t testing.TB, pub key) []byte {
 func TestCookieInteropInlineInitiates(t *testing.T) {
 	n, a, b := newMixedPair(t, 8, false, nil)
 	tc := &typeCounter{}
-	n.setTap(tc.tap)
+	n.SetTap(tc.tap)
 	flooder := netip.MustParseAddrPort("198.18.9.9:9999")
 	junk := junkInitiation(t, b.priv.PublicKey())
 	flood := func() {
 		for range 600 {
-			n.inject(flooder, b.addr, junk)
+			n.Inject(flooder, b.addr, junk)
 		}
 	}
 	flood()
@@ -119,13 +119,13 @@ func TestCookieInteropWireGuardGoInitiates(t *testing.T) {
 	t.Parallel()
 	n, a, b := newMixedPair(t, 8, true, nil)
 	tc := &typeCounter{}
-	n.setTap(tc.tap)
+	n.SetTap(tc.tap)
 	a.tunnel.forceUnderLoad.Store(true)
 	q := ping(a.inner, b.inner, 1)
 	b.send(q)
 	eventually(t, "inline's cookie reply", func() bool { return tc.count(underA, msgCookieReply) == 1 })
 	select {
-	case got := <-a.tun.out:
+	case got := <-a.tun.Out:
 		if string(got) != string(q) {
 			t.Fatalf("got %x, want %x", got, q)
 		}

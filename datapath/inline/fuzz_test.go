@@ -134,7 +134,7 @@ func FuzzReceive(f *testing.F) {
 	f.Add(cookie)
 	n, a, b := newInlinePair(f, 16, nil)
 	rec := &recorder{from: underA}
-	n.setTap(rec.tap)
+	n.SetTap(rec.tap)
 	handshake(f, a, b)
 	f.Add(rec.last(f, msgTransport))
 	f.Add(rec.last(f, msgInitiation))

@@ -18,11 +18,11 @@ type wgEnd struct {
 	dev   *device.Device
 }
 
-func (w *wgEnd) send(pkts ...[]byte) { w.tun.in <- pkts }
+func (w *wgEnd) send(pkts ...[]byte) { w.tun.In <- pkts }
 
 func (w *wgEnd) expect(t testing.TB, want []byte, what string) {
 	t.Helper()
-	expectPacket(t, w.tun.out, want, what)
+	expectPacket(t, w.tun.Out, want, what)
 }
 
 // newMixedPair runs inline end A against wireguard-go end B over a memNet.
@@ -31,7 +31,7 @@ func newMixedPair(t testing.TB, batch int, bKnowsA bool, mod func(a *end)) (*mem
 	t.Helper()
 	n := newMemNet()
 	a := newEnd(t, n, underA, addrA, batch)
-	b := &wgEnd{tun: newMemTUN(batch, 1420), bind: n.newBind(underB, batch), addr: underB, inner: addrB, priv: genKey(t)}
+	b := &wgEnd{tun: newMemTUN(batch, 1420), bind: n.NewBind(underB, batch), addr: underB, inner: addrB, priv: genKey(t)}
 	a.cfg.Peer = PeerConfig{PublicKey: b.priv.PublicKey(), Endpoint: b.addr, AllowedIPs: []netip.Prefix{pfxB}}
 	if mod != nil {
 		mod(a)

@@ -29,7 +29,7 @@ var testLimits = Limits{Tick: 2 * time.Millisecond}
 func newEnd(t testing.TB, n *memNet, addr netip.AddrPort, inner netip.Addr, batch int) *end {
 	t.Helper()
 	return &end{
-		tun: newMemTUN(batch, 1420), bind: n.newBind(addr, batch), addr: addr, inner: inner, clock: newFakeClock(),
+		tun: newMemTUN(batch, 1420), bind: n.NewBind(addr, batch), addr: addr, inner: inner, clock: newFakeClock(),
 		cfg: TunnelConfig{PrivateKey: genKey(t), Limits: testLimits},
 	}
 }
@@ -63,12 +63,12 @@ func newInlinePair(t testing.TB, batch int, mod func(a, b *end)) (*memNet, *end,
 }
 
 // send pushes packets into from's TUN.
-func (e *end) send(pkts ...[]byte) { e.tun.in <- pkts }
+func (e *end) send(pkts ...[]byte) { e.tun.In <- pkts }
 
 // expect waits for want to come out of e's TUN.
 func (e *end) expect(t testing.TB, want []byte, what string) {
 	t.Helper()
-	expectPacket(t, e.tun.out, want, what)
+	expectPacket(t, e.tun.Out, want, what)
 }
 
 // drops returns e's drop counter for r.

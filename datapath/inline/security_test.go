@@ -64,22 +64,22 @@ func TestSecurityDrops(t *testing.T) {
 		at     func(a, b *end) *end // the end that counts the drop (default B)
 	}{
 		{"replayed data", func(t *testing.T, n *memNet, a, b *end, rec *recorder) {
-			n.inject(a.addr, b.addr, rec.last(t, msgTransport))
+			n.Inject(a.addr, b.addr, rec.last(t, msgTransport))
 		}, DropReplay, nil},
 		{"flipped bit in ciphertext", func(t *testing.T, n *memNet, a, b *end, rec *recorder) {
 			m := rec.last(t, msgTransport)
 			m[transportHeaderSize+3] ^= 0x10
-			n.inject(a.addr, b.addr, m)
+			n.Inject(a.addr, b.addr, m)
 		}, DropAuth, nil},
 		{"flipped bit in counter", func(t *testing.T, n *memNet, a, b *end, rec *recorder) {
 			m := rec.last(t, msgTransport)
 			m[8] ^= 0x80
-			n.inject(a.addr, b.addr, m)
+			n.Inject(a.addr, b.addr, m)
 		}, DropAuth, nil},
 		{"unknown session index", func(t *testing.T, n *memNet, a, b *end, rec *recorder) {
 			m := rec.last(t, msgTransport)
 			m[4] ^= 0xff
-			n.inject(a.addr, b.addr, m)
+			n.Inject(a.addr, b.addr, m)
 		}, DropUnknownIndex, nil},
 		{"handshake from an unknown key", func(t *testing.T, n *memNet, a, b *end, rec *recorder) {
 			// An intruder that knows B's public key and claims B as its peer.
@@ -89,16 +89,16 @@ func TestSecurityDrops(t *testing.T) {
 			c.send(ping(b.inner, outsider, 1))
 		}, DropUnknownKey, nil},
 		{"replayed handshake initiation", func(t *testing.T, n *memNet, a, b *end, rec *recorder) {
-			n.inject(a.addr, b.addr, rec.last(t, msgInitiation))
+			n.Inject(a.addr, b.addr, rec.last(t, msgInitiation))
 		}, DropReplay, nil},
 		{"initiation with a bad MAC1", func(t *testing.T, n *memNet, a, b *end, rec *recorder) {
 			m := rec.last(t, msgInitiation)
 			m[mac1Offset(m)] ^= 1
-			n.inject(a.addr, b.addr, m)
+			n.Inject(a.addr, b.addr, m)
 		}, DropMAC, nil},
 		{"response for no handshake", func(t *testing.T, n *memNet, a, b *end, rec *recorder) {
 			// B's response, replayed to A after A's handshake finished.
-			n.inject(b.addr, a.addr, recFrom(t, n, b, a))
+			n.Inject(b.addr, a.addr, recFrom(t, n, b, a))
 		}, DropUnknownIndex, func(a, b *end) *end { return a }},
 		{"source outside AllowedIPs", func(t *testing.T, n *memNet, a, b *end, rec *recorder) {
 			a.send(ping(b.inner, outsider, 7))
@@ -107,22 +107,22 @@ func TestSecurityDrops(t *testing.T) {
 			a.send(ping(outsider, a.inner, 7))
 		}, DropNoRoute, func(a, b *end) *end { return a }},
 		{"garbage", func(t *testing.T, n *memNet, a, b *end, rec *recorder) {
-			n.inject(a.addr, b.addr, []byte{9, 0, 0, 0, 1, 2, 3})
+			n.Inject(a.addr, b.addr, []byte{9, 0, 0, 0, 1, 2, 3})
 		}, DropMalformed, nil},
 		{"truncated transport message", func(t *testing.T, n *memNet, a, b *end, rec *recorder) {
-			n.inject(a.addr, b.addr, rec.last(t, msgTransport)[:keepaliveSize-1])
+			n.Inject(a.addr, b.addr, rec.last(t, msgTransport)[:keepaliveSize-1])
 		}, DropMalformed, nil},
 		{"data that is not an IP packet", func(t *testing.T, n *memNet, a, b *end, rec *recorder) {
 			// Sealed with A's session key: an IPv4 header claiming 99
 			// bytes with 6 present.
-			n.inject(a.addr, b.addr, forge(t, a, []byte{0x45, 0, 0, 99, 0, 0}))
+			n.Inject(a.addr, b.addr, forge(t, a, []byte{0x45, 0, 0, 99, 0, 0}))
 		}, DropMalformed, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &recorder{from: underA}
 			n, a, b := newInlinePair(t, 16, nil)
-			n.setTap(rec.tap)
+			n.SetTap(rec.tap)
 			handshake(t, a, b)
 			at := b
 			if tt.at != nil {
@@ -131,7 +131,7 @@ func TestSecurityDrops(t *testing.T) {
 			before := at.tunnel.Stats().Drops
 			tt.attack(t, n, a, b, rec)
 			eventually(t, "drop counted as "+string(tt.reason), func() bool { return at.drops(tt.reason) > before[tt.reason] })
-			expectNoPacket(t, b.tun.out, "B's TUN after the attack")
+			expectNoPacket(t, b.tun.Out, "B's TUN after the attack")
 			for r, c := range at.tunnel.Stats().Drops {
 				if r != tt.reason && c != before[r] {
 					t.Errorf("drops[%s] went from %d to %d; only %s should count", r, before[r], c, tt.reason)
@@ -151,7 +151,7 @@ func recFrom(t *testing.T, n *memNet, b, a *end) []byte {
 	t.Helper()
 	// Force a fresh handshake initiated by A and record B's response.
 	rec := &recorder{from: b.addr}
-	n.setTap(rec.tap)
+	n.SetTap(rec.tap)
 	a.clock.Advance(RekeyAfterTime + RekeyTimeout)
 	b.clock.Advance(RekeyAfterTime + RekeyTimeout) // past B's initiation flood limit too
 	p := ping(b.inner, a.inner, 5)

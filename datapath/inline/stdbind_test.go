@@ -40,8 +40,8 @@ func TestStdNetBindLoopback(t *testing.T) {
 			Endpoint: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), b.ListenPort())}}, nil)
 
 	first := mk(100, 0)
-	ta.in <- [][]byte{first}
-	expectPacket(t, tb.out, first, "first packet over loopback")
+	ta.In <- [][]byte{first}
+	expectPacket(t, tb.Out, first, "first packet over loopback")
 	sizes := []int{1420, 1420, 1420, 1420, 1000, 1420, 64, 64, 64, 1420, 1419, 1420}
 	var want [][]byte
 	for round := range 8 {
@@ -52,13 +52,13 @@ func TestStdNetBindLoopback(t *testing.T) {
 			batch = append(batch, p)
 			want = append(want, p)
 		}
-		ta.in <- batch
+		ta.In <- batch
 	}
 	got := map[uint32][]byte{}
 	deadline := time.After(10 * time.Second)
 	for len(got) < len(want) {
 		select {
-		case p := <-tb.out:
+		case p := <-tb.Out:
 			got[binary.BigEndian.Uint32(p[28:])] = p
 		case <-deadline:
 			st := b.Stats()

@@ -60,7 +60,7 @@ func TestRejectAfterTimeOnReceive(t *testing.T) {
 	b.clock.Advance(RejectAfterTime + time.Second)
 	a.send(ping(b.inner, a.inner, 2)) // A still thinks its session is fresh
 	eventually(t, "B drops the expired session's packet", func() bool { return b.drops(DropExpired) == 1 })
-	expectNoPacket(t, b.tun.out, "B's TUN")
+	expectNoPacket(t, b.tun.Out, "B's TUN")
 	q := ping(a.inner, b.inner, 3) // B has no usable session: it handshakes
 	b.send(q)
 	a.expect(t, q, "B to A after B's new handshake")
@@ -75,7 +75,7 @@ func TestTimers(t *testing.T) {
 	t.Run("keepalive after unanswered data", func(t *testing.T) {
 		n, a, b := newInlinePair(t, 8, nil)
 		rec := &recorder{from: underB}
-		n.setTap(rec.tap)
+		n.SetTap(rec.tap)
 		handshake(t, a, b)
 		p := ping(b.inner, a.inner, 2)
 		a.send(p)
@@ -87,13 +87,13 @@ func TestTimers(t *testing.T) {
 			t.Errorf("B's last message is %d bytes, want a %d-byte keepalive", len(m), keepaliveSize)
 		}
 		eventually(t, "A receives it", func() bool { return a.tunnel.Stats().RxPackets >= 2 })
-		expectNoPacket(t, a.tun.out, "A's TUN (a keepalive carries no packet)")
+		expectNoPacket(t, a.tun.Out, "A's TUN (a keepalive carries no packet)")
 	})
 	t.Run("new handshake when data gets no answer", func(t *testing.T) {
 		n, a, b := newInlinePair(t, 8, nil)
 		handshake(t, a, b)
 		rec := &recorder{from: underA, hold: func([]byte) bool { return true }} // B hears nothing more
-		n.setTap(rec.tap)
+		n.SetTap(rec.tap)
 		a.send(ping(b.inner, a.inner, 2))
 		eventually(t, "A sends the data", func() bool { return rec.count(msgTransport) == 1 })
 		a.clock.Advance(KeepaliveTimeout + RekeyTimeout + time.Second)
@@ -104,7 +104,7 @@ func TestTimers(t *testing.T) {
 		a := newEnd(t, n, underA, addrA, 8)
 		a.cfg.Peer = PeerConfig{PublicKey: genKey(t).PublicKey(), Endpoint: underB, AllowedIPs: []netip.Prefix{pfxB}}
 		rec := &recorder{from: underA}
-		n.setTap(rec.tap)
+		n.SetTap(rec.tap)
 		a.start(t)
 		a.send(ping(addrB, addrA, 1)) // nobody answers at underB
 		eventually(t, "the first initiation", func() bool { return rec.count(msgInitiation) == 1 })
@@ -123,7 +123,7 @@ func TestTimers(t *testing.T) {
 	t.Run("persistent keepalive", func(t *testing.T) {
 		n, a, b := newInlinePair(t, 8, func(a, b *end) { a.cfg.Peer.PersistentKeepalive = 25 * time.Second })
 		rec := &recorder{from: underA}
-		n.setTap(rec.tap)
+		n.SetTap(rec.tap)
 		// The persistent keepalive starts the first handshake by itself.
 		eventually(t, "a session from the first keepalive", func() bool { return b.tunnel.Stats().Handshakes == 1 })
 		before := rec.count(msgTransport)
@@ -149,7 +149,7 @@ func TestRoaming(t *testing.T) {
 	_, a, b := newMixedPair(t, 8, false, nil)
 	exchange(t, a, b, 0, 3)
 	moved := netip.MustParseAddrPort("198.18.7.7:4242")
-	b.bind.moveTo(moved)
+	b.bind.MoveTo(moved)
 	q := ping(a.inner, b.inner, 10)
 	b.send(q)
 	a.expect(t, q, "wireguard-go to inline from the new address")
@@ -167,7 +167,7 @@ func TestRekeyRequestWaitsForThrottle(t *testing.T) {
 		a.cfg.Limits.RekeyAfterMessages = 3
 	})
 	rec := &recorder{from: underA}
-	n.setTap(rec.tap)
+	n.SetTap(rec.tap)
 	handshake(t, a, b)
 	time.Sleep(25 * time.Millisecond) // past B's initiation flood limit
 	for i := range uint16(5) {

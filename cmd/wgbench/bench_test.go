@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/wgbench/wgbench/datapath/inline/inlinebench"
+)
+
+// benchCLI runs wgbench in this process and returns its output.
+func benchCLI(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var o, e bytes.Buffer
+	root := newRoot(&o, &e)
+	root.SetArgs(args)
+	err = root.ExecuteContext(t.Context())
+	return o.String(), e.String(), err
+}
+
+// TestBenchDatapathCLI runs the table for a few milliseconds a case: a
+// row per case with positive numbers, and a verdict per goal. It asserts
+// nothing about speed.
+func TestBenchDatapathCLI(t *testing.T) {
+	out, errOut, err := benchCLI(t, "bench", "datapath", "--duration", "30ms")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	cores := inlinebench.AvailableCores([]int{1, 2})
+	rows := map[string][]string{}
+	var goals int
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 8 && (f[2] == "aead-bound" || f[2] == "wireguard-go" || f[2] == "inline"):
+			rows[strings.Join(f[:3], " ")] = f
+		case len(f) == 7 && (f[3] == "met" || f[3] == "missed") && (f[6] == "met" || f[6] == "missed"):
+			goals++
+		}
+	}
+	var want []string
+	for _, size := range []int{1420, 64} {
+		want = append(want, fmt.Sprintf("%d 1 aead-bound", size))
+		for _, c := range cores {
+			want = append(want, fmt.Sprintf("%d %d wireguard-go", size, c), fmt.Sprintf("%d %d inline", size, c))
+		}
+	}
+	if len(rows) != len(want) || goals != 2*len(cores) {
+		t.Errorf("%d rows and %d goal rows, want %d and %d:\n%s", len(rows), goals, len(want), 2*len(cores), out)
+	}
+	for _, w := range want {
+		f, ok := rows[w]
+		if !ok {
+			t.Errorf("no row %q:\n%s", w, out)
+			continue
+		}
+		for i, name := range []string{"pkts/s", "Gbit/s", "busy cores", "Gbit/s/core"} {
+			if v, err := strconv.ParseFloat(f[3+i], 64); err != nil || v <= 0 {
+				t.Errorf("row %q: %s is %q, want a positive number", w, name, f[3+i])
+			}
+		}
+	}
+	if !strings.Contains(errOut, fmt.Sprintf("[%d/%d]", len(want), len(want))) {
+		t.Errorf("no progress on stderr:\n%s", errOut)
+	}
+}
+
+func TestBenchDatapathJSON(t *testing.T) {
+	out, errOut, err := benchCLI(t, "bench", "datapath", "--duration", "20ms", "--sizes", "64", "--cores", "1", "--format", "json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	var rep benchReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if len(rep.Results) != 3 || len(rep.Goals) != 1 || rep.Goals[0].VsWireGuardGo <= 0 || rep.Goals[0].VsAEAD <= 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, r := range rep.Results {
+		if r.Size != 64 || r.Cores != 1 || r.PacketsPerSec <= 0 || r.Gbps <= 0 {
+			t.Errorf("result %+v", r)
+		}
+	}
+}
+
+func TestBenchDatapathUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"--sizes", "10"},
+		{"--sizes", "2000"},
+		{"--cores", "0"},
+		{"--cores", "100000"},
+		{"--duration", "0s"},
+		{"--format", "csv"},
+		{"extra"},
+	} {
+		_, _, err := benchCLI(t, append([]string{"bench", "datapath"}, args...)...)
+		var ue usageError
+		if !errors.As(err, &ue) && !strings.Contains(fmt.Sprint(err), "unknown command") && !strings.Contains(fmt.Sprint(err), "accepts 0 arg") {
+			t.Errorf("%v: %v, want a usage error", args, err)
+		}
+	}
+}

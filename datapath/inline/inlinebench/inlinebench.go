@@ -1,0 +1,387 @@
+// Package inlinebench measures the inline engine's datapath against
+// wireguard-go's and against the ChaCha20-Poly1305 bound of the machine,
+// all in one process and without root.
+//
+// Each pair is a sender A whose TUN generates IPv4/UDP packets of one size
+// and a receiver B whose TUN counts them, over an in-memory batched TUN
+// and network (package memnet): the inline pair and the wireguard-go pair
+// run over the very same devices, so the difference between them is the
+// WireGuard implementation. A keeps at most Window packets in flight, as
+// a sender's window or a bounded TUN queue would, and each pair warms up
+// before it is measured, so what is measured is its steady state. The
+// AEAD bound is one seal and one open of a
+// packet in place on one core, which is what a pair spends in crypto per
+// packet. Figures per busy core divide throughput by the CPU time the
+// whole process used (both ends, the TUN and the network included), so
+// they stay comparable when a pair does not fill its cores.
+//
+// Run measures a table of cases for a fixed time each (wgbench bench
+// datapath); Measure measures one case, for a time or for a number of
+// packets (the package's go test -bench wrappers pass b.N), so both use
+// one code path.
+package inlinebench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/wgbench/wgbench/datapath/inline"
+)
+
+// Impl is what a case measures.
+type Impl string
+
+const (
+	// AEAD is the ChaCha20-Poly1305 bound: seal + open of one packet in
+	// place on one locked thread.
+	AEAD Impl = "aead-bound"
+	// WireGuardGo is a wireguard-go device pair (golang.zx2c4.com/wireguard).
+	WireGuardGo Impl = "wireguard-go"
+	// Inline is an inline engine tunnel pair (package inline).
+	Inline Impl = "inline"
+)
+
+const (
+	// DefaultDuration is how long Run measures each case by default.
+	DefaultDuration = 2 * time.Second
+	// MTU is the TUN MTU of every pair, and the largest packet size.
+	MTU = inline.DefaultMTU
+	// MinSize is the smallest packet size: an IPv4 and a UDP header.
+	MinSize = 28
+	// Batch is the TUN and bind batch size of every pair.
+	Batch = 128
+	// Window is how many packets A's TUN keeps in flight at most: made
+	// but not yet delivered to B's (see memnet.TUN.Pace), as a real TUN
+	// queue is bounded. Eight batches keep both pipelines full; an
+	// unbounded backlog would fill wireguard-go's queues with gigabytes
+	// of 64 KiB buffers and measure its allocator instead of its
+	// datapath.
+	Window = 8 * Batch
+
+	// GoalVsWireGuardGo is the inline engine's goal against wireguard-go:
+	// at least this many times its Gbit/s per busy core.
+	GoalVsWireGuardGo = 2.0
+	// GoalVsAEAD is the inline engine's goal against the AEAD bound: at
+	// least this fraction of its Gbit/s per core.
+	GoalVsAEAD = 0.6
+)
+
+// DefaultSizes and DefaultCores are what Run measures by default (cores
+// beyond those this process may use are left out of DefaultCores).
+var (
+	DefaultSizes = []int{1420, 64}
+	DefaultCores = []int{1, 2}
+)
+
+// Config says what Run measures: for every size, the AEAD bound (one
+// core) and, for every core count, a wireguard-go pair and an inline pair.
+type Config struct {
+	// Duration is the measured time of each case; 0 means
+	// DefaultDuration. Each case also spends a handshake and a short
+	// warm-up before it.
+	Duration time.Duration
+	// Sizes are the inner packet sizes in bytes, MinSize to MTU; nil
+	// means DefaultSizes.
+	Sizes []int
+	// Cores are the core counts; nil means DefaultCores. A count may not
+	// exceed the cores this process may use.
+	Cores []int
+	// Progress, when set, is called before each case is measured.
+	Progress func(Case)
+}
+
+// Case is one measurement.
+//
+// A wireguard-go pair on c cores runs with GOMAXPROCS = c (as go test
+// -cpu c would run it). An inline pair on c cores pins A's data threads to
+// the first of the cores this process may use and B's to the second
+// (round-robin over c of them, so both share one core when c = 1), and
+// runs with the GOMAXPROCS the engine's Up would pick on a c-core
+// machine, min(c + 2·tunnels, 4c): room for the pinned threads. The AEAD
+// bound always runs on one locked thread; its Cores is 1.
+type Case struct {
+	Impl  Impl `json:"impl"`
+	Size  int  `json:"size"`
+	Cores int  `json:"cores"`
+}
+
+func (c Case) String() string {
+	return fmt.Sprintf("%s, %d-byte packets, %d core%s", c.Impl, c.Size, c.Cores, plural(c.Cores))
+}
+
+// Result is a measured case.
+type Result struct {
+	Case
+	// GOMAXPROCS is the value the case ran with (0 for the AEAD bound,
+	// which runs on one locked thread whatever it is).
+	GOMAXPROCS int `json:"gomaxprocs"`
+	// Pinned are the cores A's and B's data threads were pinned to
+	// (inline only, and only where affinity is supported).
+	Pinned []int `json:"pinned,omitempty"`
+	// Packets were delivered to B's TUN (sealed and opened, for the
+	// AEAD bound) in the measured time Wall, using CPU time CPU.
+	Packets int64         `json:"packets"`
+	Wall    time.Duration `json:"wall_ns"`
+	CPU     time.Duration `json:"cpu_ns"`
+	// Lost packets were generated but never delivered: an
+	// implementation's drops (the in-memory network blocks rather than
+	// drops, and the window keeps the queues short, so none are
+	// expected).
+	Lost int64 `json:"lost"`
+
+	PacketsPerSec float64 `json:"pkts_per_s"`
+	// Gbps counts the inner packets' bytes.
+	Gbps float64 `json:"gbit_per_s"`
+	// BusyCores is CPU / Wall: the cores the process kept busy.
+	BusyCores float64 `json:"busy_cores"`
+	// GbpsPerCore is Gbps / BusyCores.
+	GbpsPerCore float64 `json:"gbit_per_s_per_core"`
+}
+
+// Amount is how much Measure sends: exactly Packets packets when it is
+// positive (testing.B's b.N), else for Duration.
+type Amount struct {
+	Packets  int64
+	Duration time.Duration
+	// Started and Stopped, when set, are called right before and right
+	// after the measured part (b.ResetTimer and b.StopTimer), after the
+	// pair is set up and before it is torn down.
+	Started, Stopped func()
+}
+
+// Run measures every case cfg names, one after the other, and returns
+// the results in table order: per size, the AEAD bound, then per core
+// count wireguard-go and inline. On error (ctx cancelled included) it
+// returns the results measured so far with it.
+func Run(ctx context.Context, cfg Config) ([]Result, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	var cases []Case
+	for _, size := range cfg.Sizes {
+		cases = append(cases, Case{AEAD, size, 1})
+		for _, c := range cfg.Cores {
+			cases = append(cases, Case{WireGuardGo, size, c}, Case{Inline, size, c})
+		}
+	}
+	var out []Result
+	for _, c := range cases {
+		if cfg.Progress != nil {
+			cfg.Progress(c)
+		}
+		r, err := Measure(ctx, c, Amount{Duration: cfg.Duration})
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Duration == 0 {
+		cfg.Duration = DefaultDuration
+	}
+	if cfg.Duration < 0 {
+		return cfg, fmt.Errorf("inlinebench: duration %v is negative", cfg.Duration)
+	}
+	if cfg.Sizes == nil {
+		cfg.Sizes = DefaultSizes
+	}
+	if cfg.Cores == nil {
+		cfg.Cores = AvailableCores(DefaultCores)
+	}
+	if len(cfg.Sizes) == 0 || len(cfg.Cores) == 0 {
+		return cfg, errors.New("inlinebench: nothing to measure: no sizes or no core counts")
+	}
+	for _, s := range cfg.Sizes {
+		if err := checkSize(s); err != nil {
+			return cfg, err
+		}
+	}
+	for _, c := range cfg.Cores {
+		if _, err := cores(c); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
+}
+
+// AvailableCores is the counts of want this process has the cores for.
+func AvailableCores(want []int) []int {
+	var out []int
+	for _, c := range want {
+		if _, err := cores(c); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func checkSize(s int) error {
+	if s < MinSize || s > MTU {
+		return fmt.Errorf("inlinebench: packet size %d is out of range %d to %d (an IPv4/UDP header to the MTU)", s, MinSize, MTU)
+	}
+	return nil
+}
+
+// cores returns the first n cores this process may use, or nil where
+// affinity is not supported (then nothing is pinned).
+func cores(n int) ([]int, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("inlinebench: %d cores: want at least 1", n)
+	}
+	cpus, err := allowedCPUs()
+	if err != nil {
+		if n > runtime.NumCPU() {
+			return nil, fmt.Errorf("inlinebench: %d cores, but this machine has %d", n, runtime.NumCPU())
+		}
+		return nil, nil
+	}
+	if n > len(cpus) {
+		return nil, fmt.Errorf("inlinebench: %d cores, but this process may use only %d (%v)", n, len(cpus), cpus)
+	}
+	return cpus[:n], nil
+}
+
+// Measure measures one case. It changes GOMAXPROCS while a pair runs and
+// restores it after.
+func Measure(ctx context.Context, c Case, a Amount) (Result, error) {
+	if err := checkSize(c.Size); err != nil {
+		return Result{}, err
+	}
+	if a.Packets <= 0 && a.Duration <= 0 {
+		return Result{}, errors.New("inlinebench: measure what: no packet count and no duration")
+	}
+	switch c.Impl {
+	case AEAD:
+		c.Cores = 1
+		return measureAEAD(ctx, c, a)
+	case WireGuardGo, Inline:
+	default:
+		return Result{}, fmt.Errorf("inlinebench: unknown implementation %q", c.Impl)
+	}
+	cpus, err := cores(c.Cores)
+	if err != nil {
+		return Result{}, err
+	}
+	procs := c.Cores
+	if c.Impl == Inline {
+		procs = inlineMaxProcs(c.Cores, 2)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+	p, err := startPair(c, cpus)
+	if err != nil {
+		return Result{}, fmt.Errorf("inlinebench: %s: %w", c, err)
+	}
+	defer p.close()
+	r, err := p.measure(ctx, a)
+	if err != nil {
+		return Result{}, fmt.Errorf("inlinebench: %s: %w", c, err)
+	}
+	r.GOMAXPROCS = procs
+	return r, nil
+}
+
+// inlineMaxProcs is the GOMAXPROCS the inline engine's Up picks for n
+// tunnels on a machine of c cores: a P for each busy data thread plus the
+// cores, at most four per core.
+func inlineMaxProcs(c, n int) int { return min(c+2*n, 4*c) }
+
+// result fills in the rates of a measurement.
+func result(c Case, packets int64, wall, cpu time.Duration) Result {
+	r := Result{Case: c, Packets: packets, Wall: wall, CPU: cpu}
+	if wall <= 0 {
+		return r
+	}
+	r.PacketsPerSec = float64(packets) / wall.Seconds()
+	r.Gbps = r.PacketsPerSec * float64(c.Size) * 8 / 1e9
+	r.BusyCores = cpu.Seconds() / wall.Seconds()
+	if r.BusyCores > 0 {
+		r.GbpsPerCore = r.Gbps / r.BusyCores
+	}
+	return r
+}
+
+// cpuTime is the process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Goal is the inline engine's standing against its goals at one size and
+// core count, in Gbit/s per busy core. A ratio is 0 when a result it
+// needs is missing.
+type Goal struct {
+	Size  int `json:"size"`
+	Cores int `json:"cores"`
+	// VsWireGuardGo is inline / wireguard-go; met when at least
+	// GoalVsWireGuardGo.
+	VsWireGuardGo    float64 `json:"inline_vs_wireguard_go"`
+	VsWireGuardGoMet bool    `json:"inline_vs_wireguard_go_met"`
+	// VsAEAD is inline / the AEAD bound; met when at least GoalVsAEAD.
+	VsAEAD    float64 `json:"inline_vs_aead"`
+	VsAEADMet bool    `json:"inline_vs_aead_met"`
+}
+
+// Goals compares every inline result with the wireguard-go result of the
+// same size and core count and with the AEAD bound of the same size.
+func Goals(results []Result) []Goal {
+	find := func(impl Impl, size, cores int) *Result {
+		for i := range results {
+			r := &results[i]
+			if r.Impl == impl && r.Size == size && (cores == 0 || r.Cores == cores) {
+				return r
+			}
+		}
+		return nil
+	}
+	ratio := func(a, b *Result) float64 {
+		if a == nil || b == nil || b.GbpsPerCore <= 0 {
+			return 0
+		}
+		return a.GbpsPerCore / b.GbpsPerCore
+	}
+	var out []Goal
+	for i := range results {
+		in := &results[i]
+		if in.Impl != Inline {
+			continue
+		}
+		g := Goal{Size: in.Size, Cores: in.Cores,
+			VsWireGuardGo: ratio(in, find(WireGuardGo, in.Size, in.Cores)),
+			VsAEAD:        ratio(in, find(AEAD, in.Size, 0)),
+		}
+		g.VsWireGuardGoMet = g.VsWireGuardGo >= GoalVsWireGuardGo
+		g.VsAEADMet = g.VsAEAD >= GoalVsAEAD
+		out = append(out, g)
+	}
+	return out
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
