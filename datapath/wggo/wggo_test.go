@@ -291,7 +291,7 @@ func TestIntegrationWggoUpRollsBack(t *testing.T) {
 		failed string
 		want   string
 	}{
-		{"port in use", []*wgconf.Config{cfg("wgbR1"+sfx, 51830), cfg("wgbR2"+sfx, 51830)}, "wgbR2" + sfx, "start device"},
+		{"port in use", []*wgconf.Config{cfg("wgbR1"+sfx, 51830), cfg("wgbR2"+sfx, 51830)}, "wgbR2" + sfx, "address already in use"},
 		{"name used in another namespace", []*wgconf.Config{cfg("wgbR3"+sfx, 0), cfg(taken.Name, 0)}, taken.Name, "unique"},
 		{"default route", []*wgconf.Config{{Name: "wgbR4" + sfx, Interface: wgconf.Interface{PrivateKey: genKey(t)},
 			Peers: []wgconf.Peer{{PublicKey: genKey(t).PublicKey(), AllowedIPs: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}}}}},
