@@ -104,6 +104,11 @@ func (e *Errors) err() error {
 	return e
 }
 
+// DidYouMean returns " (did you mean x?)" when got is within two edits of
+// one of allowed, else "": the hint every strict decoder of wgbench's
+// files adds to an unknown key or value.
+func DidYouMean(got string, allowed []string) string { return suggest(got, allowed) }
+
 // suggest returns a " (did you mean x?)" hint when one of allowed is within
 // edit distance 2 of got, and "" otherwise.
 func suggest(got string, allowed []string) string {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/wgbench/wgbench/scenarios"
 )
 
 // maxCPU bounds the CPU numbers a list or mask may name, so a corrupt file
@@ -78,22 +80,7 @@ func ParseMask(s string) (CPUList, error) {
 }
 
 // String formats l kernel-style, folding runs into ranges: "0-3,8".
-func (l CPUList) String() string {
-	var parts []string
-	for i := 0; i < len(l); {
-		j := i
-		for j+1 < len(l) && l[j+1] == l[j]+1 {
-			j++
-		}
-		if j > i {
-			parts = append(parts, fmt.Sprintf("%d-%d", l[i], l[j]))
-		} else {
-			parts = append(parts, strconv.Itoa(l[i]))
-		}
-		i = j + 1
-	}
-	return strings.Join(parts, ",")
-}
+func (l CPUList) String() string { return scenarios.CPUList(l).String() }
 
 // Mask formats l as a kernel CPU mask ("ff,ffffffff"), the form
 // smp_affinity and rps_cpus take. An empty list is "0".

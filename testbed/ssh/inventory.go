@@ -243,7 +243,7 @@ func (d *invDecoder) mapping(n *yaml.Node, path string, allowed []string) map[st
 		case k.Value == "<<":
 			d.fail(k, path, "merge keys (<<) are not supported in an inventory; write the keys out or use defaults:")
 		case !slices.Contains(allowed, k.Value):
-			d.fail(k, p, "unknown key; allowed: %s%s", strings.Join(allowed, ", "), suggest(k.Value, allowed))
+			d.fail(k, p, "unknown key; allowed: %s%s", strings.Join(allowed, ", "), scenarios.DidYouMean(k.Value, allowed))
 		case out[k.Value] != nil:
 			d.fail(k, p, "repeated key (first at line %d)", out[k.Value].Line)
 		default:
@@ -423,40 +423,6 @@ func kind(n *yaml.Node) string {
 		return n.Value
 	}
 	return "an alias"
-}
-
-// suggest returns " (did you mean x?)" when got is close to one of allowed.
-func suggest(got string, allowed []string) string {
-	best, bestDist := "", 3
-	for _, a := range allowed {
-		if d := editDistance(strings.ToLower(got), a); d < bestDist {
-			best, bestDist = a, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %s?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // fileHost is one host as written to an inventory file.
