@@ -77,23 +77,12 @@ func Up(ctx context.Context, cfgs []*wgconf.Config, opts Options) (*Engine, erro
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if len(cfgs) == 0 {
-		return nil, errors.New("inline: no WireGuard configs")
+	if err := wgconf.ValidateSet(cfgs); err != nil {
+		return nil, fmt.Errorf("inline: %w", err)
 	}
-	seen := map[string]bool{}
 	for _, c := range cfgs {
-		if err := c.Validate(); err != nil {
-			return nil, fmt.Errorf("inline: %w", err)
-		}
 		if len(c.Peers) != 1 {
 			return nil, fmt.Errorf("inline: config %s has %d peers; the inline engine serves exactly one peer per tunnel: split it into one config per peer", c.Name, len(c.Peers))
-		}
-		if seen[c.Name] {
-			return nil, fmt.Errorf("inline: two configs for device %s; give each tunnel its own name", c.Name)
-		}
-		seen[c.Name] = true
-		if err := checkRoutes(c); err != nil {
-			return nil, fmt.Errorf("inline: config %s: %w", c.Name, err)
 		}
 	}
 	cpus := opts.CPUs
@@ -132,22 +121,6 @@ func Up(ctx context.Context, cfgs []*wgconf.Config, opts Options) (*Engine, erro
 // the garbage collector's share of Ps stays sane.
 func maxProcsFor(n int) int {
 	return min(runtime.NumCPU()+2*n, 4*runtime.NumCPU())
-}
-
-// checkRoutes refuses default routes, which would capture the tunnel's own
-// UDP packets: wgbench does no fwmark policy routing.
-func checkRoutes(c *wgconf.Config) error {
-	if c.Interface.TableOff {
-		return nil
-	}
-	for _, p := range c.Peers {
-		for _, a := range p.AllowedIPs {
-			if a.Bits() == 0 {
-				return fmt.Errorf("AllowedIPs %s would route everything, the tunnel's own packets included, into the tunnel; wgbench has no fwmark policy routing: list the remote subnets or set Table = off", a)
-			}
-		}
-	}
-	return nil
 }
 
 // TunnelConfigFrom converts a one-peer wg-quick configuration.

@@ -71,21 +71,8 @@ func UpOn(ctx context.Context, cfgs []*wgconf.Config, tuning Tuning, host Host, 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if len(cfgs) == 0 {
-		return nil, errors.New("kernel: no WireGuard configs")
-	}
-	seen := map[string]bool{}
-	for _, c := range cfgs {
-		if err := c.Validate(); err != nil {
-			return nil, fmt.Errorf("kernel: %w", err)
-		}
-		if seen[c.Name] {
-			return nil, fmt.Errorf("kernel: two configs for device %s; give each tunnel its own name", c.Name)
-		}
-		seen[c.Name] = true
-		if err := checkRoutes(c); err != nil {
-			return nil, fmt.Errorf("kernel: config %s: %w", c.Name, err)
-		}
+	if err := wgconf.ValidateSet(cfgs); err != nil {
+		return nil, fmt.Errorf("kernel: %w", err)
 	}
 	if err := tuning.Validate(); err != nil {
 		return nil, fmt.Errorf("kernel: tuning: %w", err)
@@ -123,22 +110,6 @@ func UpOn(ctx context.Context, cfgs []*wgconf.Config, tuning Tuning, host Host, 
 		}
 	}
 	return e, nil
-}
-
-// checkRoutes refuses default routes, which would capture the tunnel's own
-// UDP packets: wgbench does not do wg-quick's fwmark policy routing.
-func checkRoutes(c *wgconf.Config) error {
-	if c.Interface.TableOff {
-		return nil
-	}
-	for _, p := range c.Peers {
-		for _, a := range p.AllowedIPs {
-			if a.Bits() == 0 {
-				return fmt.Errorf("AllowedIPs %s would route everything, the tunnel's own packets included, into the tunnel; wgbench has no fwmark policy routing: list the remote subnets or set Table = off", a)
-			}
-		}
-	}
-	return nil
 }
 
 // up makes t's link from c, configures it and brings it up.

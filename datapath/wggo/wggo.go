@@ -73,21 +73,8 @@ func Up(ctx context.Context, cfgs []*wgconf.Config, log *slog.Logger) (*Engine, 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if len(cfgs) == 0 {
-		return nil, errors.New("wggo: no WireGuard configs")
-	}
-	seen := map[string]bool{}
-	for _, c := range cfgs {
-		if err := c.Validate(); err != nil {
-			return nil, fmt.Errorf("wggo: %w", err)
-		}
-		if seen[c.Name] {
-			return nil, fmt.Errorf("wggo: two configs for device %s; give each tunnel its own name", c.Name)
-		}
-		seen[c.Name] = true
-		if err := checkRoutes(c); err != nil {
-			return nil, fmt.Errorf("wggo: config %s: %w", c.Name, err)
-		}
+	if err := wgconf.ValidateSet(cfgs); err != nil {
+		return nil, fmt.Errorf("wggo: %w", err)
 	}
 	e := &Engine{log: log, ns: netns.None()}
 	ns, foreign, err := threadNS()
@@ -111,22 +98,6 @@ func Up(ctx context.Context, cfgs []*wgconf.Config, log *slog.Logger) (*Engine, 
 		log.Debug("wireguard-go device up", "dev", c.Name, "listen_port", c.Interface.ListenPort, "peers", len(c.Peers))
 	}
 	return e, nil
-}
-
-// checkRoutes refuses default routes, which would capture the tunnel's own
-// UDP packets: wgbench does not do wg-quick's fwmark policy routing.
-func checkRoutes(c *wgconf.Config) error {
-	if c.Interface.TableOff {
-		return nil
-	}
-	for _, p := range c.Peers {
-		for _, a := range p.AllowedIPs {
-			if a.Bits() == 0 {
-				return fmt.Errorf("AllowedIPs %s would route everything, the tunnel's own packets included, into the tunnel; wgbench has no fwmark policy routing: list the remote subnets or set Table = off", a)
-			}
-		}
-	}
-	return nil
 }
 
 // startNS identifies the network namespace the process started in. Package
