@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -226,6 +227,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	case reflect.String:
 		if !isScalar(n) {
 			d.errorAt(n, path, "expected %s, got %s", expected(v.Type()), show(n))
+			return
+		}
+		if !utf8.ValidString(n.Value) {
+			d.errorAt(n, path, "text is not valid UTF-8; write it in UTF-8")
 			return
 		}
 		v.SetString(n.Value)

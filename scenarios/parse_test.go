@@ -34,6 +34,11 @@ func TestParseErrors(t *testing.T) {
 			msg: "unknown key; allowed keys: name, datapath, tuning (did you mean datapath?)",
 		},
 		{
+			name: "override that is not UTF-8",
+			yaml: "name: t\n" + series, set: []string{"description=caf\xe9"},
+			file: "--set description=caf\xe9", pos: "0:0", path: "description", msg: "text is not valid UTF-8",
+		},
+		{
 			name: "unknown top-level key",
 			yaml: "name: t\ncolour: red\n" + series,
 			pos:  "2:1", path: "colour",
