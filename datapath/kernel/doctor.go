@@ -131,6 +131,15 @@ func nicFacts(files Files) []Fact {
 	} else {
 		if irqs, err := files.List(base + "/device/msi_irqs"); err == nil {
 			parts = append(parts, fmt.Sprintf("%d MSI IRQs (%s)", len(irqs), strings.Join(irqs, ",")))
+			if qs, err := QueueIRQs(files, nic); err == nil {
+				var m []string
+				for _, q := range qs {
+					m = append(m, fmt.Sprintf("rx-%d→IRQ %d", q.Queue, q.IRQ))
+				}
+				parts = append(parts, "irq_cpus can place "+strings.Join(m, " "))
+			} else {
+				parts = append(parts, "irq_cpus cannot act: "+strings.TrimPrefix(err.Error(), ErrUnsupported.Error()+": "))
+			}
 		} else {
 			parts = append(parts, "no MSI IRQs visible")
 		}

@@ -145,7 +145,49 @@ func (a *fakeAffinity) Set(pid int, cpus []int) error {
 type fakeEthtool struct {
 	mu     sync.Mutex
 	feats  map[string]map[string]Feature // dev → name → state
+	rules  map[string]map[uint32]FlowRule
 	closed bool
+}
+
+// InsertFlowRule takes the lowest free location, as drivers do for
+// RX_CLS_LOC_ANY; like them it refuses while ntuple filters are off.
+func (e *fakeEthtool) InsertFlowRule(dev string, r FlowRule) (uint32, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.feats[dev][featNtuple].Active {
+		return 0, fmt.Errorf("ethtool -N %s: %w", dev, unix.EINVAL)
+	}
+	if e.rules[dev] == nil {
+		e.rules[dev] = map[uint32]FlowRule{}
+	}
+	loc := uint32(0)
+	for ; ; loc++ {
+		if _, ok := e.rules[dev][loc]; !ok {
+			break
+		}
+	}
+	e.rules[dev][loc] = r
+	return loc, nil
+}
+
+func (e *fakeEthtool) DeleteFlowRule(dev string, loc uint32) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.rules[dev][loc]; !ok {
+		return fmt.Errorf("ethtool -N %s delete %d: %w", dev, loc, unix.ENOENT)
+	}
+	delete(e.rules[dev], loc)
+	return nil
+}
+
+func (e *fakeEthtool) rulesOf(dev string) map[uint32]FlowRule {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[uint32]FlowRule{}
+	for l, r := range e.rules[dev] {
+		out[l] = r
+	}
+	return out
 }
 
 func (e *fakeEthtool) Feature(dev, name string) (Feature, error) {

@@ -99,6 +99,10 @@ func UpOn(ctx context.Context, cfgs []*wgconf.Config, tuning Tuning, host Host, 
 		log.Debug("kernel WireGuard device up", "dev", c.Name, "listen_port", c.Interface.ListenPort, "peers", len(c.Peers))
 	}
 	if len(tuning.Set()) > 0 {
+		tuning.ListenPorts = nil
+		for _, c := range cfgs {
+			tuning.ListenPorts = append(tuning.ListenPorts, c.Interface.ListenPort)
+		}
 		wan := tuning.WANDevice
 		if wan == "" && tuning.needsWAN() {
 			if wan, err = e.wanDevice(cfgs); err != nil {

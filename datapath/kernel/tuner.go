@@ -20,18 +20,36 @@ const (
 	KnobNAPICPUs         = "napi_cpus"
 	KnobNUMANode         = "numa_node"
 	KnobRPSCPUs          = "rps_cpus"
+	KnobIRQCPUs          = "irq_cpus"
 	KnobUDPGROForwarding = "udp_gro_forwarding"
 	KnobSteering         = "steering"
 	KnobInlineKernel     = "inline_kernel"
 	KnobEncryptCPUs      = "encrypt_cpus"
 	KnobDecryptCPUs      = "decrypt_cpus"
-	// KnobSerialCPUs has no scenario knob yet (flag --serial-cpus).
-	KnobSerialCPUs = "serial_cpus"
+	KnobSerialCPUs       = "serial_cpus"
+	KnobPlacement        = "placement"
 )
 
+// Placement presets: the HPSR 2025 placements built from the knobs.
+const (
+	// PlacementEmulatedInline runs every stage of tunnel i on core
+	// cpus[i mod n]: the tunnel's UDP flow steered to receive queue i,
+	// that queue's IRQ and the tunnel's NAPI thread pinned to the core,
+	// and, with the patched module, its crypto and serial work there.
+	PlacementEmulatedInline = "emulated-inline"
+	// PlacementOverlapAvoidance keeps the cores that receive the tunnels
+	// (tunnel i steered to cpus[i mod n]) free of the other stages: the
+	// NAPI threads and, with the patched module, the crypto workers run
+	// on the other online cores.
+	PlacementOverlapAvoidance = "overlap-avoidance"
+)
+
+// Placements lists the placement presets.
+var Placements = []string{PlacementEmulatedInline, PlacementOverlapAvoidance}
+
 // Knobs lists every knob name in the order Apply applies them.
-var Knobs = []string{KnobThreadedNAPI, KnobNUMANode, KnobNAPICPUs, KnobRPSCPUs, KnobUDPGROForwarding,
-	KnobSteering, KnobInlineKernel, KnobEncryptCPUs, KnobDecryptCPUs, KnobSerialCPUs}
+var Knobs = []string{KnobPlacement, KnobThreadedNAPI, KnobNUMANode, KnobNAPICPUs, KnobRPSCPUs, KnobUDPGROForwarding,
+	KnobSteering, KnobIRQCPUs, KnobInlineKernel, KnobEncryptCPUs, KnobDecryptCPUs, KnobSerialCPUs}
 
 // Tuning holds the kernel datapath's knobs. The zero value changes
 // nothing: a knob left unset leaves the host as it is.
@@ -52,10 +70,13 @@ type Tuning struct {
 	// UDPGROForwarding turns the WAN NIC's rx-udp-gro-forwarding feature
 	// on, so that the tunnels' UDP packets are aggregated by GRO.
 	UDPGROForwarding bool
-	// Steering would install ntuple rules on the WAN NIC, one receive
-	// queue per tunnel; wgbench does not implement the rules yet, so it
-	// fails with the reason (see Apply).
+	// Steering installs one ntuple rule per tunnel on the WAN NIC: UDP to
+	// tunnel i's listen port goes to receive queue i mod (number of
+	// queues). It needs ListenPorts.
 	Steering bool
+	// IRQCPUs pins the interrupt of the WAN NIC's receive queue q to
+	// IRQCPUs[q mod n]; with Steering, tunnel i is received there.
+	IRQCPUs []int
 	// InlineKernel writes 1 to the patched module's inline_en.
 	InlineKernel bool
 	// EncryptCPUs and DecryptCPUs set the patched module's
@@ -65,9 +86,24 @@ type Tuning struct {
 	// SerialCPUs sets the patched module's peer_<N>/serial_work_cpu of
 	// tunnel i to SerialCPUs[i mod n].
 	SerialCPUs []int
+	// Placement names a preset (PlacementEmulatedInline or
+	// PlacementOverlapAvoidance) that sets the knobs above from
+	// PlacementCPUs, tunnel i on PlacementCPUs[i mod n]; it cannot be
+	// combined with the knobs it sets. Its parts that need the patched
+	// module are skipped with a note on a stock module.
+	Placement     string
+	PlacementCPUs []int
 	// Optional lists knobs (by name, such as "numa_node") that are skipped
 	// with a note when the host cannot apply them, instead of failing.
+	// "placement" makes every part of the preset optional.
 	Optional []string
+	// ListenPorts are the tunnels' UDP listen ports, in the order of the
+	// devices, for Steering; they are not a knob.
+	ListenPorts []int
+	// perTunnelCrypto writes EncryptCPUs[i mod n] and DecryptCPUs[i mod
+	// n] alone to tunnel i's masks (emulated inline), instead of the
+	// whole lists to every tunnel.
+	perTunnelCrypto bool
 	// WANDevice names the WAN NIC of the WAN knobs (rps_cpus,
 	// udp_gro_forwarding, steering, numa_node -1); it is not a knob.
 	// Empty means the link that routes to the first peer endpoint.
@@ -79,6 +115,7 @@ func (t Tuning) Set() []string {
 	set := map[string]bool{
 		KnobThreadedNAPI: t.ThreadedNAPI, KnobNAPICPUs: len(t.NAPICPUs) > 0, KnobNUMANode: t.NUMANode != nil,
 		KnobRPSCPUs: len(t.RPSCPUs) > 0, KnobUDPGROForwarding: t.UDPGROForwarding, KnobSteering: t.Steering,
+		KnobIRQCPUs: len(t.IRQCPUs) > 0, KnobPlacement: t.Placement != "",
 		KnobInlineKernel: t.InlineKernel, KnobEncryptCPUs: len(t.EncryptCPUs) > 0,
 		KnobDecryptCPUs: len(t.DecryptCPUs) > 0, KnobSerialCPUs: len(t.SerialCPUs) > 0,
 	}
@@ -111,12 +148,84 @@ func (t Tuning) Validate() error {
 	if t.NUMANode != nil && *t.NUMANode < -1 {
 		return fmt.Errorf("numa_node %d: want a node number, or -1 for the WAN NIC's node", *t.NUMANode)
 	}
+	if t.Placement != "" {
+		if !slices.Contains(Placements, t.Placement) {
+			return fmt.Errorf("placement %q: want one of %s", t.Placement, strings.Join(Placements, ", "))
+		}
+		if len(t.PlacementCPUs) == 0 {
+			return fmt.Errorf("placement %s needs the tunnels' cores (placement CPUs)", t.Placement)
+		}
+		for _, k := range set {
+			if slices.Contains(placementParts, k) {
+				return fmt.Errorf("placement %s sets %s itself; drop %s or the placement", t.Placement, k, k)
+			}
+		}
+	} else if len(t.PlacementCPUs) > 0 {
+		return errors.New("placement CPUs without a placement: name one of " + strings.Join(Placements, ", "))
+	}
 	return nil
+}
+
+// placementParts are the knobs a placement preset sets.
+var placementParts = []string{KnobThreadedNAPI, KnobNAPICPUs, KnobNUMANode, KnobSteering, KnobIRQCPUs,
+	KnobEncryptCPUs, KnobDecryptCPUs, KnobSerialCPUs}
+
+// PlacementReport is what a placement preset expanded to.
+type PlacementReport struct {
+	Name string `json:"name"`
+	CPUs string `json:"cpus"`
+	// Knobs are the knobs the preset set.
+	Knobs []string `json:"knobs"`
+	// Patched are the parts that need the patched module; on a stock
+	// module they are skipped (see Report.Skipped).
+	Patched []string `json:"patched,omitempty"`
+}
+
+// expandPlacement returns tu with its placement preset replaced by the
+// knobs it stands for, and what it expanded to. online are the online
+// CPUs (overlap avoidance uses the others).
+func expandPlacement(tu Tuning, online []int) (Tuning, PlacementReport, error) {
+	cpus := tu.PlacementCPUs
+	rep := PlacementReport{Name: tu.Placement, CPUs: FormatCPUList(cpus)}
+	out := tu
+	out.Placement, out.PlacementCPUs = "", nil
+	out.Steering, out.IRQCPUs, out.ThreadedNAPI = true, cpus, true
+	switch tu.Placement {
+	case PlacementEmulatedInline:
+		out.NAPICPUs = cpus
+		out.EncryptCPUs, out.DecryptCPUs, out.SerialCPUs = cpus, cpus, cpus
+		out.perTunnelCrypto = true
+		rep.Patched = []string{KnobEncryptCPUs, KnobDecryptCPUs, KnobSerialCPUs}
+	case PlacementOverlapAvoidance:
+		var others []int
+		for _, c := range online {
+			if !slices.Contains(cpus, c) {
+				others = append(others, c)
+			}
+		}
+		if len(others) == 0 {
+			return Tuning{}, rep, unsupported("placement %s keeps CPUs %s for receiving, which leaves no other online CPU (online: %s) for the rest", tu.Placement, FormatCPUList(cpus), FormatCPUList(online))
+		}
+		out.NAPICPUs = others
+		out.EncryptCPUs, out.DecryptCPUs = others, others
+		rep.Patched = []string{KnobEncryptCPUs, KnobDecryptCPUs}
+	}
+	rep.Knobs = slices.DeleteFunc(out.Set(), func(k string) bool { return !slices.Contains(placementParts, k) })
+	optional := slices.DeleteFunc(slices.Clone(tu.Optional), func(k string) bool { return k == KnobPlacement })
+	if slices.Contains(tu.Optional, KnobPlacement) {
+		optional = append(optional, rep.Knobs...)
+	} else {
+		optional = append(optional, rep.Patched...)
+	}
+	slices.Sort(optional)
+	out.Optional = slices.Compact(optional)
+	return out, rep, nil
 }
 
 // needsWAN reports whether t acts on the WAN NIC.
 func (t Tuning) needsWAN() bool {
-	return len(t.RPSCPUs) > 0 || t.UDPGROForwarding || t.Steering || (t.NUMANode != nil && *t.NUMANode == -1)
+	return len(t.RPSCPUs) > 0 || t.UDPGROForwarding || t.Steering || len(t.IRQCPUs) > 0 || t.Placement != "" ||
+		(t.NUMANode != nil && *t.NUMANode == -1)
 }
 
 // Change is one host setting the tuner changed, with its value before and
@@ -143,6 +252,11 @@ type Report struct {
 	WANDevice string `json:"wan_device,omitempty"`
 	// NUMANode is the node numa_node resolved to, if it applied.
 	NUMANode *int `json:"numa_node,omitempty"`
+	// Placement is what a placement preset expanded to.
+	Placement *PlacementReport `json:"placement,omitempty"`
+	// QueueIRQs are the WAN NIC's receive queue interrupts irq_cpus
+	// acted on.
+	QueueIRQs []QueueIRQ `json:"queue_irqs,omitempty"`
 	// NAPIThreads are the NAPI threads found per tunnel device.
 	NAPIThreads map[string][]NAPIThread `json:"napi_threads,omitempty"`
 	// Changes are the settings changed, in order; Restore undoes them
@@ -227,6 +341,24 @@ func (t *Tuner) Apply(devs []string, wan string, tu Tuning) (err error) {
 		t.report.WANDevice = wan
 		t.mu.Unlock()
 	}
+	if tu.Placement != "" {
+		online, err := t.onlineCPUs()
+		if err != nil {
+			return err
+		}
+		if err := t.checkOnline(tu.PlacementCPUs); err != nil {
+			return fmt.Errorf("%s: %w", KnobPlacement, err)
+		}
+		exp, rep, err := expandPlacement(tu, online)
+		if err != nil {
+			return fmt.Errorf("%s: %w", KnobPlacement, err)
+		}
+		t.mu.Lock()
+		t.report.Placement = &rep
+		t.mu.Unlock()
+		t.log.Info("kernel placement preset", "placement", rep.Name, "cpus", rep.CPUs, "knobs", rep.Knobs, "optional", exp.Optional)
+		tu = exp
+	}
 	try := func(knob string, fn func() error) (bool, error) {
 		err := fn()
 		if err == nil {
@@ -289,13 +421,14 @@ func (t *Tuner) Apply(devs []string, wan string, tu Tuning) (err error) {
 	}{
 		{KnobRPSCPUs, len(tu.RPSCPUs) > 0, func() error { return t.rps(wan, tu.RPSCPUs) }},
 		{KnobUDPGROForwarding, tu.UDPGROForwarding, func() error { return t.udpGROForwarding(wan) }},
-		{KnobSteering, tu.Steering, func() error { return t.steering(wan) }},
+		{KnobSteering, tu.Steering, func() error { return t.steering(wan, devs, tu.ListenPorts) }},
+		{KnobIRQCPUs, len(tu.IRQCPUs) > 0, func() error { return t.irqAffinity(KnobIRQCPUs, wan, tu.IRQCPUs) }},
 		{KnobInlineKernel, tu.InlineKernel, func() error { return t.patchedEach(KnobInlineKernel, devs, "inline_en", "1") }},
 		{KnobEncryptCPUs, len(tu.EncryptCPUs) > 0, func() error {
-			return t.patchedMask(KnobEncryptCPUs, devs, "encrypt_cpumask", tu.EncryptCPUs)
+			return t.patchedMask(KnobEncryptCPUs, devs, "encrypt_cpumask", tu.EncryptCPUs, tu.perTunnelCrypto)
 		}},
 		{KnobDecryptCPUs, len(tu.DecryptCPUs) > 0, func() error {
-			return t.patchedMask(KnobDecryptCPUs, devs, "decrypt_cpumask", tu.DecryptCPUs)
+			return t.patchedMask(KnobDecryptCPUs, devs, "decrypt_cpumask", tu.DecryptCPUs, tu.perTunnelCrypto)
 		}},
 		{KnobSerialCPUs, len(tu.SerialCPUs) > 0, func() error { return t.serialWorkCPUs(devs, tu.SerialCPUs) }},
 	}
@@ -596,15 +729,9 @@ func (t *Tuner) rps(wan string, cpus []int) error {
 		return err
 	}
 	dir := "/sys/class/net/" + wan + "/queues"
-	names, err := t.host.Files.List(dir)
+	rx, err := t.rxQueues(wan)
 	if err != nil {
-		return fmt.Errorf("WAN NIC %s: %w", wan, err)
-	}
-	var rx []string
-	for _, n := range names {
-		if strings.HasPrefix(n, "rx-") {
-			rx = append(rx, n)
-		}
+		return err
 	}
 	if len(rx) == 0 {
 		return unsupported("the WAN NIC %s has no receive queues in %s", wan, dir)
@@ -656,15 +783,10 @@ func (t *Tuner) udpGROForwarding(wan string) error {
 	return nil
 }
 
-// ErrNotImplemented marks a knob the host could apply but wgbench cannot
-// yet: "not supported yet: <what>".
-var ErrNotImplemented = errors.New("not supported yet")
-
-// steering checks the WAN NIC for ntuple filters. Installing the rules
-// (one receive queue, and that queue's IRQ on its own core, per tunnel)
-// is not implemented: a NIC without ntuple filters fails with
-// ErrUnsupported, one with them with ErrNotImplemented.
-func (t *Tuner) steering(wan string) error {
+// steering installs one ntuple rule per tunnel on wan: UDP to ports[i]
+// (the listen port of devs[i]) goes to receive queue i mod the number of
+// queues. It turns the NIC's rx-ntuple-filter feature on if needed.
+func (t *Tuner) steering(wan string, devs []string, ports []int) error {
 	if err := t.needWAN(wan); err != nil {
 		return err
 	}
@@ -682,8 +804,57 @@ func (t *Tuner) steering(wan string) error {
 	if !f.Active && !f.Changeable {
 		return unsupported("the WAN NIC %s has no ntuple filters (ethtool shows %s fixed off; veth and most virtual NICs have none)", wan, featNtuple)
 	}
-	return fmt.Errorf("%w: installing ntuple rules and IRQ affinity is not implemented in wgbench (the WAN NIC %s has %s); set them by hand (ethtool -N %s flow-type udp4 dst-port <tunnel port> action <queue>, /proc/irq/<irq>/smp_affinity_list) and drop steering from the series",
-		ErrNotImplemented, wan, featNtuple, wan)
+	nt, ok := eth.(NtupleEthtool)
+	if !ok {
+		return unsupported("this host's ethtool interface cannot install ntuple rules")
+	}
+	queues, err := t.rxQueues(wan)
+	if err != nil {
+		return err
+	}
+	if len(queues) < 2 {
+		return unsupported("the WAN NIC %s has %d receive queue; steering tunnels to cores needs several (ethtool -L %s combined N)", wan, len(queues), wan)
+	}
+	if len(ports) != len(devs) {
+		return fmt.Errorf("the listen ports of the tunnels are unknown (%d ports for %d devices)", len(ports), len(devs))
+	}
+	if !f.Active {
+		if err := eth.SetFeature(wan, featNtuple, true); err != nil {
+			return err
+		}
+		t.record(Change{Knob: KnobSteering, Path: "ethtool -K " + wan + " " + featNtuple, Before: "off", After: "on"},
+			func() error { return eth.SetFeature(wan, featNtuple, false) })
+	}
+	for i, dev := range devs {
+		if ports[i] <= 0 || ports[i] > 65535 {
+			return fmt.Errorf("%s has no listen port to steer (%d)", dev, ports[i])
+		}
+		r := FlowRule{DstPort: uint16(ports[i]), Queue: uint32(i % len(queues))}
+		loc, err := nt.InsertFlowRule(wan, r)
+		if err != nil {
+			return err
+		}
+		t.record(Change{Knob: KnobSteering, Path: fmt.Sprintf("ethtool -N %s (%s)", wan, dev), Before: "no rule",
+			After: fmt.Sprintf("%s loc %d", r, loc)},
+			func() error { return nt.DeleteFlowRule(wan, loc) })
+	}
+	return nil
+}
+
+// rxQueues lists the receive queues of dev in sysfs (rx-0, rx-1, …).
+func (t *Tuner) rxQueues(dev string) ([]string, error) {
+	dir := "/sys/class/net/" + dev + "/queues"
+	names, err := t.host.Files.List(dir)
+	if err != nil {
+		return nil, fmt.Errorf("NIC %s: %w", dev, err)
+	}
+	var rx []string
+	for _, n := range names {
+		if strings.HasPrefix(n, "rx-") {
+			rx = append(rx, n)
+		}
+	}
+	return rx, nil
 }
 
 // patchedDirs are the directories, relative to /sys/class/net/<dev>,
@@ -729,12 +900,20 @@ func (t *Tuner) patchedEach(knob string, devs []string, name, value string) erro
 }
 
 // patchedMask writes cpus as a CPU mask to the patched attribute name of
-// every device.
-func (t *Tuner) patchedMask(knob string, devs []string, name string, cpus []int) error {
+// every device or, perTunnel, cpus[i mod n] alone to that of devs[i].
+func (t *Tuner) patchedMask(knob string, devs []string, name string, cpus []int, perTunnel bool) error {
 	if err := t.checkOnline(cpus); err != nil {
 		return err
 	}
-	return t.patchedEach(knob, devs, name, FormatCPUMask(cpus))
+	if !perTunnel {
+		return t.patchedEach(knob, devs, name, FormatCPUMask(cpus))
+	}
+	for i, dev := range devs {
+		if err := t.patchedEach(knob, []string{dev}, name, FormatCPUMask([]int{cpus[i%len(cpus)]})); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // serialWorkCPUs writes cpus[i mod n] to peer_<N>/serial_work_cpu of

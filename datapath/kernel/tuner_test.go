@@ -1,11 +1,14 @@
 package kernel
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -33,6 +36,20 @@ func stockFiles() map[string]string {
 		"/proc/1/comm":                              "init",
 		"/proc/77/comm":                             "napi/wg0-8190",
 		"/proc/self/comm":                           "kernel.test",
+		// eth1's MSI-X interrupts: two receive queues, a transmit
+		// queue and the link interrupt, as e1000e names them.
+		"/sys/class/net/eth1/device/msi_irqs/40": "msix",
+		"/sys/class/net/eth1/device/msi_irqs/41": "msix",
+		"/sys/class/net/eth1/device/msi_irqs/42": "msix",
+		"/sys/class/net/eth1/device/msi_irqs/43": "msix",
+		"/sys/kernel/irq/40/actions":             "eth1-rx-0",
+		"/sys/kernel/irq/41/actions":             "eth1-rx-1",
+		"/sys/kernel/irq/42/actions":             "eth1-tx-0",
+		"/sys/kernel/irq/43/actions":             "eth1",
+		"/proc/irq/40/smp_affinity_list":         "0-3",
+		"/proc/irq/41/smp_affinity_list":         "0-3",
+		"/proc/irq/42/smp_affinity_list":         "0-3",
+		"/proc/irq/43/smp_affinity_list":         "0-3",
 	}
 }
 
@@ -52,7 +69,7 @@ func stockEthtool() *fakeEthtool {
 	return &fakeEthtool{feats: map[string]map[string]Feature{
 		"eth1":  {featUDPGROForwarding: {Changeable: true}, featNtuple: {Changeable: true}},
 		"veth0": {featUDPGROForwarding: {Changeable: true}, featNtuple: {}},
-	}}
+	}, rules: map[string]map[uint32]FlowRule{}}
 }
 
 type fixture struct {
@@ -84,6 +101,7 @@ func TestApplyRecordsAndRestores(t *testing.T) {
 		want    []Change
 		threads map[int][]int // pid → affinity while applied
 		feats   map[string]bool
+		rules   map[uint32]FlowRule // ntuple rules on wan while applied
 	}{
 		{
 			name:   "threaded NAPI",
@@ -128,6 +146,47 @@ func TestApplyRecordsAndRestores(t *testing.T) {
 			tuning: Tuning{UDPGROForwarding: true},
 			want:   []Change{{KnobUDPGROForwarding, "ethtool -K eth1 rx-udp-gro-forwarding", "off", "on"}},
 			feats:  map[string]bool{featUDPGROForwarding: true},
+		},
+		{
+			name:   "IRQ affinity of each receive queue",
+			wan:    "eth1",
+			tuning: Tuning{IRQCPUs: []int{3, 2}},
+			want: []Change{
+				{KnobIRQCPUs, "/proc/irq/40/smp_affinity_list", "0-3", "3"},
+				{KnobIRQCPUs, "/proc/irq/41/smp_affinity_list", "0-3", "2"},
+			},
+		},
+		{
+			name:   "steering each tunnel to its own queue",
+			wan:    "eth1",
+			tuning: Tuning{Steering: true, ListenPorts: []int{51820, 51821}},
+			want: []Change{
+				{KnobSteering, "ethtool -K eth1 rx-ntuple-filter", "off", "on"},
+				{KnobSteering, "ethtool -N eth1 (wg0)", "no rule", "flow-type udp4 dst-port 51820 action 0 loc 0"},
+				{KnobSteering, "ethtool -N eth1 (wg1)", "no rule", "flow-type udp4 dst-port 51821 action 1 loc 1"},
+			},
+			rules: map[uint32]FlowRule{0: {51820, 0}, 1: {51821, 1}},
+		},
+		{
+			name:   "emulated inline on the patched module",
+			files:  patchedFiles(),
+			wan:    "eth1",
+			tuning: Tuning{Placement: PlacementEmulatedInline, PlacementCPUs: []int{2, 3}, ListenPorts: []int{51820, 51821}},
+			want: append(threaded[:2:2],
+				Change{KnobNAPICPUs, "/proc/1000 (napi/wg0-8193) affinity", "0-3", "2"},
+				Change{KnobNAPICPUs, "/proc/1001 (napi/wg1-8194) affinity", "0-3", "3"},
+				Change{KnobSteering, "ethtool -K eth1 rx-ntuple-filter", "off", "on"},
+				Change{KnobSteering, "ethtool -N eth1 (wg0)", "no rule", "flow-type udp4 dst-port 51820 action 0 loc 0"},
+				Change{KnobSteering, "ethtool -N eth1 (wg1)", "no rule", "flow-type udp4 dst-port 51821 action 1 loc 1"},
+				Change{KnobIRQCPUs, "/proc/irq/40/smp_affinity_list", "0-3", "2"},
+				Change{KnobIRQCPUs, "/proc/irq/41/smp_affinity_list", "0-3", "3"},
+				Change{KnobEncryptCPUs, "/sys/class/net/wg0/encrypt_cpumask", "f", "4"},
+				Change{KnobEncryptCPUs, "/sys/class/net/wg1/encrypt_cpumask", "f", "8"},
+				Change{KnobDecryptCPUs, "/sys/class/net/wg0/decrypt_cpumask", "f", "4"},
+				Change{KnobDecryptCPUs, "/sys/class/net/wg1/decrypt_cpumask", "f", "8"},
+				Change{KnobSerialCPUs, "/sys/class/net/wg0/peer_0/serial_work_cpu", "4", "2"},
+				Change{KnobSerialCPUs, "/sys/class/net/wg1/peer_0/serial_work_cpu", "4", "3"}),
+			rules: map[uint32]FlowRule{0: {51820, 0}, 1: {51821, 1}},
 		},
 		{
 			name:   "patched inline module",
@@ -179,8 +238,16 @@ func TestApplyRecordsAndRestores(t *testing.T) {
 					t.Errorf("%s %s active = %t, want %t", tt.wan, name, got, on)
 				}
 			}
+			if tt.rules != nil {
+				if diff := cmp.Diff(tt.rules, f.eth.rulesOf(tt.wan)); diff != "" {
+					t.Errorf("ntuple rules (-want +got):\n%s", diff)
+				}
+			}
 			if err := f.tun.Restore(); err != nil {
 				t.Fatalf("Restore: %v", err)
+			}
+			if got := f.eth.rulesOf(tt.wan); len(got) != 0 {
+				t.Errorf("ntuple rules left after Restore: %v", got)
 			}
 			after := f.tree.snapshot()
 			for p, v := range before {
@@ -211,6 +278,11 @@ func TestApplyFailures(t *testing.T) {
 	delete(noRPS, "/sys/class/net/eth1/queues/rx-0/rps_cpus")
 	delete(noRPS, "/sys/class/net/eth1/queues/rx-1/rps_cpus")
 	noRPS["/sys/class/net/eth1/queues/rx-0/"] = ""
+	oneQueue := stockFiles()
+	delete(oneQueue, "/sys/class/net/eth1/queues/rx-1/rps_cpus")
+	unnamedIRQs := stockFiles()
+	unnamedIRQs["/sys/kernel/irq/40/actions"] = "eth1"
+	unnamedIRQs["/sys/kernel/irq/41/actions"] = "eth1"
 	singleNode := stockFiles()
 	singleNode["/sys/class/net/eth1/device/numa_node"] = "-1"
 	tests := []struct {
@@ -231,8 +303,21 @@ func TestApplyFailures(t *testing.T) {
 			"serial_cpus: needs the patched inline module: wg0 has no peer_<N>/serial_work_cpu"},
 		{"steering on veth", nil, "veth0", Tuning{Steering: true}, ErrUnsupported,
 			"steering: not supported on this host: the WAN NIC veth0 has no ntuple filters"},
-		{"steering on an ntuple NIC", nil, "eth1", Tuning{Steering: true}, ErrNotImplemented,
-			"steering: not supported yet: installing ntuple rules"},
+		{"steering with one receive queue", oneQueue, "eth1", Tuning{Steering: true, ListenPorts: []int{1, 2}}, ErrUnsupported,
+			"steering: not supported on this host: the WAN NIC eth1 has 1 receive queue"},
+		{"steering without listen ports", nil, "eth1", Tuning{Steering: true}, nil,
+			"steering: the listen ports of the tunnels are unknown"},
+		{"IRQs of a veth", nil, "veth0", Tuning{IRQCPUs: []int{0}}, ErrUnsupported,
+			"irq_cpus: not supported on this host: the NIC veth0 has no MSI interrupts"},
+		{"IRQ names without queues", unnamedIRQs, "eth1", Tuning{IRQCPUs: []int{0}}, ErrUnsupported,
+			"none of the NIC eth1's interrupts names a receive queue (its MSI interrupts: 40 eth1, 41 eth1, 42 eth1-tx-0, 43 eth1)"},
+		{"IRQ on an offline CPU", nil, "eth1", Tuning{IRQCPUs: []int{7}}, ErrUnsupported, "CPU 7 is not online"},
+		{"overlap avoidance on every CPU", nil, "eth1", Tuning{Placement: PlacementOverlapAvoidance, PlacementCPUs: []int{0, 1, 2, 3}, ListenPorts: []int{1, 2}},
+			ErrUnsupported, "placement: not supported on this host: placement overlap-avoidance keeps CPUs 0-3 for receiving, which leaves no other online CPU"},
+		{"placement on a veth", nil, "veth0", Tuning{Placement: PlacementEmulatedInline, PlacementCPUs: []int{1}, ListenPorts: []int{1, 2}},
+			ErrUnsupported, "steering: not supported on this host: the WAN NIC veth0 has no ntuple filters"},
+		{"placement with its own knob", nil, "eth1", Tuning{Placement: PlacementEmulatedInline, PlacementCPUs: []int{1}, ThreadedNAPI: true},
+			nil, "placement emulated-inline sets threaded_napi itself"},
 		{"NUMA node of a veth", nil, "veth0", Tuning{ThreadedNAPI: true, NUMANode: intp(-1)}, ErrUnsupported,
 			"numa_node: not supported on this host: the WAN NIC veth0 has no NUMA node"},
 		{"NUMA on a single-node machine", singleNode, "eth1", Tuning{ThreadedNAPI: true, NUMANode: intp(-1)}, ErrUnsupported,
@@ -472,3 +557,112 @@ func TestNAPICommMatches(t *testing.T) {
 		}
 	}
 }
+
+func TestPlacementOnStockModuleSkipsPatchedParts(t *testing.T) {
+	f := newFixture(t, stockFiles())
+	tu := Tuning{Placement: PlacementOverlapAvoidance, PlacementCPUs: []int{0}, ListenPorts: []int{51820, 51821}}
+	if err := f.tun.Apply([]string{"wg0", "wg1"}, "eth1", tu); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	rep := f.tun.Report()
+	want := &PlacementReport{Name: PlacementOverlapAvoidance, CPUs: "0",
+		Knobs:   []string{KnobThreadedNAPI, KnobNAPICPUs, KnobSteering, KnobIRQCPUs, KnobEncryptCPUs, KnobDecryptCPUs},
+		Patched: []string{KnobEncryptCPUs, KnobDecryptCPUs}}
+	if diff := cmp.Diff(want, rep.Placement); diff != "" {
+		t.Errorf("placement report (-want +got):\n%s", diff)
+	}
+	var skipped []string
+	for _, s := range rep.Skipped {
+		skipped = append(skipped, s.Knob)
+		if !strings.Contains(s.Reason, "needs the patched inline module") {
+			t.Errorf("skip of %s says %q, want it to name the patched module", s.Knob, s.Reason)
+		}
+	}
+	if !cmp.Equal(skipped, []string{KnobEncryptCPUs, KnobDecryptCPUs}) {
+		t.Errorf("skipped %v, want the crypto masks", skipped)
+	}
+	// The receiving core 0 is kept free of the NAPI threads, which go
+	// one per tunnel on the other cores; both tunnels' flows and IRQs
+	// land on core 0 (one CPU for two queues).
+	for pid, want := range map[int][]int{1000: {1}, 1001: {2}} {
+		if got, _ := f.aff.Get(pid); !cmp.Equal(got, want) {
+			t.Errorf("NAPI thread %d on %v, want %v", pid, got, want)
+		}
+	}
+	for _, irq := range []string{"40", "41"} {
+		if got, _ := f.tree.Read("/proc/irq/" + irq + "/smp_affinity_list"); got != "0" {
+			t.Errorf("IRQ %s on %q, want 0", irq, got)
+		}
+	}
+	if got, _ := f.tree.Read("/proc/irq/42/smp_affinity_list"); got != "0-3" {
+		t.Errorf("transmit IRQ 42 moved to %q", got)
+	}
+	if err := f.tun.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.tree.Read("/proc/irq/40/smp_affinity_list"); got != "0-3" {
+		t.Errorf("IRQ 40 on %q after Restore, want 0-3", got)
+	}
+}
+
+func TestQueueIRQNames(t *testing.T) {
+	tests := []struct {
+		action string
+		queue  int
+		ok     bool
+	}{
+		{"eth0-rx-0", 0, true},
+		{"ens1f0-TxRx-12", 12, true},
+		{"mlx5_comp3@pci:0000:81:00.0", 3, true},
+		{"virtio0-input.1", 1, true},
+		{"ena-ttx-rx-4", 4, true},
+		{"eth0-tx-0", 0, false},
+		{"eth0", 0, false},
+		{"mlx5_async0@pci:0000:81:00.0", 0, false},
+		{"virtio0-output.1", 0, false},
+	}
+	for _, tt := range tests {
+		m := queueIRQRe.FindStringSubmatch(tt.action)
+		if (m != nil) != tt.ok {
+			t.Errorf("%q: matched %v, want %t", tt.action, m, tt.ok)
+			continue
+		}
+		if tt.ok && m[1] != strconv.Itoa(tt.queue) {
+			t.Errorf("%q: queue %s, want %d", tt.action, m[1], tt.queue)
+		}
+	}
+}
+
+func TestEncodeFlowRule(t *testing.T) {
+	b := encodeFlowRule(FlowRule{DstPort: 51820, Queue: 3}, 7)
+	// struct ethtool_rxnfc is 192 bytes on 64-bit Linux; the rule's
+	// fields at the offsets of linux/ethtool.h.
+	if len(b) != 192 {
+		t.Fatalf("request of %d bytes, want 192", len(b))
+	}
+	for _, c := range []struct {
+		name string
+		off  int
+		want []byte
+	}{
+		{"cmd", 0, le32(0x32)},
+		{"flow_type", 4, le32(2)},
+		{"fs.flow_type", 16, le32(2)},
+		{"fs.h_u.udp_ip4_spec.pdst (big-endian)", 16 + 4 + 10, []byte{0xca, 0x6c}},
+		{"fs.m_u.udp_ip4_spec.pdst", 16 + 76 + 10, []byte{0xff, 0xff}},
+		{"fs.ring_cookie", 16 + 152, []byte{3, 0, 0, 0, 0, 0, 0, 0}},
+		{"fs.location", 16 + 160, le32(7)},
+	} {
+		if got := b[c.off : c.off+len(c.want)]; !bytes.Equal(got, c.want) {
+			t.Errorf("%s at %d = % x, want % x", c.name, c.off, got, c.want)
+		}
+	}
+	if got, err := freeLocation(4, []uint32{0, 1, 3}); err != nil || got != 2 {
+		t.Errorf("freeLocation = %d, %v; want 2", got, err)
+	}
+	if _, err := freeLocation(2, []uint32{0, 1}); err == nil || !strings.Contains(err.Error(), "full") {
+		t.Errorf("freeLocation of a full table: %v", err)
+	}
+}
+
+func le32(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
