@@ -22,10 +22,13 @@ type KernelFlags struct {
 	RPSCPUs          string   // --rps-cpus LIST (rps_cpus)
 	UDPGROForwarding bool     // --udp-gro-forwarding (udp_gro_forwarding)
 	Steering         bool     // --steering (steering)
+	IRQCPUs          string   // --irq-cpus LIST (irq_cpus)
 	InlineKernel     bool     // --inline-kernel (inline_kernel)
 	EncryptCPUs      string   // --encrypt-cpus LIST (encrypt_cpus)
 	DecryptCPUs      string   // --decrypt-cpus LIST (decrypt_cpus)
-	SerialCPUs       string   // --serial-cpus LIST (no scenario knob yet)
+	SerialCPUs       string   // --serial-cpus LIST (serial_cpus)
+	Placement        string   // --placement NAME (placement)
+	PlacementCPUs    string   // --placement-cpus LIST (cpus of a kernel series)
 	WANDevice        string   // --wan-dev NAME (not a knob)
 	Optional         []string // --optional KNOB, repeatable (optional)
 }
@@ -37,11 +40,14 @@ func (k *KernelFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&k.NUMANode, "numa-node", "", "kernel engine: place the NAPI threads on this NUMA node's CPUs; -1 for the WAN NIC's node (needs --threaded-napi)")
 	fs.StringVar(&k.RPSCPUs, "rps-cpus", "", "kernel engine: RPS mask of the WAN NIC's receive queues, as a CPU list")
 	fs.BoolVar(&k.UDPGROForwarding, "udp-gro-forwarding", false, "kernel engine: turn on rx-udp-gro-forwarding on the WAN NIC")
-	fs.BoolVar(&k.Steering, "steering", false, "kernel engine: ntuple steering of each tunnel to its own queue (not implemented: fails with the reason)")
+	fs.BoolVar(&k.Steering, "steering", false, "kernel engine: ntuple rule per tunnel on the WAN NIC, tunnel i's UDP port to receive queue i")
+	fs.StringVar(&k.IRQCPUs, "irq-cpus", "", "kernel engine: pin the WAN NIC's receive queue q interrupt to CPU q mod n of this list")
 	fs.BoolVar(&k.InlineKernel, "inline-kernel", false, "kernel engine: set the patched module's inline_en")
 	fs.StringVar(&k.EncryptCPUs, "encrypt-cpus", "", "kernel engine: the patched module's encrypt_cpumask, as a CPU list")
 	fs.StringVar(&k.DecryptCPUs, "decrypt-cpus", "", "kernel engine: the patched module's decrypt_cpumask, as a CPU list")
 	fs.StringVar(&k.SerialCPUs, "serial-cpus", "", "kernel engine: the patched module's peer serial_work_cpu, tunnel i on CPU i mod n of this list")
+	fs.StringVar(&k.Placement, "placement", "", "kernel engine: placement preset, "+strings.Join(kernel.Placements, " or ")+", tunnel i on CPU i mod n of --placement-cpus")
+	fs.StringVar(&k.PlacementCPUs, "placement-cpus", "", "kernel engine: the tunnels' cores of --placement, e.g. 0-3")
 	fs.StringVar(&k.WANDevice, "wan-dev", "", "kernel engine: the WAN NIC of --rps-cpus, --udp-gro-forwarding, --steering and --numa-node -1 (default: the link routing to the first peer endpoint)")
 	fs.StringArrayVar(&k.Optional, "optional", nil, "kernel engine: a knob (yaml name, e.g. numa_node) to skip with a note when this host cannot apply it (repeatable)")
 }
@@ -49,7 +55,8 @@ func (k *KernelFlags) Register(fs *pflag.FlagSet) {
 // IsZero reports whether no flag is set.
 func (k KernelFlags) IsZero() bool {
 	return !k.ThreadedNAPI && k.NAPICPUs == "" && k.NUMANode == "" && k.RPSCPUs == "" && !k.UDPGROForwarding &&
-		!k.Steering && !k.InlineKernel && k.EncryptCPUs == "" && k.DecryptCPUs == "" && k.SerialCPUs == "" &&
+		!k.Steering && k.IRQCPUs == "" && !k.InlineKernel && k.EncryptCPUs == "" && k.DecryptCPUs == "" && k.SerialCPUs == "" &&
+		k.Placement == "" && k.PlacementCPUs == "" &&
 		k.WANDevice == "" && len(k.Optional) == 0
 }
 
@@ -57,7 +64,7 @@ func (k KernelFlags) IsZero() bool {
 func (k KernelFlags) Tuning() (kernel.Tuning, error) {
 	t := kernel.Tuning{
 		ThreadedNAPI: k.ThreadedNAPI, UDPGROForwarding: k.UDPGROForwarding, Steering: k.Steering,
-		InlineKernel: k.InlineKernel, WANDevice: k.WANDevice, Optional: k.Optional,
+		InlineKernel: k.InlineKernel, WANDevice: k.WANDevice, Optional: k.Optional, Placement: k.Placement,
 	}
 	for _, l := range []struct {
 		flag string
@@ -66,7 +73,8 @@ func (k KernelFlags) Tuning() (kernel.Tuning, error) {
 	}{
 		{"--napi-cpus", k.NAPICPUs, &t.NAPICPUs}, {"--rps-cpus", k.RPSCPUs, &t.RPSCPUs},
 		{"--encrypt-cpus", k.EncryptCPUs, &t.EncryptCPUs}, {"--decrypt-cpus", k.DecryptCPUs, &t.DecryptCPUs},
-		{"--serial-cpus", k.SerialCPUs, &t.SerialCPUs},
+		{"--serial-cpus", k.SerialCPUs, &t.SerialCPUs}, {"--irq-cpus", k.IRQCPUs, &t.IRQCPUs},
+		{"--placement-cpus", k.PlacementCPUs, &t.PlacementCPUs},
 	} {
 		cpus, err := kernel.ParseCPUList(l.s)
 		if err != nil {
@@ -89,8 +97,9 @@ func (k KernelFlags) Tuning() (kernel.Tuning, error) {
 
 // KernelArgs returns the flags of `wgbench datapath up --engine kernel`
 // that apply t's kernel knobs, in a fixed order. Knobs of other
-// datapaths (cpus, pin) are not kernel flags and are left out; scenario
-// validation rejects them on kernel series.
+// datapaths (pin) are not kernel flags and are left out; scenario
+// validation rejects them on kernel series. A kernel series' cpus are the
+// cores of its placement.
 func KernelArgs(t scenarios.Tuning) []string {
 	var args []string
 	flag := func(on bool, name string) {
@@ -111,9 +120,15 @@ func KernelArgs(t scenarios.Tuning) []string {
 	list(t.RPSCPUs, "--rps-cpus")
 	flag(t.UDPGROForwarding, "--udp-gro-forwarding")
 	flag(t.Steering, "--steering")
+	list(t.IRQCPUs, "--irq-cpus")
 	flag(t.InlineKernel, "--inline-kernel")
 	list(t.EncryptCPUs, "--encrypt-cpus")
 	list(t.DecryptCPUs, "--decrypt-cpus")
+	list(t.SerialCPUs, "--serial-cpus")
+	if t.Placement != "" {
+		args = append(args, "--placement="+t.Placement)
+		list(t.CPUs, "--placement-cpus")
+	}
 	for _, o := range t.Optional {
 		args = append(args, "--optional="+o)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/spf13/pflag"
 
 	"github.com/wgbench/wgbench/datapath/kernel"
@@ -42,6 +43,19 @@ func TestKernelArgsRoundTrip(t *testing.T) {
 				RPSCPUs: []int{0, 1, 2, 3, 8}, UDPGROForwarding: true, EncryptCPUs: []int{0}, DecryptCPUs: []int{1},
 				InlineKernel: true, Optional: []string{"steering", "inline_kernel"}},
 		},
+		{
+			name:   "IRQs and serial work",
+			tuning: scenarios.Tuning{IRQCPUs: scenarios.CPUList{2, 3}, SerialCPUs: scenarios.CPUList{1}},
+			args:   []string{"--irq-cpus=2-3", "--serial-cpus=1"},
+			want:   kernel.Tuning{IRQCPUs: []int{2, 3}, SerialCPUs: []int{1}},
+		},
+		{
+			name:   "a placement with UDP GRO",
+			tuning: scenarios.Tuning{UDPGROForwarding: true, Placement: "overlap-avoidance", CPUs: scenarios.CPUList{0, 1}, Optional: []string{"placement"}},
+			args:   []string{"--udp-gro-forwarding", "--placement=overlap-avoidance", "--placement-cpus=0-1", "--optional=placement"},
+			want: kernel.Tuning{UDPGROForwarding: true, Placement: kernel.PlacementOverlapAvoidance,
+				PlacementCPUs: []int{0, 1}, Optional: []string{"placement"}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,7 +73,7 @@ func TestKernelArgsRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Tuning: %v", err)
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreUnexported(kernel.Tuning{})); diff != "" {
 				t.Errorf("parsed tuning (-want +got):\n%s", diff)
 			}
 			if kf.IsZero() != (len(args) == 0) {
@@ -80,6 +94,10 @@ func TestKernelFlagsErrors(t *testing.T) {
 		{[]string{"--threaded-napi", "--numa-node", "one"}, `--numa-node "one"`},
 		{[]string{"--numa-node", "0"}, "set threaded_napi too"},
 		{[]string{"--threaded-napi", "--optional", "pin"}, `optional knob "pin"`},
+		{[]string{"--irq-cpus", "a"}, `--irq-cpus: CPU list "a"`},
+		{[]string{"--placement", "inline"}, `placement "inline": want one of emulated-inline, overlap-avoidance`},
+		{[]string{"--placement", "emulated-inline"}, "needs the tunnels' cores"},
+		{[]string{"--placement-cpus", "0"}, "placement CPUs without a placement"},
 	}
 	for _, tt := range tests {
 		var kf KernelFlags

@@ -34,6 +34,32 @@ func TestParseErrors(t *testing.T) {
 			msg: "unknown key; allowed keys: name, datapath, tuning (did you mean datapath?)",
 		},
 		{
+			name: "unknown placement",
+			yaml: "name: t\nseries:\n  - datapath: kernel\n    tuning: {placement: emulated_inline, cpus: 0-1}\n",
+			pos:  "4:25", path: "series[0].tuning.placement",
+			msg: `"emulated_inline" is not a placement; allowed: emulated-inline, overlap-avoidance (did you mean emulated-inline?)`,
+		},
+		{
+			name: "placement without cores",
+			yaml: "name: t\nseries:\n  - datapath: kernel\n    tuning: {placement: overlap-avoidance}\n",
+			pos:  "4:25", path: "series[0].tuning.placement", msg: "overlap-avoidance needs the tunnels' cores: add cpus",
+		},
+		{
+			name: "kernel cpus without a placement",
+			yaml: "name: t\nseries:\n  - datapath: kernel\n    tuning: {cpus: 0-1}\n",
+			pos:  "4:20", path: "series[0].tuning.cpus", msg: "on the kernel datapath cpus are the cores of a placement preset",
+		},
+		{
+			name: "placement and a knob it sets",
+			yaml: "name: t\nseries:\n  - datapath: kernel\n    tuning: {placement: emulated-inline, cpus: 0, irq_cpus: 1}\n",
+			pos:  "4:61", path: "series[0].tuning.irq_cpus", msg: "placement emulated-inline sets irq_cpus itself from cpus",
+		},
+		{
+			name: "placement on wggo",
+			yaml: "name: t\nseries:\n  - datapath: wggo\n    tuning: {placement: emulated-inline}\n",
+			pos:  "4:25", path: "series[0].tuning.placement", msg: "a kernel placement preset is a kernel knob",
+		},
+		{
 			name: "override that is not UTF-8",
 			yaml: "name: t\n" + series, set: []string{"description=caf\xe9"},
 			file: "--set description=caf\xe9", pos: "0:0", path: "description", msg: "text is not valid UTF-8",

@@ -126,6 +126,10 @@ type Tuning struct {
 	// Steering installs ntuple rules so each tunnel's UDP flow is received
 	// on its own core (kernel only).
 	Steering bool `yaml:"steering,omitempty" json:"steering,omitempty"`
+	// IRQCPUs pins the interrupts of the WAN NIC's receive queues: queue
+	// q to IRQCPUs[q mod n] (kernel only). With Steering, tunnel i is
+	// received on queue i, so on IRQCPUs[i mod n].
+	IRQCPUs CPUList `yaml:"irq_cpus,omitempty" json:"irq_cpus,omitempty"`
 	// RPSCPUs sets the RPS mask of the receive queues (kernel only).
 	RPSCPUs CPUList `yaml:"rps_cpus,omitempty" json:"rps_cpus,omitempty"`
 	// UDPGROForwarding turns on UDP GRO forwarding on the WAN NIC (kernel
@@ -135,11 +139,18 @@ type Tuning struct {
 	// the patched module only).
 	EncryptCPUs CPUList `yaml:"encrypt_cpus,omitempty" json:"encrypt_cpus,omitempty"`
 	DecryptCPUs CPUList `yaml:"decrypt_cpus,omitempty" json:"decrypt_cpus,omitempty"`
+	// SerialCPUs sets the patched module's peer serial_work_cpu, tunnel i
+	// on SerialCPUs[i mod n] (kernel with the patched module only).
+	SerialCPUs CPUList `yaml:"serial_cpus,omitempty" json:"serial_cpus,omitempty"`
 	// InlineKernel sets the patched module's inline_en (kernel only).
 	InlineKernel bool `yaml:"inline_kernel,omitempty" json:"inline_kernel,omitempty"`
+	// Placement names a kernel placement preset built from the knobs
+	// above, tunnel i on core CPUs[i mod n]: PlacementEmulatedInline or
+	// PlacementOverlapAvoidance (kernel only, needs CPUs).
+	Placement string `yaml:"placement,omitempty" json:"placement,omitempty"`
 	// CPUs are the cores the engine's tunnels are placed on, round-robin
 	// (wggo: one pinned process per tunnel; inline: one pinned thread per
-	// tunnel). Empty means all cores.
+	// tunnel; kernel: the cores of Placement). Empty means all cores.
 	CPUs CPUList `yaml:"cpus,omitempty" json:"cpus,omitempty"`
 	// Pin pins each tunnel of an embedded engine to one core from CPUs
 	// (wggo and inline).
@@ -148,6 +159,23 @@ type Tuning struct {
 	// when the host cannot apply them.
 	Optional []string `yaml:"optional,omitempty" json:"optional,omitempty"`
 }
+
+// Kernel placement presets (Tuning.Placement).
+const (
+	// PlacementEmulatedInline runs all of tunnel i's stages on core
+	// CPUs[i]: its UDP flow steered there, the queue's IRQ and the NAPI
+	// thread pinned there and, with the patched module, its crypto
+	// confined there (HPSR 2025 "emulated inline").
+	PlacementEmulatedInline = "emulated-inline"
+	// PlacementOverlapAvoidance keeps the cores CPUs, which receive the
+	// tunnels, free of the other stages: the NAPI threads and, with the
+	// patched module, the crypto workers run on the other cores (HPSR
+	// 2025 "preventing overlaps").
+	PlacementOverlapAvoidance = "overlap-avoidance"
+)
+
+// Placements lists the placement presets.
+var Placements = []string{PlacementEmulatedInline, PlacementOverlapAvoidance}
 
 // Probes configures the samplers and the black-hole detector.
 type Probes struct {

@@ -36,12 +36,15 @@ var knobs = map[string]knob{
 	"napi_cpus":          {"pinning NAPI threads", []Datapath{Kernel}, "has no NAPI threads to pin"},
 	"numa_node":          {"NUMA placement", []Datapath{Kernel, Inline}, "does not place its work by NUMA node"},
 	"steering":           {"ntuple flow steering", []Datapath{Kernel}, "does not install steering rules"},
+	"irq_cpus":           {"the receive queues' IRQ affinity", []Datapath{Kernel}, "does not place NIC interrupts"},
 	"rps_cpus":           {"the RPS mask", []Datapath{Kernel}, "does not set RPS masks"},
 	"udp_gro_forwarding": {"UDP GRO forwarding", []Datapath{Kernel}, "does not turn it on"},
 	"encrypt_cpus":       {"the encryption CPU mask", []Datapath{Kernel}, "has no kernel crypto workers"},
 	"decrypt_cpus":       {"the decryption CPU mask", []Datapath{Kernel}, "has no kernel crypto workers"},
+	"serial_cpus":        {"the patched module's serial_work_cpu", []Datapath{Kernel}, "has no kernel serial workers"},
 	"inline_kernel":      {"the patched module's inline mode", []Datapath{Kernel}, "is not the kernel module"},
-	"cpus":               {"placing engine tunnels on cores", []Datapath{WireGuardGo, Inline}, "has no engine threads to place; use napi_cpus, rps_cpus or encrypt_cpus/decrypt_cpus"},
+	"placement":          {"a kernel placement preset", []Datapath{Kernel}, "has no kernel stages to place; use cpus and pin"},
+	"cpus":               {"placing engine tunnels on cores", []Datapath{WireGuardGo, Inline, Kernel}, "has no engine threads to place; use napi_cpus, rps_cpus or encrypt_cpus/decrypt_cpus"},
 	"pin":                {"pinning engine tunnels to cores", []Datapath{WireGuardGo, Inline}, "has no engine threads to pin; use threaded_napi with napi_cpus"},
 }
 
@@ -207,6 +210,22 @@ func (d *decoder) validateTuning(path string, dp Datapath, t *Tuning) {
 	}
 	if t.NUMANode != nil && (*t.NUMANode < -1 || *t.NUMANode > 1023) {
 		d.fail(path+".numa_node", "%d is out of range; allowed -1 (the NIC's node) or 0..1023", *t.NUMANode)
+	}
+	if dp == Kernel && t.Placement != "" && !slices.Contains(Placements, t.Placement) {
+		d.fail(path+".placement", "%q is not a placement; allowed: %s%s", t.Placement, strings.Join(Placements, ", "), suggest(t.Placement, Placements))
+	}
+	if dp == Kernel && t.Placement != "" && len(t.CPUs) == 0 {
+		d.fail(path+".placement", "%s needs the tunnels' cores: add cpus, e.g. cpus: 0-3 (tunnel i on the i-th)", t.Placement)
+	}
+	if dp == Kernel && len(t.CPUs) > 0 && t.Placement == "" {
+		d.fail(path+".cpus", "on the kernel datapath cpus are the cores of a placement preset; add placement (%s), or use napi_cpus, irq_cpus or encrypt_cpus/decrypt_cpus", strings.Join(Placements, " or "))
+	}
+	if dp == Kernel && t.Placement != "" {
+		for _, k := range []string{"napi_cpus", "irq_cpus", "encrypt_cpus", "decrypt_cpus", "serial_cpus", "numa_node"} {
+			if slices.Contains(set, k) {
+				d.fail(path+"."+k, "placement %s sets %s itself from cpus; remove %s or the placement", t.Placement, k, k)
+			}
+		}
 	}
 	if dp == Kernel && len(t.NAPICPUs) > 0 && !t.ThreadedNAPI {
 		d.fail(path+".napi_cpus", "pinning NAPI threads needs threaded_napi: true; softirq NAPI has no thread to pin")
