@@ -36,9 +36,9 @@ work=$cache/work
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 timeout_s=${QEMU_TIMEOUT:-420}
 # The modules the guest loads, with their dependencies.
-modules=(wireguard veth tun xfrm_user nfnetlink)
+modules=(wireguard veth tun xfrm_user nfnetlink e1000e)
 # The integration tests that must pass (not skip) in the guest.
-tests=(TestIntegrationServeKernel TestIntegrationTunnelsCarryTraffic TestIntegrationThreadedNAPI TestIntegrationStockModuleRefusesPatchedKnobs TestIntegrationWANKnobs)
+tests=(TestIntegrationServeKernel TestIntegrationTunnelsCarryTraffic TestIntegrationThreadedNAPI TestIntegrationStockModuleRefusesPatchedKnobs TestIntegrationWANKnobs TestIntegrationNICQueueIRQs)
 
 log() { echo "test-kernel: $*"; }
 die() { echo "test-kernel: FAIL: $*" >&2; exit 1; }
@@ -158,6 +158,7 @@ set +e
 timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 1024 \
 	-kernel "$kdir/vmlinuz" -initrd "$work/initramfs.cpio.gz" \
 	-append "console=ttyS0 panic=-1 quiet loglevel=4 rdinit=/init" \
+	-netdev user,id=wan0,restrict=on -device e1000e,netdev=wan0 \
 	-display none -monitor none -serial "file:$work/console.log" -no-reboot </dev/null
 qrc=$?
 set -e
@@ -184,7 +185,7 @@ mkdir -p "$work/run"
 sed -n '/^=== wgbench-guest: results begin$/,/^=== wgbench-guest: results end$/p' "$console" | sed '1d;$d' |
 	base64 -d 2>/dev/null | tar -xzf - -C "$work" 2>/dev/null || { echo "test-kernel: no run folder came out of the guest" >&2; failed=1; }
 if [ -f "$work/run/run.json" ]; then
-	(cd "$repo" && "$GO" run ./test/kernel/checkrun "$work/run" kernel kernel-threaded) || failed=1
+	(cd "$repo" && "$GO" run ./test/kernel/checkrun "$work/run" kernel kernel-threaded kernel-emulated-inline:threaded_napi,napi_cpus) || failed=1
 fi
 if [ "$verdict" != PASS ] || [ $failed != 0 ]; then
 	show_tail

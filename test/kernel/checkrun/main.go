@@ -2,14 +2,18 @@
 // of its QEMU guest: the run completed, and every named series was
 // measured (not skipped, every point complete, every repetition
 // successful with traffic through the tunnels). Throughput under TCG
-// emulation means nothing, so only "some traffic" is checked.
+// emulation means nothing, so only "some traffic" is checked. A series
+// written NAME:KNOB,KNOB must also have changed those knobs on both
+// gateways at every point (run.json's knobs).
 //
-//	go run ./test/kernel/checkrun RUNDIR SERIES...
+//	go run ./test/kernel/checkrun RUNDIR SERIES[:KNOB,...]...
 package main
 
 import (
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/wgbench/wgbench/results"
 )
@@ -45,7 +49,12 @@ func check(dir string, want []string) (problems, summary []string, err error) {
 	if run.Status != results.StatusComplete {
 		problems = append(problems, fmt.Sprintf("run status %q (%s), want %q", run.Status, run.Error, results.StatusComplete))
 	}
-	for _, name := range want {
+	for _, spec := range want {
+		name, knobList, _ := strings.Cut(spec, ":")
+		var knobs []string
+		if knobList != "" {
+			knobs = strings.Split(knobList, ",")
+		}
 		for _, s := range run.Series {
 			if s.Name == name && s.Skipped != "" {
 				problems = append(problems, fmt.Sprintf("series %s skipped: %s", name, s.Skipped))
@@ -60,6 +69,16 @@ func check(dir string, want []string) (problems, summary []string, err error) {
 			label := fmt.Sprintf("series %s, %d tunnel(s) × %d flow(s)", name, p.Tunnels, p.FlowsPerTunnel)
 			for _, n := range p.Notes {
 				summary = append(summary, label+": note: "+n)
+			}
+			for _, k := range knobs {
+				for _, host := range []string{"gw1", "gw2"} {
+					if !slices.ContainsFunc(p.Knobs, func(c results.KnobChange) bool { return c.Host == host && c.Knob == k }) {
+						problems = append(problems, fmt.Sprintf("%s: %s did not change %s (knobs recorded: %d)", label, host, k, len(p.Knobs)))
+					}
+				}
+			}
+			for _, c := range p.Knobs {
+				summary = append(summary, fmt.Sprintf("%s: %s %s %s: %s → %s", label, c.Host, c.Knob, c.Path, c.Before, c.After))
 			}
 			if !p.Complete || len(p.Repetitions) == 0 {
 				problems = append(problems, fmt.Sprintf("%s: not measured (complete=%t, %d repetitions; notes %q)", label, p.Complete, len(p.Repetitions), p.Notes))

@@ -19,7 +19,8 @@ func TestCheck(t *testing.T) {
 	}{
 		{"complete", results.Run{Status: results.StatusComplete, Points: []results.Point{
 			{Series: "a", Tunnels: 1, FlowsPerTunnel: 1, Complete: true, Repetitions: []results.Repetition{good}},
-			{Series: "b", Tunnels: 1, FlowsPerTunnel: 1, Complete: true, Repetitions: []results.Repetition{good}},
+			{Series: "b", Tunnels: 1, FlowsPerTunnel: 1, Complete: true, Repetitions: []results.Repetition{good},
+				Knobs: []results.KnobChange{{Host: "gw1", Knob: "napi_cpus"}, {Host: "gw2", Knob: "napi_cpus"}}},
 		}}, ""},
 		{"failed run", results.Run{Status: results.StatusFailed, Error: "boom"}, `run status "failed" (boom)`},
 		{"series skipped", results.Run{Status: results.StatusComplete, Series: []results.SeriesStatus{{Name: "b", Skipped: "no module"}},
@@ -32,6 +33,11 @@ func TestCheck(t *testing.T) {
 			{Series: "a", Complete: true, Repetitions: []results.Repetition{good}},
 			{Series: "b", Complete: true, Repetitions: []results.Repetition{{Index: 0}}},
 		}}, "repetition 0 carried no traffic"},
+		{"knob not changed on gw2", results.Run{Status: results.StatusComplete, Points: []results.Point{
+			{Series: "a", Complete: true, Repetitions: []results.Repetition{good}},
+			{Series: "b", Tunnels: 1, FlowsPerTunnel: 1, Complete: true, Repetitions: []results.Repetition{good},
+				Knobs: []results.KnobChange{{Host: "gw1", Knob: "napi_cpus"}, {Host: "gw2", Knob: "threaded_napi"}}},
+		}}, "series b, 1 tunnel(s) × 1 flow(s): gw2 did not change napi_cpus"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,7 +50,7 @@ func TestCheck(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, results.RunFile), b, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			problems, _, err := check(dir, []string{"a", "b"})
+			problems, _, err := check(dir, []string{"a", "b:napi_cpus"})
 			if err != nil {
 				t.Fatal(err)
 			}
