@@ -23,6 +23,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/wgbench/wgbench/testbed"
 )
@@ -65,6 +66,10 @@ type Testbed struct {
 	down  bool
 }
 
+// testHookBeforeNamespace, when set (tests), runs before each namespace
+// is created.
+var testHookBeforeNamespace func(name string)
+
 // NamespaceName returns the name of role's namespace for tag.
 func NamespaceName(tag, role string) string { return Prefix + tag + "-" + role }
 
@@ -90,8 +95,9 @@ func Provision(ctx context.Context, opts Options) (tb *Testbed, err error) {
 		}
 	} else if !validTag(tag) {
 		return nil, fmt.Errorf("local testbed: tag %q: want 4 hex digits such as 3fa2", tag)
-	} else if tagInUse(tag) {
-		return nil, fmt.Errorf("local testbed: tag %s is in use by another run; pick another or run `wgbench testbed clean`", tag)
+	} else if err := checkTag(tag, nil); err != nil {
+		// Someone else's names: say whose, and touch none of them.
+		return nil, err
 	}
 	// The state directory claims the tag: Mkdir fails if another run
 	// took it meanwhile.
@@ -100,6 +106,11 @@ func Provision(ctx context.Context, opts Options) (tb *Testbed, err error) {
 	}
 	state := filepath.Join(StateDir, tag)
 	if err := os.Mkdir(state, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			if terr := checkTag(tag, nil); terr != nil {
+				return nil, terr
+			}
+		}
 		return nil, fmt.Errorf("local testbed: claim tag %s: %w", tag, err)
 	}
 	made := &Testbed{tag: tag, binary: bin, state: state, hosts: map[string]*host{}, procs: map[*proc]struct{}{}}
@@ -122,7 +133,21 @@ func Provision(ctx context.Context, opts Options) (tb *Testbed, err error) {
 		if err := os.MkdirAll(h.tmp, 0o700); err != nil {
 			return nil, fmt.Errorf("local testbed: %w", err)
 		}
+		if testHookBeforeNamespace != nil {
+			testHookBeforeNamespace(h.ns)
+		}
 		if err := createNamespace(h.ns); err != nil {
+			if errors.Is(err, os.ErrExist) {
+				// Made by someone else since checkTag looked: leave it
+				// alone, undo only what this run made.
+				mine := map[string]bool{state: true}
+				for _, o := range tb.hosts {
+					mine[o.ns] = true
+				}
+				if terr := checkTag(tag, mine); terr != nil {
+					return nil, terr
+				}
+			}
 			return nil, fmt.Errorf("local testbed: create namespace %s: %w", h.ns, err)
 		}
 		tb.hosts[role] = h
@@ -322,16 +347,35 @@ func stopAll(procs []*proc, grace time.Duration) {
 
 // createNamespace creates a named network namespace without moving any of
 // this process's threads into it for good: the work runs on a locked
-// thread that is discarded afterwards.
+// thread that is discarded afterwards. It fails with an error matching
+// os.ErrExist, and changes nothing, when the name exists; on any other
+// failure it removes the mount point it made.
 func createNamespace(name string) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		h, err := netns.NewNamed(name)
-		if err == nil {
-			h.Close()
-		}
-		errc <- err
+		errc <- func() error {
+			if err := os.MkdirAll(NetnsDir, 0o755); err != nil {
+				return err
+			}
+			path := filepath.Join(NetnsDir, name)
+			// O_EXCL: an existing name, whoever made it, is never reused.
+			f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
+			if err != nil {
+				return err
+			}
+			f.Close()
+			if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+				os.Remove(path)
+				return fmt.Errorf("unshare: %w", err)
+			}
+			self := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
+			if err := unix.Mount(self, path, "none", unix.MS_BIND, ""); err != nil {
+				os.Remove(path)
+				return fmt.Errorf("bind-mount on %s: %w", path, err)
+			}
+			return nil
+		}()
 	}()
 	return <-errc
 }
