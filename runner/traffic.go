@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -48,51 +50,247 @@ func pointFlows(p scenarios.Point) ([]flowSpec, error) {
 // one test at a time), kept across the point's repetitions.
 type servers struct {
 	procs []testbed.Process
+	// moved says which flows were moved off a taken port, one line each.
+	moved []string
 }
+
+// How a flow whose iperf3 port is taken on drain is moved: to the first
+// port after the point's planned range that nothing on drain holds, at
+// most maxMoves times per flow, within portSearch ports. Variables for
+// tests.
+var (
+	maxMoves   = 5
+	portSearch = 1000
+)
 
 // startServers starts one iperf3 server per flow on drain, bound to the
 // flow's address and port, and waits until each listens.
+//
+// A port that is taken on drain (another iperf3, any program listening on
+// it, a socket left over) is not fought over: the flow moves to a free
+// port, flows[i].port is changed in place so the point's clients connect
+// to it (and run.json records it per flow), and the move is logged with
+// the process that holds the port when drain can tell (ss -p). Only when
+// no free port is found does it fail, naming host, address, ports and
+// holders. Nothing on drain that the run did not start is touched.
 func startServers(ctx context.Context, drain testbed.Host, flows []flowSpec) (*servers, error) {
 	s := &servers{}
+	// What listens on drain before the run starts anything there; ss may
+	// be missing (a minimal host): then a taken port shows when iperf3
+	// cannot bind it.
+	held, _ := listening(ctx, drain)
+	used := map[int]bool{}
 	for _, f := range flows {
-		pr, pw := io.Pipe()
-		argv := iperf3.ServerArgs(iperf3.ServerOptions{Bind: f.dst, Port: f.port})
-		p, err := drain.Start(ctx, testbed.Cmd{Argv: argv, Stdout: pw, Stderr: pw, Stage: "iperf3"})
-		if err != nil {
-			s.stop()
-			return nil, err
+		used[f.port] = true
+	}
+	first := testbed.IperfBasePort + len(flows)
+	last := min(first+portSearch-1, 65535)
+	next := first
+	freePort := func() (int, bool) {
+		for ; next <= last; next++ {
+			if !used[next] && !heldAnywhere(held, next) {
+				used[next] = true
+				return next, true
+			}
 		}
-		s.procs = append(s.procs, p)
-		go func() { p.Wait(); pw.Close() }()
-		listening := make(chan string, 1)
-		go func() {
-			sc := bufio.NewScanner(pr)
-			var out []string
-			for sc.Scan() {
-				if strings.Contains(sc.Text(), "Server listening") {
-					listening <- ""
-					io.Copy(io.Discard, pr)
-					return
+		return 0, false
+	}
+	for i := range flows {
+		f := &flows[i]
+		var taken []string
+		for {
+			holder, busy := holderOf(held, f.dst, f.port)
+			if !busy {
+				p, msg, err := startServer(ctx, drain, *f)
+				if err == nil {
+					s.procs = append(s.procs, p)
+					break
 				}
-				out = append(out, sc.Text())
+				if ctx.Err() != nil || !strings.Contains(msg, "Address already in use") {
+					s.stop()
+					return nil, err
+				}
+				// Taken since ss looked, or not by a listener ss shows:
+				// look again for whom.
+				if now, err := listening(ctx, drain); err == nil {
+					held = now
+				}
+				holder, _ = holderOf(held, f.dst, f.port)
 			}
-			listening <- strings.Join(out, "; ")
-		}()
-		select {
-		case msg := <-listening:
-			if msg != "" || ctx.Err() != nil {
+			taken = append(taken, strconv.Itoa(f.port)+holder)
+			port, ok := freePort()
+			if !ok || len(taken) > maxMoves {
 				s.stop()
-				return nil, fmt.Errorf("drain: iperf3 server on %s:%d did not start: %s", f.dst, f.port, msg)
+				why := fmt.Sprintf("no other port in %d-%d is free", first, last)
+				if ok {
+					why = fmt.Sprintf("it gave up after %d moves", maxMoves)
+				}
+				return nil, fmt.Errorf("%s: no free port for the iperf3 server of flow %d of tunnel %d on %s: taken are %s, and %s: stop what holds them, or free ports on %s",
+					hostName(drain), f.index, f.tunnel, f.dst, strings.Join(taken, ", "), why, drain.Role())
 			}
-		case <-time.After(10 * time.Second):
-			s.stop()
-			return nil, fmt.Errorf("drain: iperf3 server on %s:%d not listening after 10s", f.dst, f.port)
-		case <-ctx.Done():
-			s.stop()
-			return nil, ctx.Err()
+			note := fmt.Sprintf("%s: port %d on %s is taken%s; flow %d of tunnel %d uses port %d instead", hostName(drain), f.port, f.dst, holder, f.index, f.tunnel, port)
+			s.moved = append(s.moved, note)
+			slog.Warn(note)
+			f.port = port
 		}
 	}
 	return s, nil
+}
+
+// startServer starts flow f's iperf3 server on drain and waits until it
+// listens. When it does not, msg is what iperf3 said.
+func startServer(ctx context.Context, drain testbed.Host, f flowSpec) (p testbed.Process, msg string, err error) {
+	pr, pw := io.Pipe()
+	argv := iperf3.ServerArgs(iperf3.ServerOptions{Bind: f.dst, Port: f.port})
+	p, err = drain.Start(ctx, testbed.Cmd{Argv: argv, Stdout: pw, Stderr: pw, Stage: "iperf3"})
+	if err != nil {
+		return nil, "", err
+	}
+	go func() { p.Wait(); pw.Close() }()
+	listening := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		var out []string
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "Server listening") {
+				listening <- ""
+				io.Copy(io.Discard, pr)
+				return
+			}
+			out = append(out, sc.Text())
+		}
+		listening <- strings.Join(out, "; ")
+	}()
+	stop := func() {
+		p.Signal(syscall.SIGTERM)
+		p.Wait()
+	}
+	select {
+	case msg := <-listening:
+		if msg != "" || ctx.Err() != nil {
+			stop()
+			return nil, msg, fmt.Errorf("%s: iperf3 server on %s:%d did not start: %s", hostName(drain), f.dst, f.port, msg)
+		}
+		return p, "", nil
+	case <-time.After(10 * time.Second):
+		stop()
+		return nil, "", fmt.Errorf("%s: iperf3 server on %s:%d not listening after 10s", hostName(drain), f.dst, f.port)
+	case <-ctx.Done():
+		stop()
+		return nil, "", ctx.Err()
+	}
+}
+
+// hostName names h for messages: its role, and where it is when that
+// says more.
+func hostName(h testbed.Host) string {
+	if n := h.Name(); n != "" && n != h.Role() {
+		return fmt.Sprintf("%s (%s)", h.Role(), n)
+	}
+	return h.Role()
+}
+
+// socket is a listening TCP or bound UDP socket on a host, as ss shows it.
+type socket struct {
+	proto string // tcp or udp
+	local string // as ss prints it, e.g. *:5201
+	addr  netip.Addr
+	any   bool // bound to every address (0.0.0.0, ::, *)
+	port  int
+	users string // the owning processes, e.g. "iperf3" pid 1234; "" when unknown
+}
+
+// listening lists the TCP listeners and UDP sockets on h (ss -Htulnp).
+func listening(ctx context.Context, h testbed.Host) ([]socket, error) {
+	out, err := testbed.Run(ctx, h, "ss", "-H", "-t", "-u", "-l", "-n", "-p")
+	if err != nil {
+		return nil, err
+	}
+	return parseSS(string(out)), nil
+}
+
+// parseSS reads the lines of `ss -Htulnp`:
+//
+//	tcp LISTEN 0 4096 0.0.0.0:5201 0.0.0.0:* users:(("iperf3",pid=1234,fd=3))
+func parseSS(out string) []socket {
+	var socks []socket
+	for _, line := range strings.Split(out, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 6 {
+			continue
+		}
+		sk := socket{proto: fields[0], local: fields[4]}
+		i := strings.LastIndexByte(sk.local, ':')
+		if i < 0 {
+			continue
+		}
+		port, err := strconv.Atoi(sk.local[i+1:])
+		if err != nil {
+			continue
+		}
+		sk.port = port
+		host := sk.local[:i]
+		if j := strings.IndexByte(host, '%'); j >= 0 {
+			host = host[:j] // bound to a device: 0.0.0.0%lo
+		}
+		host = strings.Trim(host, "[]")
+		if host == "*" {
+			sk.any = true
+		} else if a, err := netip.ParseAddr(host); err == nil {
+			sk.addr = a.Unmap()
+			sk.any = a.IsUnspecified()
+		} else {
+			continue
+		}
+		if len(fields) > 6 {
+			sk.users = ssUsers(strings.Join(fields[6:], " "))
+		}
+		socks = append(socks, sk)
+	}
+	return socks
+}
+
+// ssUsers turns users:(("iperf3",pid=1234,fd=3),("x",pid=5,fd=4)) into
+// `"iperf3" pid 1234, "x" pid 5`.
+func ssUsers(s string) string {
+	var users []string
+	for _, part := range strings.Split(s, "),(") {
+		part = strings.Trim(strings.TrimPrefix(part, "users:"), "()")
+		f := strings.Split(part, ",")
+		if len(f) < 2 || !strings.HasPrefix(f[1], "pid=") {
+			continue
+		}
+		users = append(users, f[0]+" pid "+strings.TrimPrefix(f[1], "pid="))
+	}
+	return strings.Join(users, ", ")
+}
+
+// holderOf says who holds port for a server bound to addr: a socket on
+// the port bound to addr or to every address. TCP or UDP alike: an
+// iperf3 server needs the port for both (control over TCP, UDP tests'
+// data over UDP). The text reads after "is taken".
+func holderOf(socks []socket, addr netip.Addr, port int) (string, bool) {
+	for _, sk := range socks {
+		if sk.port != port || !(sk.any || sk.addr == addr.Unmap()) {
+			continue
+		}
+		who := fmt.Sprintf(" (%s %s", sk.proto, sk.local)
+		if sk.users != "" {
+			who += " by " + sk.users
+		}
+		return who + ")", true
+	}
+	return "", false
+}
+
+// heldAnywhere says whether any socket holds port, on any address.
+func heldAnywhere(socks []socket, port int) bool {
+	for _, sk := range socks {
+		if sk.port == port {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *servers) stop() {
