@@ -30,6 +30,7 @@ type KernelFlags struct {
 	Placement        string   // --placement NAME (placement)
 	PlacementCPUs    string   // --placement-cpus LIST (cpus of a kernel series)
 	WANDevice        string   // --wan-dev NAME (not a knob)
+	Journal          string   // --journal PATH (not a knob)
 	Optional         []string // --optional KNOB, repeatable (optional)
 }
 
@@ -49,6 +50,7 @@ func (k *KernelFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&k.Placement, "placement", "", "kernel engine: placement preset, "+strings.Join(kernel.Placements, " or ")+", tunnel i on CPU i mod n of --placement-cpus")
 	fs.StringVar(&k.PlacementCPUs, "placement-cpus", "", "kernel engine: the tunnels' cores of --placement, e.g. 0-3")
 	fs.StringVar(&k.WANDevice, "wan-dev", "", "kernel engine: the WAN NIC of --rps-cpus, --udp-gro-forwarding, --steering and --numa-node -1 (default: the link routing to the first peer endpoint)")
+	fs.StringVar(&k.Journal, "journal", "", "kernel engine: keep a journal of every change here, for `wgbench agent undo` should the engine be killed")
 	fs.StringArrayVar(&k.Optional, "optional", nil, "kernel engine: a knob (yaml name, e.g. numa_node) to skip with a note when this host cannot apply it (repeatable)")
 }
 
@@ -57,7 +59,7 @@ func (k KernelFlags) IsZero() bool {
 	return !k.ThreadedNAPI && k.NAPICPUs == "" && k.NUMANode == "" && k.RPSCPUs == "" && !k.UDPGROForwarding &&
 		!k.Steering && k.IRQCPUs == "" && !k.InlineKernel && k.EncryptCPUs == "" && k.DecryptCPUs == "" && k.SerialCPUs == "" &&
 		k.Placement == "" && k.PlacementCPUs == "" &&
-		k.WANDevice == "" && len(k.Optional) == 0
+		k.WANDevice == "" && k.Journal == "" && len(k.Optional) == 0
 }
 
 // Tuning parses the flags into the kernel engine's tuning.
@@ -65,6 +67,7 @@ func (k KernelFlags) Tuning() (kernel.Tuning, error) {
 	t := kernel.Tuning{
 		ThreadedNAPI: k.ThreadedNAPI, UDPGROForwarding: k.UDPGROForwarding, Steering: k.Steering,
 		InlineKernel: k.InlineKernel, WANDevice: k.WANDevice, Optional: k.Optional, Placement: k.Placement,
+		Journal: k.Journal,
 	}
 	for _, l := range []struct {
 		flag string

@@ -36,6 +36,7 @@ type Engine struct {
 	h       *netlink.Handle
 	tunnels []*tunnel
 	tuner   *Tuner
+	journal *Journal
 	once    sync.Once
 	err     error
 }
@@ -82,6 +83,13 @@ func UpOn(ctx context.Context, cfgs []*wgconf.Config, tuning Tuning, host Host, 
 		return nil, fmt.Errorf("kernel: open rtnetlink: %w", err)
 	}
 	e := &Engine{log: log, h: h, tuner: NewTuner(host, log)}
+	if tuning.Journal != "" {
+		if e.journal, err = CreateJournal(tuning.Journal); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("kernel: %w", err)
+		}
+		e.tuner.SetJournal(e.journal)
+	}
 	wg, err := wgctrl.New()
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("kernel: open wgctrl: %w", err), e.Close())
@@ -132,6 +140,9 @@ func (e *Engine) up(wg *wgctrl.Client, t *tunnel, c *wgconf.Config) error {
 		return fmt.Errorf("find the new link: %w", err)
 	}
 	t.index = l.Attrs().Index
+	if err := e.journal.add(journalEntry{Kind: journalLink, Dev: c.Name}); err != nil {
+		return err
+	}
 	if err := wg.ConfigureDevice(c.Name, deviceConfig(c)); err != nil {
 		return fmt.Errorf("configure device through wgctrl: %w", err)
 	}
@@ -235,6 +246,11 @@ func (e *Engine) Close() error {
 			}
 		}
 		e.h.Close()
+		if len(errs) == 0 {
+			errs = append(errs, e.journal.Remove())
+		} else if e.journal != nil {
+			errs = append(errs, e.journal.Close(), fmt.Errorf("kernel: journal %s kept: `wgbench agent undo --journal %s` retries", e.journal.Path(), e.journal.Path()))
+		}
 		e.err = errors.Join(errs...)
 	})
 	return e.err

@@ -100,6 +100,9 @@ type Tuning struct {
 	// ListenPorts are the tunnels' UDP listen ports, in the order of the
 	// devices, for Steering; they are not a knob.
 	ListenPorts []int
+	// Journal is the path of the engine's Journal (see UpOn); empty
+	// keeps none. It is not a knob.
+	Journal string
 	// perTunnelCrypto writes EncryptCPUs[i mod n] and DecryptCPUs[i mod
 	// n] alone to tunnel i's masks (emulated inline), instead of the
 	// whole lists to every tunnel.
@@ -282,7 +285,13 @@ type Tuner struct {
 	// ambiguous lists, per device, the threads that all match its name
 	// when threaded NAPI was on already (so none appeared).
 	ambiguous map[string]string
+	// journal, if set, keeps every change on disk as it is made.
+	journal *Journal
 }
+
+// SetJournal makes the tuner write every change to j as it makes it
+// (see Journal). Call it before Apply.
+func (t *Tuner) SetJournal(j *Journal) { t.journal = j }
 
 // NewTuner returns a Tuner acting on host. A nil log discards.
 func NewTuner(host Host, log *slog.Logger) *Tuner {
@@ -311,13 +320,17 @@ func (t *Tuner) Report() Report {
 	return r
 }
 
-// record adds a change and how to undo it.
-func (t *Tuner) record(c Change, undo func() error) {
+// record adds a change, how to undo it, and its journal entry (whose
+// Knob it fills in). A journal that cannot be written fails: the change
+// is recorded, so restoring after the failure undoes it.
+func (t *Tuner) record(c Change, je journalEntry, undo func() error) error {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.report.Changes = append(t.report.Changes, c)
 	t.undo = append(t.undo, undo)
+	t.mu.Unlock()
 	t.log.Debug("kernel knob set", "knob", c.Knob, "path", c.Path, "before", c.Before, "after", c.After)
+	je.Knob = c.Knob
+	return t.journal.add(je)
 }
 
 // Apply applies tu to the tunnel devices devs (in tunnel order; each
@@ -523,8 +536,8 @@ func (t *Tuner) setFile(knob, path, value string) error {
 	if err != nil {
 		after = value
 	}
-	t.record(Change{Knob: knob, Path: path, Before: before, After: after}, func() error { return f.Write(path, before) })
-	return nil
+	return t.record(Change{Knob: knob, Path: path, Before: before, After: after},
+		journalEntry{Kind: journalFile, Path: path, Before: before}, func() error { return f.Write(path, before) })
 }
 
 // onlineCPUs returns the CPUs the kernel has online.
@@ -712,9 +725,12 @@ func (t *Tuner) pinNAPI(knob string, devs []string, cpus []int) error {
 				return err
 			}
 			aff, pid := t.host.Affinity, th.PID
-			t.record(Change{Knob: knob, Path: fmt.Sprintf("/proc/%d (%s) affinity", th.PID, th.Comm),
-				Before: FormatCPUList(before), After: FormatCPUList(after)},
-				func() error { return aff.Set(pid, before) })
+			path := fmt.Sprintf("/proc/%d (%s) affinity", th.PID, th.Comm)
+			if err := t.record(Change{Knob: knob, Path: path, Before: FormatCPUList(before), After: FormatCPUList(after)},
+				journalEntry{Kind: journalAffinity, Path: path, Before: FormatCPUList(before)},
+				func() error { return aff.Set(pid, before) }); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -777,10 +793,10 @@ func (t *Tuner) udpGROForwarding(wan string) error {
 		return err
 	}
 	was := f.Active
-	t.record(Change{Knob: KnobUDPGROForwarding, Path: "ethtool -K " + wan + " " + featUDPGROForwarding,
+	return t.record(Change{Knob: KnobUDPGROForwarding, Path: "ethtool -K " + wan + " " + featUDPGROForwarding,
 		Before: onOff(was), After: "on"},
+		journalEntry{Kind: journalFeature, Dev: wan, Path: featUDPGROForwarding, Before: onOff(was)},
 		func() error { return eth.SetFeature(wan, featUDPGROForwarding, was) })
-	return nil
 }
 
 // steering installs one ntuple rule per tunnel on wan: UDP to ports[i]
@@ -822,8 +838,11 @@ func (t *Tuner) steering(wan string, devs []string, ports []int) error {
 		if err := eth.SetFeature(wan, featNtuple, true); err != nil {
 			return err
 		}
-		t.record(Change{Knob: KnobSteering, Path: "ethtool -K " + wan + " " + featNtuple, Before: "off", After: "on"},
-			func() error { return eth.SetFeature(wan, featNtuple, false) })
+		if err := t.record(Change{Knob: KnobSteering, Path: "ethtool -K " + wan + " " + featNtuple, Before: "off", After: "on"},
+			journalEntry{Kind: journalFeature, Dev: wan, Path: featNtuple, Before: "off"},
+			func() error { return eth.SetFeature(wan, featNtuple, false) }); err != nil {
+			return err
+		}
 	}
 	for i, dev := range devs {
 		if ports[i] <= 0 || ports[i] > 65535 {
@@ -834,9 +853,12 @@ func (t *Tuner) steering(wan string, devs []string, ports []int) error {
 		if err != nil {
 			return err
 		}
-		t.record(Change{Knob: KnobSteering, Path: fmt.Sprintf("ethtool -N %s (%s)", wan, dev), Before: "no rule",
+		if err := t.record(Change{Knob: KnobSteering, Path: fmt.Sprintf("ethtool -N %s (%s)", wan, dev), Before: "no rule",
 			After: fmt.Sprintf("%s loc %d", r, loc)},
-			func() error { return nt.DeleteFlowRule(wan, loc) })
+			journalEntry{Kind: journalRule, Dev: wan, Loc: loc},
+			func() error { return nt.DeleteFlowRule(wan, loc) }); err != nil {
+			return err
+		}
 	}
 	return nil
 }
