@@ -39,6 +39,7 @@ type deployment struct {
 	datapath scenarios.Datapath
 	devices  []string // tunnel device names, index = tunnel; empty for plain
 	procs    []gwProc
+	hosts    []testbed.Host // the gateways
 }
 
 type gwProc struct {
@@ -89,8 +90,8 @@ func (d *deployment) knobs() (changes []results.KnobChange, notes []string) {
 // then waits for every tunnel's handshake.
 func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s scenarios.Series, tunnels int, cores int) (*deployment, error) {
 	begin := time.Now()
-	d := &deployment{datapath: s.Datapath}
 	gw1, gw2 := hosts[testbed.GW1], hosts[testbed.GW2]
+	d := &deployment{datapath: s.Datapath, hosts: []testbed.Host{gw1, gw2}}
 	// procs lists, per gateway, the datapath processes to start: their
 	// arguments after `wgbench datapath up --engine E`.
 	procs := map[testbed.Host][][]string{}
@@ -147,6 +148,7 @@ func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s sc
 		if s.Datapath == scenarios.Kernel {
 			for _, h := range []testbed.Host{gw1, gw2} {
 				procs[h][0] = append(procs[h][0], datapath.KernelArgs(s.Tuning)...)
+				procs[h][0] = append(procs[h][0], "--journal", kernelJournal(h))
 			}
 		}
 		if s.Datapath == scenarios.Inline && len(s.Tuning.CPUs) > 0 {
@@ -328,9 +330,17 @@ func (d *deployment) waitHandshakes(ctx context.Context, hosts ...testbed.Host) 
 	}
 }
 
+// kernelJournal is where the kernel datapath on h keeps its journal.
+func kernelJournal(h testbed.Host) string {
+	return filepath.Join(h.TempDir(), "datapath-kernel.journal")
+}
+
 // stop ends the datapath processes (they undo their changes on SIGTERM)
-// and returns what they logged on failure.
+// and returns what they logged on failure. A kernel datapath that died
+// without cleaning up (killed) left its journal: stop puts its host back
+// from it.
 func (d *deployment) stop() error {
+	defer d.undoKilled()
 	var errs []error
 	for _, p := range d.procs {
 		if err := p.proc.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
@@ -349,6 +359,27 @@ func (d *deployment) stop() error {
 	}
 	d.procs = nil
 	return errors.Join(errs...)
+}
+
+// undoKilled runs `wgbench agent undo` on the gateways of a kernel
+// deployment once its processes are gone; it does nothing where the
+// datapath removed its journal, as it does when it stops normally.
+func (d *deployment) undoKilled() {
+	if d.datapath != scenarios.Kernel {
+		return
+	}
+	for _, h := range d.hosts {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := testbed.Run(ctx, h, testbed.Self, "agent", "undo", "--journal", kernelJournal(h), "--if-exists")
+		cancel()
+		if err != nil {
+			slog.Error("the kernel datapath died without cleaning up, and undoing its journal failed", "host", h.Role(), "err", err)
+			continue
+		}
+		if out := strings.TrimSpace(string(out)); out != "" {
+			slog.Warn("the kernel datapath died without cleaning up; put the host back from its journal", "host", h.Role(), "undone", out)
+		}
+	}
 }
 
 // wgStats reads the tunnels' status on h through `wgbench agent wg-stats`.

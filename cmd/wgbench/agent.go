@@ -73,6 +73,7 @@ see what the controller sees.`,
 	cmd.AddCommand(stats)
 	cmd.AddCommand(newSampleCmd())
 	cmd.AddCommand(newNetSetupCmd())
+	cmd.AddCommand(newUndoCmd())
 	return cmd
 }
 

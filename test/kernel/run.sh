@@ -38,7 +38,7 @@ timeout_s=${QEMU_TIMEOUT:-420}
 # The modules the guest loads, with their dependencies.
 modules=(wireguard veth tun xfrm_user nfnetlink e1000e)
 # The integration tests that must pass (not skip) in the guest.
-tests=(TestIntegrationServeKernel TestIntegrationTunnelsCarryTraffic TestIntegrationThreadedNAPI TestIntegrationStockModuleRefusesPatchedKnobs TestIntegrationWANKnobs TestIntegrationNICQueueIRQs)
+tests=(TestIntegrationServeKernel TestIntegrationTunnelsCarryTraffic TestIntegrationThreadedNAPI TestIntegrationStockModuleRefusesPatchedKnobs TestIntegrationWANKnobs TestIntegrationNICQueueIRQs TestIntegrationJournalAfterKill)
 
 log() { echo "test-kernel: $*"; }
 die() { echo "test-kernel: FAIL: $*" >&2; exit 1; }
