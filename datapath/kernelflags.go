@@ -20,6 +20,7 @@ type KernelFlags struct {
 	NAPICPUs         string   // --napi-cpus LIST (napi_cpus)
 	NUMANode         string   // --numa-node N, -1 for the WAN NIC's node (numa_node)
 	RPSCPUs          string   // --rps-cpus LIST (rps_cpus)
+	XPSCPUs          string   // --xps-cpus LIST (xps_cpus)
 	UDPGROForwarding bool     // --udp-gro-forwarding (udp_gro_forwarding)
 	Steering         bool     // --steering (steering)
 	IRQCPUs          string   // --irq-cpus LIST (irq_cpus)
@@ -40,6 +41,7 @@ func (k *KernelFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&k.NAPICPUs, "napi-cpus", "", "kernel engine: pin tunnel i's NAPI threads to CPU i mod n of this list, e.g. 0-3 (needs --threaded-napi)")
 	fs.StringVar(&k.NUMANode, "numa-node", "", "kernel engine: place the NAPI threads on this NUMA node's CPUs; -1 for the WAN NIC's node (needs --threaded-napi)")
 	fs.StringVar(&k.RPSCPUs, "rps-cpus", "", "kernel engine: RPS mask of the WAN NIC's receive queues, as a CPU list")
+	fs.StringVar(&k.XPSCPUs, "xps-cpus", "", "kernel engine: XPS of the WAN NIC, CPU j of this list on transmit queue j mod n")
 	fs.BoolVar(&k.UDPGROForwarding, "udp-gro-forwarding", false, "kernel engine: turn on rx-udp-gro-forwarding on the WAN NIC")
 	fs.BoolVar(&k.Steering, "steering", false, "kernel engine: ntuple rule per tunnel on the WAN NIC, tunnel i's UDP port to receive queue i")
 	fs.StringVar(&k.IRQCPUs, "irq-cpus", "", "kernel engine: pin the WAN NIC's receive queue q interrupt to CPU q mod n of this list")
@@ -56,7 +58,7 @@ func (k *KernelFlags) Register(fs *pflag.FlagSet) {
 
 // IsZero reports whether no flag is set.
 func (k KernelFlags) IsZero() bool {
-	return !k.ThreadedNAPI && k.NAPICPUs == "" && k.NUMANode == "" && k.RPSCPUs == "" && !k.UDPGROForwarding &&
+	return !k.ThreadedNAPI && k.NAPICPUs == "" && k.NUMANode == "" && k.RPSCPUs == "" && k.XPSCPUs == "" && !k.UDPGROForwarding &&
 		!k.Steering && k.IRQCPUs == "" && !k.InlineKernel && k.EncryptCPUs == "" && k.DecryptCPUs == "" && k.SerialCPUs == "" &&
 		k.Placement == "" && k.PlacementCPUs == "" &&
 		k.WANDevice == "" && k.Journal == "" && len(k.Optional) == 0
@@ -74,7 +76,7 @@ func (k KernelFlags) Tuning() (kernel.Tuning, error) {
 		s    string
 		dst  *[]int
 	}{
-		{"--napi-cpus", k.NAPICPUs, &t.NAPICPUs}, {"--rps-cpus", k.RPSCPUs, &t.RPSCPUs},
+		{"--napi-cpus", k.NAPICPUs, &t.NAPICPUs}, {"--rps-cpus", k.RPSCPUs, &t.RPSCPUs}, {"--xps-cpus", k.XPSCPUs, &t.XPSCPUs},
 		{"--encrypt-cpus", k.EncryptCPUs, &t.EncryptCPUs}, {"--decrypt-cpus", k.DecryptCPUs, &t.DecryptCPUs},
 		{"--serial-cpus", k.SerialCPUs, &t.SerialCPUs}, {"--irq-cpus", k.IRQCPUs, &t.IRQCPUs},
 		{"--placement-cpus", k.PlacementCPUs, &t.PlacementCPUs},
@@ -121,6 +123,7 @@ func KernelArgs(t scenarios.Tuning) []string {
 		args = append(args, "--numa-node="+strconv.Itoa(*t.NUMANode))
 	}
 	list(t.RPSCPUs, "--rps-cpus")
+	list(t.XPSCPUs, "--xps-cpus")
 	flag(t.UDPGROForwarding, "--udp-gro-forwarding")
 	flag(t.Steering, "--steering")
 	list(t.IRQCPUs, "--irq-cpus")

@@ -132,6 +132,9 @@ type Tuning struct {
 	IRQCPUs CPUList `yaml:"irq_cpus,omitempty" json:"irq_cpus,omitempty"`
 	// RPSCPUs sets the RPS mask of the receive queues (kernel only).
 	RPSCPUs CPUList `yaml:"rps_cpus,omitempty" json:"rps_cpus,omitempty"`
+	// XPSCPUs maps CPUs to the WAN NIC's transmit queues, the j-th CPU
+	// to queue j mod n (kernel only).
+	XPSCPUs CPUList `yaml:"xps_cpus,omitempty" json:"xps_cpus,omitempty"`
 	// UDPGROForwarding turns on UDP GRO forwarding on the WAN NIC (kernel
 	// only).
 	UDPGROForwarding bool `yaml:"udp_gro_forwarding,omitempty" json:"udp_gro_forwarding,omitempty"`

@@ -38,6 +38,7 @@ var knobs = map[string]knob{
 	"steering":           {"ntuple flow steering", []Datapath{Kernel}, "does not install steering rules"},
 	"irq_cpus":           {"the receive queues' IRQ affinity", []Datapath{Kernel}, "does not place NIC interrupts"},
 	"rps_cpus":           {"the RPS mask", []Datapath{Kernel}, "does not set RPS masks"},
+	"xps_cpus":           {"the XPS masks", []Datapath{Kernel}, "does not set XPS masks"},
 	"udp_gro_forwarding": {"UDP GRO forwarding", []Datapath{Kernel}, "does not turn it on"},
 	"encrypt_cpus":       {"the encryption CPU mask", []Datapath{Kernel}, "has no kernel crypto workers"},
 	"decrypt_cpus":       {"the decryption CPU mask", []Datapath{Kernel}, "has no kernel crypto workers"},

@@ -427,7 +427,12 @@ func TestIntegrationWANKnobs(t *testing.T) {
 		t.Fatalf("%s on already on a new veth", featUDPGROForwarding)
 	}
 	tun := NewTuner(p.hostA, nil)
-	tu := Tuning{RPSCPUs: []int{0}, UDPGROForwarding: true, Steering: true, ThreadedNAPI: true, NUMANode: intp(-1),
+	xps := "/sys/class/net/" + p.vethA + "/queues/tx-0/xps_cpus"
+	xpsBefore, err := f.Read(xps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tu := Tuning{RPSCPUs: []int{0}, XPSCPUs: []int{0}, UDPGROForwarding: true, Steering: true, ThreadedNAPI: true, NUMANode: intp(-1),
 		Optional: []string{KnobSteering, KnobNUMANode, KnobThreadedNAPI}}
 	if err := nstest.Run(p.a, func() error { return tun.Apply(nil, p.vethA, tu) }); err != nil {
 		t.Fatalf("Apply: %v", err)
@@ -438,6 +443,9 @@ func TestIntegrationWANKnobs(t *testing.T) {
 	}
 	if v, _ := f.Read(rps); !maskIs(v, []int{0}) {
 		t.Errorf("rps_cpus = %q, want CPU 0", v)
+	}
+	if v, _ := f.Read(xps); !maskIs(v, []int{0}) {
+		t.Errorf("xps_cpus = %q, want CPU 0", v)
 	}
 	if !readGRO().Active {
 		t.Errorf("%s still off", featUDPGROForwarding)
@@ -457,6 +465,9 @@ func TestIntegrationWANKnobs(t *testing.T) {
 	}
 	if v, _ := f.Read(rps); v != rpsBefore {
 		t.Errorf("rps_cpus = %q after Restore, want %q", v, rpsBefore)
+	}
+	if v, _ := f.Read(xps); v != xpsBefore {
+		t.Errorf("xps_cpus = %q after Restore, want %q", v, xpsBefore)
 	}
 	if got := readGRO(); got != ethBefore {
 		t.Errorf("%s = %+v after Restore, want %+v", featUDPGROForwarding, got, ethBefore)

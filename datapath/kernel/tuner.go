@@ -20,6 +20,7 @@ const (
 	KnobNAPICPUs         = "napi_cpus"
 	KnobNUMANode         = "numa_node"
 	KnobRPSCPUs          = "rps_cpus"
+	KnobXPSCPUs          = "xps_cpus"
 	KnobIRQCPUs          = "irq_cpus"
 	KnobUDPGROForwarding = "udp_gro_forwarding"
 	KnobSteering         = "steering"
@@ -48,7 +49,7 @@ const (
 var Placements = []string{PlacementEmulatedInline, PlacementOverlapAvoidance}
 
 // Knobs lists every knob name in the order Apply applies them.
-var Knobs = []string{KnobPlacement, KnobThreadedNAPI, KnobNUMANode, KnobNAPICPUs, KnobRPSCPUs, KnobUDPGROForwarding,
+var Knobs = []string{KnobPlacement, KnobThreadedNAPI, KnobNUMANode, KnobNAPICPUs, KnobRPSCPUs, KnobXPSCPUs, KnobUDPGROForwarding,
 	KnobSteering, KnobIRQCPUs, KnobInlineKernel, KnobEncryptCPUs, KnobDecryptCPUs, KnobSerialCPUs}
 
 // Tuning holds the kernel datapath's knobs. The zero value changes
@@ -67,6 +68,10 @@ type Tuning struct {
 	NUMANode *int
 	// RPSCPUs sets the RPS mask of every receive queue of the WAN NIC.
 	RPSCPUs []int
+	// XPSCPUs maps the WAN NIC's transmit queues to CPUs: CPU
+	// XPSCPUs[j] transmits on queue j mod (number of queues), so each
+	// queue's XPS mask holds the CPUs mapped to it.
+	XPSCPUs []int
 	// UDPGROForwarding turns the WAN NIC's rx-udp-gro-forwarding feature
 	// on, so that the tunnels' UDP packets are aggregated by GRO.
 	UDPGROForwarding bool
@@ -117,7 +122,7 @@ type Tuning struct {
 func (t Tuning) Set() []string {
 	set := map[string]bool{
 		KnobThreadedNAPI: t.ThreadedNAPI, KnobNAPICPUs: len(t.NAPICPUs) > 0, KnobNUMANode: t.NUMANode != nil,
-		KnobRPSCPUs: len(t.RPSCPUs) > 0, KnobUDPGROForwarding: t.UDPGROForwarding, KnobSteering: t.Steering,
+		KnobRPSCPUs: len(t.RPSCPUs) > 0, KnobXPSCPUs: len(t.XPSCPUs) > 0, KnobUDPGROForwarding: t.UDPGROForwarding, KnobSteering: t.Steering,
 		KnobIRQCPUs: len(t.IRQCPUs) > 0, KnobPlacement: t.Placement != "",
 		KnobInlineKernel: t.InlineKernel, KnobEncryptCPUs: len(t.EncryptCPUs) > 0,
 		KnobDecryptCPUs: len(t.DecryptCPUs) > 0, KnobSerialCPUs: len(t.SerialCPUs) > 0,
@@ -227,7 +232,7 @@ func expandPlacement(tu Tuning, online []int) (Tuning, PlacementReport, error) {
 
 // needsWAN reports whether t acts on the WAN NIC.
 func (t Tuning) needsWAN() bool {
-	return len(t.RPSCPUs) > 0 || t.UDPGROForwarding || t.Steering || len(t.IRQCPUs) > 0 || t.Placement != "" ||
+	return len(t.RPSCPUs) > 0 || len(t.XPSCPUs) > 0 || t.UDPGROForwarding || t.Steering || len(t.IRQCPUs) > 0 || t.Placement != "" ||
 		(t.NUMANode != nil && *t.NUMANode == -1)
 }
 
@@ -433,6 +438,7 @@ func (t *Tuner) Apply(devs []string, wan string, tu Tuning) (err error) {
 		fn   func() error
 	}{
 		{KnobRPSCPUs, len(tu.RPSCPUs) > 0, func() error { return t.rps(wan, tu.RPSCPUs) }},
+		{KnobXPSCPUs, len(tu.XPSCPUs) > 0, func() error { return t.xps(wan, tu.XPSCPUs) }},
 		{KnobUDPGROForwarding, tu.UDPGROForwarding, func() error { return t.udpGROForwarding(wan) }},
 		{KnobSteering, tu.Steering, func() error { return t.steering(wan, devs, tu.ListenPorts) }},
 		{KnobIRQCPUs, len(tu.IRQCPUs) > 0, func() error { return t.irqAffinity(KnobIRQCPUs, wan, tu.IRQCPUs) }},
@@ -763,6 +769,56 @@ func (t *Tuner) rps(wan string, cpus []int) error {
 		}
 	}
 	return nil
+}
+
+// xps maps CPU cpus[j] to transmit queue j mod n of wan, n its number
+// of transmit queues, and writes each queue's XPS mask.
+func (t *Tuner) xps(wan string, cpus []int) error {
+	if err := t.needWAN(wan); err != nil {
+		return err
+	}
+	if err := t.checkOnline(cpus); err != nil {
+		return err
+	}
+	dir := "/sys/class/net/" + wan + "/queues"
+	names, err := t.host.Files.List(dir)
+	if err != nil {
+		return fmt.Errorf("WAN NIC %s: %w", wan, err)
+	}
+	var tx []string
+	for _, n := range names {
+		if strings.HasPrefix(n, "tx-") {
+			tx = append(tx, n)
+		}
+	}
+	if len(tx) == 0 {
+		return unsupported("the WAN NIC %s has no transmit queues in %s", wan, dir)
+	}
+	slices.SortFunc(tx, func(a, b string) int { return queueNumber(a) - queueNumber(b) })
+	per := make([][]int, len(tx))
+	for j, c := range cpus {
+		per[j%len(tx)] = append(per[j%len(tx)], c)
+	}
+	for q, name := range tx {
+		if len(per[q]) == 0 {
+			continue
+		}
+		p := dir + "/" + name + "/xps_cpus"
+		if err := t.setFile(KnobXPSCPUs, p, FormatCPUMask(per[q])); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return unsupported("the kernel has no XPS (%s is missing: built without CONFIG_XPS)", p)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// queueNumber returns the number of a queue directory ("tx-12" → 12).
+func queueNumber(name string) int {
+	_, n, _ := strings.Cut(name, "-")
+	i, _ := strconv.Atoi(n)
+	return i
 }
 
 const (

@@ -53,6 +53,15 @@ func stockFiles() map[string]string {
 	}
 }
 
+// withTxQueues gives eth1 of stockFiles n transmit queues.
+func withTxQueues(n int) map[string]string {
+	f := stockFiles()
+	for q := range n {
+		f[fmt.Sprintf("/sys/class/net/eth1/queues/tx-%d/xps_cpus", q)] = "0"
+	}
+	return f
+}
+
 // patchedFiles adds the patched inline module's attributes to stockFiles.
 func patchedFiles() map[string]string {
 	f := stockFiles()
@@ -138,6 +147,17 @@ func TestApplyRecordsAndRestores(t *testing.T) {
 			want: []Change{
 				{KnobRPSCPUs, "/sys/class/net/eth1/queues/rx-0/rps_cpus", "0", "3"},
 				{KnobRPSCPUs, "/sys/class/net/eth1/queues/rx-1/rps_cpus", "0", "3"},
+			},
+		},
+		{
+			name:   "XPS, CPUs spread over the transmit queues",
+			files:  withTxQueues(3),
+			wan:    "eth1",
+			tuning: Tuning{XPSCPUs: []int{0, 1, 2, 3}},
+			want: []Change{
+				{KnobXPSCPUs, "/sys/class/net/eth1/queues/tx-0/xps_cpus", "0", "9"},
+				{KnobXPSCPUs, "/sys/class/net/eth1/queues/tx-1/xps_cpus", "0", "2"},
+				{KnobXPSCPUs, "/sys/class/net/eth1/queues/tx-2/xps_cpus", "0", "4"},
 			},
 		},
 		{
