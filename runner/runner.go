@@ -76,7 +76,10 @@ type Provisioner func(ctx context.Context, tunnels, flowsPerTunnel int) (Testbed
 
 // Run measures every point of the scenario and returns the run as saved.
 // The returned error is non-nil when the run did not complete; the run
-// folder holds whatever was measured until then.
+// folder holds whatever was measured until then. A run whose ctx ends is
+// recorded as interrupted, unless the cancellation's cause is a
+// testbed.ErrHostLost: then it failed, and the cause (naming the host) is
+// its error.
 func Run(ctx context.Context, opts Options) (*results.Run, error) {
 	if opts.Progress == nil {
 		opts.Progress = progress.New(io.Discard, false)
@@ -114,12 +117,19 @@ func Run(ctx context.Context, opts Options) (*results.Run, error) {
 	runErr := r.execute(ctx)
 	now := time.Now().UTC()
 	run.Finished = &now
-	switch {
+	switch cause := context.Cause(ctx); {
 	case runErr == nil:
 		run.Status = results.StatusComplete
+	case ctx.Err() != nil && errors.Is(cause, testbed.ErrHostLost):
+		// A host went away mid-run (the SSH driver's OnLost cancels
+		// with why): that is a failure of the testbed, not the user
+		// stopping the run.
+		run.Status = results.StatusFailed
+		runErr = lostHost(cause, runErr)
+		run.Error = runErr.Error()
 	case ctx.Err() != nil:
 		run.Status = results.StatusInterrupted
-		run.Error = "interrupted: " + context.Cause(ctx).Error()
+		run.Error = "interrupted: " + cause.Error()
 	default:
 		run.Status = results.StatusFailed
 		run.Error = runErr.Error()
@@ -128,6 +138,23 @@ func Run(ctx context.Context, opts Options) (*results.Run, error) {
 		runErr = errors.Join(runErr, err)
 	}
 	return run, runErr
+}
+
+// lostHost is the error of a run stopped by a lost host: the cause, which
+// names the host, then whatever else went wrong (teardown), without the
+// bare cancellations the cause explains.
+func lostHost(cause, err error) error {
+	parts := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		parts = j.Unwrap()
+	}
+	out := []error{cause}
+	for _, e := range parts {
+		if e != nil && e.Error() != cause.Error() && e != context.Canceled && e != context.DeadlineExceeded {
+			out = append(out, e)
+		}
+	}
+	return errors.Join(out...)
 }
 
 // resume opens a run folder to continue it: completed points stay, the

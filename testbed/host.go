@@ -10,6 +10,7 @@ package testbed
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,6 +27,18 @@ const (
 
 // Roles lists the roles in the order traffic crosses them.
 var Roles = []string{Source, GW1, GW2, Drain}
+
+// ErrHostLost marks a host that went away while the testbed was up: its
+// machine, its sshd or the network to it. Drivers wrap it in errors that
+// name the host; a run stopped by such an error (as the cause of its
+// context's cancellation) failed, it was not interrupted.
+var ErrHostLost = errors.New("host lost")
+
+// LifelineEnv, set to 1 in a wgbench process's environment, tells it that
+// its standard input is a lifeline: the driver holds it open for as long
+// as the process should live, so when it closes (the controller's SSH
+// session died) the process stops as on SIGTERM, undoing what it did.
+const LifelineEnv = "WGBENCH_LIFELINE"
 
 // Self is the argv[0] that names the wgbench binary on the host a command
 // runs on: a Host replaces it with the path of wgbench there.

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -17,6 +21,7 @@ func newNetSetupCmd() *cobra.Command {
 	var (
 		c           netsetup.Config
 		ignoreStdin bool
+		runDir      string
 	)
 	cmd := &cobra.Command{
 		Use:   "net-setup",
@@ -26,8 +31,9 @@ data-plane interfaces: the link addresses (198.18.0.0/15), the per-flow
 addresses on source and drain, the routes between the sites and IPv4
 forwarding on the gateways. It prints "ready <n> changes" and holds them
 until SIGTERM, SIGINT or SIGHUP, or until its standard input closes (so a
-lost SSH session cleans up), then undoes every change in reverse order.
-What was already in place is left alone.
+lost SSH session cleans up), then undoes every change in reverse order
+and removes the --run-dir directory. What was already in place is left
+alone.
 
 Interfaces are named by name, MAC address or an IPv4 address they hold.
 The SSH testbed driver runs this on each host; run it by hand to try an
@@ -39,6 +45,9 @@ inventory's interfaces.`,
 			if err := c.Validate(); err != nil {
 				return usageError{err}
 			}
+			if runDir != "" && (!filepath.IsAbs(runDir) || filepath.Clean(runDir) == "/") {
+				return usageError{fmt.Errorf("--run-dir %q: give the run's own directory as an absolute path", runDir)}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGHUP)
 			defer stop()
 			// When the controller's session dies, our stdout and stderr
@@ -49,7 +58,15 @@ inventory's interfaces.`,
 			if !ignoreStdin {
 				watch = cmd.InOrStdin()
 			}
-			return netsetup.Serve(ctx, c, watch, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			err := netsetup.Serve(ctx, c, watch, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if runDir != "" {
+				// Last of the run on this host: its directory goes too,
+				// also when the controller is gone and cannot remove it.
+				if rerr := os.RemoveAll(runDir); rerr != nil {
+					err = errors.Join(err, fmt.Errorf("remove the run directory: %w", rerr))
+				}
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -60,5 +77,6 @@ inventory's interfaces.`,
 	f.StringVar(&c.WAN, "wan", "", "gateways: interface towards the other gateway")
 	f.IntVar(&c.MTU, "mtu", 0, "MTU of the data-plane interfaces (0 leaves it)")
 	f.BoolVar(&ignoreStdin, "ignore-stdin", false, "do not stop when standard input closes")
+	f.StringVar(&runDir, "run-dir", "", "the run's directory on this host, removed when stopping (absolute path)")
 	return cmd
 }

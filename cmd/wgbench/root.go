@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wgbench/wgbench/testbed"
 )
 
 // Exit codes.
@@ -30,6 +32,8 @@ type usageError struct{ error }
 func execute(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ctx, cancel := lifeline(ctx)
+	defer cancel(nil)
 	root := newRoot(os.Stdout, os.Stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -45,6 +49,29 @@ func execute(args []string) int {
 		return exitUsage
 	}
 	return exitError
+}
+
+// lifeline returns ctx, ended when standard input closes if the SSH
+// testbed driver made stdin our lifeline (testbed.LifelineEnv): a process
+// on a host whose controller session died then stops as on SIGTERM,
+// undoing what it did, instead of running on unattended.
+func lifeline(ctx context.Context) (context.Context, context.CancelCauseFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	if os.Getenv(testbed.LifelineEnv) == "" {
+		return ctx, cancel
+	}
+	// Not for the processes we start: their stdin is not ours.
+	os.Unsetenv(testbed.LifelineEnv)
+	// With the session gone, stdout and stderr are broken pipes: writing a
+	// line must fail, not kill us (Go's default on fd 1 and 2) before we
+	// have cleaned up.
+	signal.Ignore(syscall.SIGPIPE)
+	in := os.Stdin
+	go func() {
+		io.Copy(io.Discard, in)
+		cancel(errors.New("standard input closed: the controller's session is gone"))
+	}()
+	return ctx, cancel
 }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {

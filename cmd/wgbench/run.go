@@ -113,7 +113,7 @@ interrupted.`,
 				}
 				fmt.Fprintf(w, "\nresults: %s (%s)\n", out, run.Status)
 			}
-			if lost := lostHost(ctx); runErr != nil && lost != nil {
+			if lost := lostHost(ctx, out); runErr != nil && lost != nil {
 				return lost
 			}
 			if runErr != nil && errors.Is(cmd.Context().Err(), context.Canceled) {

@@ -75,10 +75,10 @@ func useSSH(w io.Writer, opts *runner.Options, resumeDir string, f sshFlags, can
 }
 
 // lostHost returns the error of a host lost mid-run, if that is what
-// stopped the run.
-func lostHost(ctx context.Context) error {
+// stopped the run in folder dir.
+func lostHost(ctx context.Context, dir string) error {
 	if err := context.Cause(ctx); errors.Is(err, sshtb.ErrConnectionLost) {
-		return fmt.Errorf("%w; the run folder keeps every completed repetition: fix the host, then `wgbench run --resume` the folder", err)
+		return fmt.Errorf("%w; the run folder keeps what was measured: fix the host, then `wgbench run --resume %s` goes on from the last complete point", err, dir)
 	}
 	return nil
 }

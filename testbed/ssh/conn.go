@@ -13,11 +13,19 @@ import (
 
 	cryptossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/wgbench/wgbench/testbed"
 )
 
 // ErrConnectionLost marks an operation that failed because the SSH
-// connection to its host broke during the run.
-var ErrConnectionLost = errors.New("SSH connection lost")
+// connection to its host broke during the run. It is a
+// testbed.ErrHostLost: errors.Is matches both.
+var ErrConnectionLost error = connectionLost{}
+
+type connectionLost struct{}
+
+func (connectionLost) Error() string        { return "SSH connection lost" }
+func (connectionLost) Is(target error) bool { return target == testbed.ErrHostLost }
 
 // Timeouts and limits of the SSH connections.
 const (

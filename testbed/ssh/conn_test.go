@@ -17,6 +17,8 @@ import (
 
 	cryptossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/wgbench/wgbench/testbed"
 )
 
 // fakeServer is an in-process SSH server on the loopback that accepts any
@@ -161,7 +163,8 @@ func TestConnectionLost(t *testing.T) {
 	srv.dropAll()
 	select {
 	case err := <-lost:
-		if !errors.Is(err, ErrConnectionLost) || !strings.HasPrefix(err.Error(), "drain ("+srv.addr+")") {
+		// A lost connection is a lost host to the runner: the run failed.
+		if !errors.Is(err, ErrConnectionLost) || !errors.Is(err, testbed.ErrHostLost) || !strings.HasPrefix(err.Error(), "drain ("+srv.addr+")") {
 			t.Errorf("lost: %v", err)
 		}
 	case <-time.After(10 * time.Second):
@@ -210,7 +213,7 @@ func TestShellQuote(t *testing.T) {
 		}
 	}
 	h := &host{spec: &HostSpec{}}
-	if got := h.commandLine([]string{"/w/wgbench", "agent", "x y"}, "probe", true); got != `sudo -n sh -c 'echo $$; exec "$@"' wgbench-cmd env WGBENCH_STAGE=probe /w/wgbench agent 'x y'` {
+	if got := h.commandLine([]string{"/w/wgbench", "agent", "x y"}, []string{"WGBENCH_STAGE=probe"}, true); got != `sudo -n sh -c 'echo $$; exec "$@"' wgbench-cmd env WGBENCH_STAGE=probe /w/wgbench agent 'x y'` {
 		t.Errorf("commandLine = %s", got)
 	}
 }

@@ -49,8 +49,8 @@ func (h *host) TempDir() string { return h.tmp }
 func (h *host) Cores() []int { return append([]int(nil), h.spec.Cores...) }
 
 // commandLine renders argv as the remote shell command, through the pid
-// wrapper and, for sudo hosts, `sudo -n`.
-func (h *host) commandLine(argv []string, stage string, sudo bool) string {
+// wrapper and, for sudo hosts, `sudo -n`, with env (NAME=value) set.
+func (h *host) commandLine(argv, env []string, sudo bool) string {
 	var b strings.Builder
 	if sudo {
 		b.WriteString("sudo -n ")
@@ -58,9 +58,12 @@ func (h *host) commandLine(argv []string, stage string, sudo bool) string {
 	b.WriteString("sh -c ")
 	b.WriteString(shellQuote(wrapper))
 	b.WriteString(" wgbench-cmd")
-	if stage != "" {
-		b.WriteString(" env ")
-		b.WriteString(shellQuote("WGBENCH_STAGE=" + stage))
+	if len(env) > 0 {
+		b.WriteString(" env")
+		for _, e := range env {
+			b.WriteByte(' ')
+			b.WriteString(shellQuote(e))
+		}
 	}
 	for _, a := range argv {
 		b.WriteByte(' ')
@@ -83,11 +86,22 @@ func (h *host) start(ctx context.Context, cmd testbed.Cmd, sudo bool) (testbed.P
 		return nil, fmt.Errorf("%s: empty command", h.spec.Name())
 	}
 	argv := append([]string{}, cmd.Argv...)
+	var env []string
+	if cmd.Stage != "" {
+		env = append(env, "WGBENCH_STAGE="+cmd.Stage)
+	}
+	// A wgbench verb that reads no input gets a lifeline for stdin, held
+	// open until it ends: if the session dies with the connection, it
+	// stops and undoes what it did instead of running on unattended.
+	lifeline := argv[0] == testbed.Self && cmd.Stdin == nil
 	if argv[0] == testbed.Self {
 		if h.bin == "" {
 			return nil, fmt.Errorf("%s: wgbench is not installed on the host yet", h.spec.Name())
 		}
 		argv[0] = h.bin
+		if lifeline {
+			env = append(env, testbed.LifelineEnv+"=1")
+		}
 	}
 	s, release, err := h.cl.session(ctx)
 	if err != nil {
@@ -102,8 +116,19 @@ func (h *host) start(ctx context.Context, cmd testbed.Cmd, sudo bool) (testbed.P
 	if cmd.Stdin != nil {
 		s.Stdin = cmd.Stdin
 	}
-	line := h.commandLine(argv, cmd.Stage, sudo)
+	closeStdin := func() {}
+	if lifeline {
+		w, err := s.StdinPipe()
+		if err != nil {
+			s.Close()
+			release()
+			return nil, fmt.Errorf("%s: start %s: %w", h.spec.Name(), cmd, err)
+		}
+		closeStdin = func() { w.Close() }
+	}
+	line := h.commandLine(argv, env, sudo)
 	if err := s.Start(line); err != nil {
+		closeStdin()
 		s.Close()
 		release()
 		if lost := h.cl.Lost(); lost != nil {
@@ -116,6 +141,7 @@ func (h *host) start(ctx context.Context, cmd testbed.Cmd, sudo bool) (testbed.P
 	}
 	go func() {
 		p.err = s.Wait()
+		closeStdin()
 		s.Close()
 		release()
 		p.out.flush()

@@ -3,7 +3,10 @@ package ssh_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	cryptossh "golang.org/x/crypto/ssh"
 
 	"github.com/wgbench/wgbench/internal/progress"
@@ -127,20 +131,28 @@ series:
 	})
 
 	t.Run("HostLostMidRun", func(t *testing.T) {
+		// Two points of two repetitions; gw2's sshd dies after the
+		// first repetition of the second point.
 		sc, err := scenarios.Parse("ssh-lost.yaml", []byte(`
 name: ssh-lost
 testbed: {driver: ssh, inventory: hosts.yaml}
-traffic: {duration: 2s, omit: 0s}
-repetitions: 4
+traffic: {duration: 1s, omit: 0s}
+repetitions: 2
 series:
-  - datapath: plain
+  - {name: first, datapath: plain}
+  - {name: second, datapath: plain}
 `), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
+		provision := func(cancel context.CancelCauseFunc) runner.Provisioner {
+			return func(ctx context.Context, tunnels, flows int) (runner.Testbed, error) {
+				return sshtb.Provision(ctx, inv, sshtb.Options{Tunnels: tunnels, FlowsPerTunnel: flows, Binary: l.bin, OnLost: func(err error) { cancel(err) }})
+			}
+		}
 		ctx, cancel := context.WithCancelCause(context.Background())
 		defer cancel(nil)
-		w := &watchWriter{want: "rep 1/4:", seen: make(chan struct{})}
+		w := &watchWriter{want: "[second] tunnels=1 flows/tunnel=1 rep 1/2:", seen: make(chan struct{})}
 		done := make(chan struct{})
 		go func() {
 			select {
@@ -152,44 +164,137 @@ series:
 		dir := filepath.Join(t.TempDir(), "run")
 		begin := time.Now()
 		run, err := runner.Run(ctx, runner.Options{
-			Scenario: sc, Dir: dir, Binary: l.bin, Progress: progress.New(w, false),
-			Provision: func(ctx context.Context, tunnels, flows int) (runner.Testbed, error) {
-				return sshtb.Provision(ctx, inv, sshtb.Options{Tunnels: tunnels, FlowsPerTunnel: flows, Binary: l.bin, OnLost: func(err error) { cancel(err) }})
-			},
+			Scenario: sc, Dir: dir, Binary: l.bin, Progress: progress.New(w, false), Provision: provision(cancel),
 		})
 		close(done)
 		t.Logf("progress after %s:\n%s", time.Since(begin).Round(time.Millisecond), w.String())
 		if err == nil {
 			t.Fatal("Run succeeded with gw2's sshd killed")
 		}
+		gw2 := "gw2 (" + l.addrs[testbed.GW2] + ")"
 		cause := context.Cause(ctx)
-		if !errors.Is(cause, sshtb.ErrConnectionLost) || !strings.Contains(cause.Error(), "gw2 ("+l.addrs[testbed.GW2]+")") {
+		if !errors.Is(cause, sshtb.ErrConnectionLost) || !strings.Contains(cause.Error(), gw2) {
 			t.Errorf("cause %v; want a lost connection naming gw2 and its address", cause)
 		}
-		if run == nil || !strings.Contains(run.Error, "gw2") || !strings.Contains(run.Error, "SSH connection lost") {
-			t.Errorf("run.json error %q; want it to name gw2 and the lost connection", run.Error)
+		if !errors.Is(err, sshtb.ErrConnectionLost) || !errors.Is(err, testbed.ErrHostLost) || !strings.HasPrefix(err.Error(), cause.Error()) {
+			t.Errorf("Run: %v; want the lost connection first", err)
 		}
-		// What was measured before is kept, in memory and on disk.
+		// run.json says the run failed because of gw2: not an interrupt.
 		_, saved, lerr := results.Open(dir)
 		if lerr != nil {
 			t.Fatal(lerr)
 		}
-		if len(saved.Points) == 0 || len(saved.Points[0].Repetitions) == 0 || saved.Points[0].Repetitions[0].AggregateBps <= 0 {
-			t.Fatalf("run folder kept %+v; want the first repetition", saved.Points)
+		for _, r := range []*results.Run{run, saved} {
+			if r.Status != results.StatusFailed || !strings.HasPrefix(r.Error, cause.Error()) || strings.Contains(r.Error, "interrupted") {
+				t.Errorf("run.json: status %q, error %q; want failed with the lost connection of %s", r.Status, r.Error, gw2)
+			}
 		}
-		// gw2's net-setup noticed its session was gone and undid its
-		// changes by itself.
-		deadline := time.Now().Add(10 * time.Second)
-		for len(l.addrsOn(t, testbed.GW2, "wan")) > 0 && time.Now().Before(deadline) {
+		// What was measured before is kept: the first point whole, the
+		// second one's first repetition.
+		if len(saved.Points) != 2 || !saved.Points[0].Complete || len(saved.Points[0].Repetitions) != 2 || saved.Points[0].Summary.N != 2 ||
+			saved.Points[1].Complete || len(saved.Points[1].Repetitions) == 0 || saved.Points[1].Repetitions[0].AggregateBps <= 0 {
+			t.Fatalf("run folder kept %+v; want the first point complete and the second's first repetition", saved.Points)
+		}
+		kept := saved.Points[0]
+		keptRaw := treeSums(t, filepath.Join(dir, "raw", "first"))
+		if len(keptRaw) == 0 {
+			t.Fatal("no raw files of the first point")
+		}
+		// The lost host cleaned up by itself: its net-setup and datapath
+		// noticed their session was gone (stdin closed), undid their
+		// changes and removed the run directory; the other hosts were
+		// torn down.
+		deadline := time.Now().Add(15 * time.Second)
+		for len(l.leftovers(t)) > 0 && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Millisecond)
 		}
-		if got := l.addrsOn(t, testbed.GW2, "wan"); len(got) != 0 {
-			t.Errorf("gw2 wan still has %v after its session died", got)
+		if left := l.leftovers(t); len(left) > 0 {
+			t.Errorf("left on the hosts after the lost run:\n%s", strings.Join(left, "\n"))
 		}
-		if got := l.addrsOn(t, testbed.GW1, "wan"); len(got) != 0 {
-			t.Errorf("gw1 wan still has %v after teardown", got)
+
+		// gw2's sshd is back, with its host key: --resume finishes the
+		// run over SSH.
+		l.runSSHD(t, testbed.GW2)
+		ctx, cancel = context.WithCancelCause(context.Background())
+		defer cancel(nil)
+		var out strings.Builder
+		begin = time.Now()
+		run, err = runner.Run(ctx, runner.Options{Dir: dir, Resume: true, Binary: l.bin, Progress: progress.New(&out, false), Provision: provision(cancel)})
+		t.Logf("resumed in %s:\n%s", time.Since(begin).Round(time.Millisecond), out.String())
+		if err != nil {
+			t.Fatalf("resume: %v", err)
+		}
+		if !strings.Contains(out.String(), "resuming: 1 completed point(s) kept") || strings.Contains(out.String(), "[first]") {
+			t.Errorf("the resumed run did not just measure the second point")
+		}
+		_, final, lerr := results.Open(dir)
+		if lerr != nil {
+			t.Fatal(lerr)
+		}
+		for _, r := range []*results.Run{run, final} {
+			if r.Status != results.StatusComplete || r.Error != "" || r.Testbed.Driver != "ssh" {
+				t.Errorf("after resume: status %q, error %q, driver %q; want complete over ssh", r.Status, r.Error, r.Testbed.Driver)
+			}
+			if len(r.Resumed) != 1 || !r.Resumed[0].After(saved.Started) || saved.Finished == nil || r.Resumed[0].Before(*saved.Finished) || !r.Started.Equal(saved.Started) {
+				t.Errorf("resumed %v, started %v; want one resume after the lost run (started %v, finished %v)", r.Resumed, r.Started, saved.Started, saved.Finished)
+			}
+		}
+		if len(final.Points) != 2 {
+			t.Fatalf("%d points after resume, want 2", len(final.Points))
+		}
+		for _, p := range final.Points {
+			if !p.Complete || len(p.Repetitions) != 2 || p.Summary.N != 2 {
+				t.Errorf("%s: complete %v, %d repetitions, n %d; want both repetitions good", p.Series, p.Complete, len(p.Repetitions), p.Summary.N)
+			}
+			for i, rp := range p.Repetitions {
+				if rp.Index != i || !rp.OK() {
+					t.Errorf("%s rep %d: index %d, error %q, %.3f Gbit/s", p.Series, i, rp.Index, rp.Error, rp.AggregateBps/1e9)
+				}
+			}
+		}
+		// The first point is the one measured before the host was lost,
+		// not measured again: the same values, the same raw files.
+		if diff := cmp.Diff(kept, final.Points[0]); diff != "" {
+			t.Errorf("first point changed by the resume (-before +after):\n%s", diff)
+		}
+		if diff := cmp.Diff(keptRaw, treeSums(t, filepath.Join(dir, "raw", "first"))); diff != "" {
+			t.Errorf("raw files of the first point changed by the resume (-before +after):\n%s", diff)
+		}
+		if p := final.Points[1]; p.Series != "second" || !p.Repetitions[0].Started.After(*saved.Finished) {
+			t.Errorf("second point (%s) started %v; want it measured again after the lost run ended at %v", p.Series, p.Repetitions[0].Started, saved.Finished)
+		}
+		// Nothing is left on the hosts: not by the lost run, not by the
+		// resume.
+		deadline = time.Now().Add(10 * time.Second)
+		for len(l.leftovers(t)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if left := l.leftovers(t); len(left) > 0 {
+			t.Errorf("left on the hosts after the resumed run:\n%s", strings.Join(left, "\n"))
 		}
 	})
+}
+
+// treeSums maps every file under dir (relative path) to its SHA-256.
+func treeSums(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	sums := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		sums[rel] = fmt.Sprintf("%x", sha256.Sum256(data))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sums
 }
 
 // checkHosts exercises the Host interface of a provisioned SSH testbed.

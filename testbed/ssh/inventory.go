@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -92,13 +93,14 @@ func (h *HostSpec) String() string {
 		h.Role, h.Addr, h.User, h.Sudo, h.Key, h.Agent, h.KnownHosts, h.WorkDir, h.LAN, h.WAN, h.Cores)
 }
 
-// LoadInventory reads and checks the inventory file at path.
+// LoadInventory reads and checks the inventory file at path. Beyond
+// ParseInventory's checks, the key files it names must exist here.
 func LoadInventory(path string) (*Inventory, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read inventory: %w", err)
 	}
-	return ParseInventory(path, data)
+	return parseInventory(path, data, true)
 }
 
 // hostKeys are the keys a host may set; defaultKeys those defaults may.
@@ -113,8 +115,14 @@ var (
 // with file:line:col. The returned error is a *scenarios.Errors listing
 // every problem. name is the file name used in messages and to resolve
 // relative paths.
-func ParseInventory(name string, data []byte) (inv *Inventory, err error) {
-	d := &invDecoder{file: name}
+func ParseInventory(name string, data []byte) (*Inventory, error) {
+	return parseInventory(name, data, false)
+}
+
+// parseInventory is ParseInventory; checkFiles also checks that the key
+// files exist on this machine.
+func parseInventory(name string, data []byte, checkFiles bool) (inv *Inventory, err error) {
+	d := &invDecoder{file: name, checkFiles: checkFiles}
 	defer func() {
 		if r := recover(); r != nil { // yaml.v3 must not crash us on user input
 			inv, err = nil, &scenarios.Errors{List: []*scenarios.Error{{File: name, Msg: fmt.Sprintf("cannot parse YAML: %v", r)}}}
@@ -139,7 +147,11 @@ func ParseInventory(name string, data []byte) (inv *Inventory, err error) {
 	for _, role := range testbed.Roles {
 		hn, ok := hosts[role]
 		if !ok {
-			d.fail(hostsNode, "hosts."+role, "missing; the testbed needs %s", strings.Join(testbed.Roles, ", "))
+			example := "{ssh: HOST, lan: IFACE}"
+			if role == testbed.GW1 || role == testbed.GW2 {
+				example = "{ssh: HOST, lan: IFACE, wan: IFACE}"
+			}
+			d.fail(hostsNode, "hosts."+role, "missing; the testbed needs four hosts (%s): add %s: %s", strings.Join(testbed.Roles, ", "), role, example)
 			continue
 		}
 		if h := d.host(role, hn, defaults); h != nil {
@@ -154,8 +166,20 @@ func ParseInventory(name string, data []byte) (inv *Inventory, err error) {
 
 // invDecoder collects positioned errors while decoding an inventory.
 type invDecoder struct {
-	file string
-	errs []*scenarios.Error
+	file       string
+	checkFiles bool
+	errs       []*scenarios.Error
+}
+
+// failOnce is fail, once per position and path: a value set under
+// defaults is checked for every host.
+func (d *invDecoder) failOnce(n *yaml.Node, path, format string, args ...any) {
+	for _, e := range d.errs {
+		if e.Path == path && e.Line == n.Line && e.Col == n.Column {
+			return
+		}
+	}
+	d.fail(n, path, format, args...)
 }
 
 func (d *invDecoder) fail(n *yaml.Node, path, format string, args ...any) {
@@ -227,9 +251,7 @@ func (d *invDecoder) document(data []byte) *yaml.Node {
 // not in allowed, and a non-mapping n.
 func (d *invDecoder) mapping(n *yaml.Node, path string, allowed []string) map[string]*yaml.Node {
 	out := map[string]*yaml.Node{}
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
+	n = resolve(n)
 	if n.Kind != yaml.MappingNode {
 		d.fail(n, path, "expected a mapping with the keys %s, got %s", strings.Join(allowed, ", "), kind(n))
 		return out
@@ -242,10 +264,12 @@ func (d *invDecoder) mapping(n *yaml.Node, path string, allowed []string) map[st
 			d.fail(k, path, "keys are names, got %s", kind(k))
 		case k.Value == "<<":
 			d.fail(k, path, "merge keys (<<) are not supported in an inventory; write the keys out or use defaults:")
+		case !slices.Contains(allowed, k.Value) && path == "defaults" && slices.Contains(hostKeys, k.Value):
+			d.fail(k, p, "unknown key; allowed: %s (%s is set per host, under hosts:)", strings.Join(allowed, ", "), k.Value)
 		case !slices.Contains(allowed, k.Value):
 			d.fail(k, p, "unknown key; allowed: %s%s", strings.Join(allowed, ", "), scenarios.DidYouMean(k.Value, allowed))
 		case out[k.Value] != nil:
-			d.fail(k, p, "repeated key (first at line %d)", out[k.Value].Line)
+			d.fail(k, p, "repeated key (first at line %d); keep one", out[k.Value].Line)
 		default:
 			if v.Kind == yaml.AliasNode {
 				v = v.Alias
@@ -260,6 +284,9 @@ func (d *invDecoder) mapping(n *yaml.Node, path string, allowed []string) map[st
 func (d *invDecoder) host(role string, n *yaml.Node, defaults map[string]*yaml.Node) *HostSpec {
 	path := "hosts." + role
 	keys := d.mapping(n, path, hostKeys)
+	if resolve(n).Kind != yaml.MappingNode {
+		return nil // mapping said what is wrong; every key would be "missing" too
+	}
 	before := len(d.errs)
 	h := &HostSpec{Role: role, User: DefaultUser, WorkDir: DefaultWorkDir, KnownHosts: DefaultKnownHosts, Line: n.Line}
 	get := func(key string) (*yaml.Node, string, bool) {
@@ -338,13 +365,20 @@ func (d *invDecoder) host(role string, n *yaml.Node, defaults map[string]*yaml.N
 	if v, p, ok := get("workdir"); ok {
 		switch {
 		case !strings.HasPrefix(h.WorkDir, "/"):
-			d.fail(v, p, "%q is not an absolute path on the host", h.WorkDir)
+			d.fail(v, p, "%q is not an absolute path on the host; write e.g. %s", h.WorkDir, DefaultWorkDir)
 		case strings.ContainsAny(h.WorkDir, "\n\x00"):
 			d.fail(v, p, "the work directory cannot contain newlines")
 		}
 	}
 	h.Key = d.localPath(h.Key)
 	h.KnownHosts = d.localPath(h.KnownHosts)
+	if v, p, ok := get("key"); ok && h.Key != "" && d.checkFiles {
+		if st, err := os.Stat(h.Key); err != nil {
+			d.failOnce(v, p, "the key file %s cannot be used (%v); name the private key that logs in to the host, or set agent: true to use ssh-agent", h.Key, errors.Unwrap(err))
+		} else if st.IsDir() {
+			d.failOnce(v, p, "%s is a directory; name the private key file in it (e.g. %s)", h.Key, filepath.Join(h.Key, "id_ed25519"))
+		}
+	}
 	if len(d.errs) > before {
 		return nil
 	}
@@ -381,10 +415,13 @@ func normalizeAddr(s string) (string, error) {
 	} else if strings.Count(s, ":") > 1 && !strings.HasPrefix(s, "[") {
 		host = s // a bare IPv6 address
 	} else if strings.Contains(s, ":") || strings.HasPrefix(s, "[") {
-		return "", fmt.Errorf("%q is not host or host:port (%v)", s, err)
+		return "", fmt.Errorf("%q is not host or host:port (%v); write e.g. node1.example.net:22 or [2001:db8::1]:22", s, err)
 	}
 	if host == "" || strings.ContainsAny(host, " \t/@") {
 		return "", fmt.Errorf("%q is not host or host:port; write e.g. node1.example.net or 192.0.2.10:2222 (the user goes under user:)", s)
+	}
+	if !validHost(host) {
+		return "", fmt.Errorf("%q is not a host name or IP address; write e.g. node1.example.net, 192.0.2.10:2222 or [2001:db8::1]:22", host)
 	}
 	n, err := strconv.Atoi(port)
 	if err != nil || n < 1 || n > 65535 {
@@ -393,11 +430,30 @@ func normalizeAddr(s string) (string, error) {
 	return net.JoinHostPort(host, strconv.Itoa(n)), nil
 }
 
+// validHost says whether h is an IP address or a host name (letters,
+// digits, '.', '-' and '_').
+func validHost(h string) bool {
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	return strings.IndexFunc(h, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_')
+	}) < 0
+}
+
 func join(path, key string) string {
 	if path == "" {
 		return key
 	}
 	return path + "." + key
+}
+
+// resolve returns the node an alias stands for, or n.
+func resolve(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
+	}
+	return n
 }
 
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }

@@ -332,7 +332,8 @@ func install(ctx context.Context, h *host, bin *binaryInfo) error {
 // startNetSetup starts net-setup on h and waits for its ready line.
 func (tb *Testbed) startNetSetup(ctx context.Context, h *host, opts Options) error {
 	argv := []string{testbed.Self, "agent", "net-setup", "--role", h.spec.Role,
-		"--tunnels", strconv.Itoa(opts.Tunnels), "--flows", strconv.Itoa(opts.FlowsPerTunnel), "--lan", h.spec.LAN}
+		"--tunnels", strconv.Itoa(opts.Tunnels), "--flows", strconv.Itoa(opts.FlowsPerTunnel), "--lan", h.spec.LAN,
+		"--run-dir", h.tmp}
 	if h.spec.WAN != "" {
 		argv = append(argv, "--wan", h.spec.WAN)
 	}
@@ -385,8 +386,10 @@ func (tb *Testbed) startNetSetup(ctx context.Context, h *host, opts Options) err
 // Teardown stops every process the testbed started on the hosts, stops
 // net-setup (which undoes the addressing), removes the run directories
 // and closes the connections. Hosts are handled in parallel; a lost host
-// is reported, not waited for: its net-setup undoes its changes by itself
-// when it notices its session is gone. Safe to call more than once.
+// is reported, not waited for: its wgbench processes stop when they notice
+// their session is gone (testbed.LifelineEnv), and its net-setup undoes
+// the addressing and removes the run directory. Safe to call more than
+// once.
 func (tb *Testbed) Teardown() error {
 	tb.mu.Lock()
 	if tb.down {

@@ -263,7 +263,6 @@ func (l *lab) startSSHD(t *testing.T, role string, addr netip.Addr, authorized s
 	writeKey(t, hostKey, priv)
 	signer, _ := cryptossh.NewSignerFromKey(priv)
 	l.hostKeys[role] = signer.PublicKey()
-	cfg := filepath.Join(dir, "sshd_config")
 	conf := strings.Join([]string{
 		"ListenAddress " + addr.String() + ":22",
 		"HostKey " + hostKey,
@@ -277,7 +276,20 @@ func (l *lab) startSSHD(t *testing.T, role string, addr netip.Addr, authorized s
 		"LogLevel ERROR",
 		"",
 	}, "\n")
-	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l.runSSHD(t, role)
+}
+
+// runSSHD starts role's sshd from the configuration startSSHD wrote (so
+// with the same host key: a restart after killSSHD) and waits until it
+// listens.
+func (l *lab) runSSHD(t *testing.T, role string) {
+	t.Helper()
+	cfg := filepath.Join(l.dir, "sshd-"+role, "sshd_config")
+	host, _, err := net.SplitHostPort(l.addrs[role])
+	if err != nil {
 		t.Fatal(err)
 	}
 	log := &strings.Builder{}
@@ -298,7 +310,7 @@ func (l *lab) startSSHD(t *testing.T, role string, addr netip.Addr, authorized s
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", net.JoinHostPort(addr.String(), "22"), time.Second)
+		c, err := net.DialTimeout("tcp", l.addrs[role], time.Second)
 		if err == nil {
 			c.Close()
 			return
@@ -306,9 +318,9 @@ func (l *lab) startSSHD(t *testing.T, role string, addr netip.Addr, authorized s
 		if time.Now().After(deadline) {
 			p.Signal(syscall.SIGTERM)
 			werr := p.Wait()
-			dbg, _ := exec.Command("sh", "-c", "ip -n "+local.NamespaceName(l.local.Tag(), role)+" addr; ip -n "+local.NamespaceName(l.local.Tag(), role)+" route; ip route get "+addr.String()+"; ip addr show | grep 198.18; ss -tnlp").CombinedOutput()
+			dbg, _ := exec.Command("sh", "-c", "ip -n "+local.NamespaceName(l.local.Tag(), role)+" addr; ip -n "+local.NamespaceName(l.local.Tag(), role)+" route; ip route get "+host+"; ip addr show | grep 198.18; ss -tnlp").CombinedOutput()
 			t.Logf("%s", dbg)
-			t.Fatalf("%s: sshd not listening on %s: %v; it ended with %v; its log: %s", role, addr, err, werr, log)
+			t.Fatalf("%s: sshd not listening on %s: %v; it ended with %v; its log: %s", role, l.addrs[role], err, werr, log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -417,6 +429,68 @@ func (l *lab) addrsOn(t *testing.T, role, link string) []string {
 	var out []string
 	for _, a := range as {
 		out = append(out, a.IPNet.String())
+	}
+	return out
+}
+
+// leftovers lists what a run left on the lab's hosts: addresses on the
+// data-plane links, run directories under the work directories, and
+// processes in the namespaces other than their sshd.
+func (l *lab) leftovers(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, role := range testbed.Roles {
+		links := []string{"lan"}
+		if role == testbed.GW1 || role == testbed.GW2 {
+			links = append(links, "wan")
+		}
+		for _, link := range links {
+			if a := l.addrsOn(t, role, link); len(a) > 0 {
+				out = append(out, fmt.Sprintf("%s %s: addresses %v", role, link, a))
+			}
+		}
+		runs := filepath.Join(l.dir, "work-"+role, "runs")
+		entries, _ := os.ReadDir(runs)
+		for _, e := range entries {
+			out = append(out, fmt.Sprintf("%s: run directory %s", role, filepath.Join(runs, e.Name())))
+		}
+		for _, p := range l.processes(t, role) {
+			out = append(out, fmt.Sprintf("%s: process %s", role, p))
+		}
+	}
+	return out
+}
+
+// processes lists the processes in role's namespace but its sshd and
+// this test, as "pid: command line".
+func (l *lab) processes(t *testing.T, role string) []string {
+	t.Helper()
+	var want syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(local.NetnsDir, local.NamespaceName(l.local.Tag(), role)), &want); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		// Not this test: inNS leaves threads in the namespaces.
+		if pid, err := strconv.Atoi(e.Name()); err != nil || pid == os.Getpid() {
+			continue
+		}
+		var st syscall.Stat_t
+		if syscall.Stat(filepath.Join("/proc", e.Name(), "ns", "net"), &st) != nil || st.Ino != want.Ino || st.Dev != want.Dev {
+			continue
+		}
+		comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		if strings.HasPrefix(strings.TrimSpace(string(comm)), "sshd") {
+			continue
+		}
+		if stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil {
+			if i := strings.LastIndexByte(string(stat), ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+				continue // a zombie holds nothing
+			}
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		out = append(out, e.Name()+": "+strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " ")))
 	}
 	return out
 }
