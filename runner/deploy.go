@@ -31,8 +31,12 @@ import (
 // readyTimeout bounds how long a datapath may take to come up.
 const readyTimeout = 60 * time.Second
 
-// handshakeTimeout bounds how long the tunnels may take to handshake.
-const handshakeTimeout = 20 * time.Second
+// handshakeTimeout bounds how long n tunnels may take to handshake: 20 s
+// (four of WireGuard's 5 s initiation retries) plus 250 ms per tunnel,
+// as many tunnels on a loaded machine lose some first initiations.
+func handshakeTimeout(n int) time.Duration {
+	return 20*time.Second + time.Duration(n)*250*time.Millisecond
+}
 
 // deployment is a datapath brought up on both gateways for one point.
 type deployment struct {
@@ -296,7 +300,8 @@ func startDatapath(ctx context.Context, h testbed.Host, engine string, args []st
 // waitHandshakes polls both gateways until every tunnel has completed a
 // handshake.
 func (d *deployment) waitHandshakes(ctx context.Context, hosts ...testbed.Host) error {
-	deadline := time.Now().Add(handshakeTimeout)
+	timeout := handshakeTimeout(len(d.devices))
+	deadline := time.Now().Add(timeout)
 	for {
 		missing := 0
 		var last error
@@ -318,9 +323,9 @@ func (d *deployment) waitHandshakes(ctx context.Context, hosts ...testbed.Host) 
 		}
 		if time.Now().After(deadline) {
 			if last != nil {
-				return fmt.Errorf("tunnels did not come up in %s: %w", handshakeTimeout, last)
+				return fmt.Errorf("tunnels did not come up in %s: %w", timeout, last)
 			}
-			return fmt.Errorf("%d tunnel ends had no handshake after %s", missing, handshakeTimeout)
+			return fmt.Errorf("%d tunnel ends had no handshake after %s", missing, timeout)
 		}
 		select {
 		case <-ctx.Done():
