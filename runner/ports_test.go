@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -255,6 +256,10 @@ series:
 	} {
 		if !strings.Contains(logBuf.String(), want) {
 			t.Errorf("log lacks %q", want)
+		}
+		unquoted := strings.ReplaceAll(want, `\"`, `"`)
+		if !slices.Contains(run.Points[0].Notes, unquoted) {
+			t.Errorf("point notes %q lack %q", run.Points[0].Notes, unquoted)
 		}
 	}
 	if l := tagLeftovers(tag); len(l) > 0 {

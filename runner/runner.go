@@ -348,7 +348,10 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 		})
 	}
 	defer srv.stop()
-	if err := update(func(pt *results.Point) { pt.SetupSeconds = setup }); err != nil {
+	for _, m := range srv.moved {
+		r.progress("%s: %s", label, m)
+	}
+	if err := update(func(pt *results.Point) { pt.SetupSeconds = setup; pt.Notes = append(pt.Notes, srv.moved...) }); err != nil {
 		return err
 	}
 	for rep := 0; rep < sc.Repetitions; rep++ {
