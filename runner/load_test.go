@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wgbench/wgbench/internal/testutil"
 	"github.com/wgbench/wgbench/results"
@@ -44,6 +45,7 @@ func TestIntegrationLoad128Tunnels(t *testing.T) {
 		t.Skip("load test")
 	}
 	ctx := context.Background()
+	begin := time.Now()
 	tb, err := local.Provision(ctx, local.Options{Tunnels: 128, FlowsPerTunnel: 1, Binary: testutil.Wgbench(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -56,12 +58,15 @@ func TestIntegrationLoad128Tunnels(t *testing.T) {
 	if len(dep.devices) != 128 {
 		t.Errorf("%d devices, want 128", len(dep.devices))
 	}
+	up := time.Since(begin)
+	begin = time.Now()
 	if err := dep.stop(); err != nil {
 		t.Error(err)
 	}
 	if err := tb.Teardown(); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("128 wggo tunnels: testbed and tunnels up, all handshaken, in %s; torn down in %s", up.Round(time.Millisecond), time.Since(begin).Round(time.Millisecond))
 	if l := tagLeftovers(tb.Tag()); len(l) > 0 {
 		t.Errorf("left behind: %v", l)
 	}
@@ -94,9 +99,11 @@ series:
 	if n := run.Points[0].Summary.N; n != 8 {
 		t.Errorf("%d successful repetitions, want 8", n)
 	}
-	if after := openFDs(t); after > before {
+	after := openFDs(t)
+	if after > before {
 		t.Errorf("open file descriptors grew from %d to %d over 8 repetitions", before, after)
 	}
+	t.Logf("8 repetitions back to back: %d ok, open file descriptors %d before and %d after", run.Points[0].Summary.N, before, after)
 	if l := tagLeftovers(run.Testbed.Tag); len(l) > 0 {
 		t.Errorf("left behind: %v", l)
 	}
