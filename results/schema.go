@@ -81,6 +81,9 @@ type HostFacts struct {
 	Wgbench   string   `json:"wgbench,omitempty"`
 	WireGuard string   `json:"wireguard_module,omitempty"`
 	Notes     []string `json:"notes,omitempty"`
+	// AllowedCPUs are the CPUs ("0-15") wgbench's processes were confined
+	// to on the host (the SSH inventory's cores); empty means all.
+	AllowedCPUs string `json:"allowed_cpus,omitempty"`
 }
 
 // SeriesStatus says whether a series ran and, if not, why.

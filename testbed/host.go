@@ -40,6 +40,13 @@ var ErrHostLost = errors.New("host lost")
 // session died) the process stops as on SIGTERM, undoing what it did.
 const LifelineEnv = "WGBENCH_LIFELINE"
 
+// CPUsEnv, set to a CPU list ("0-3,8") in a wgbench process's
+// environment, confines it to those CPUs before it does anything else:
+// the process and everything it starts run there (the SSH driver sets it
+// from the inventory's per-host cores). wgbench does not pass the
+// variable on; the affinity itself is inherited.
+const CPUsEnv = "WGBENCH_CPUS"
+
 // Self is the argv[0] that names the wgbench binary on the host a command
 // runs on: a Host replaces it with the path of wgbench there.
 const Self = "wgbench"

@@ -74,6 +74,7 @@ see what the controller sees.`,
 	cmd.AddCommand(newSampleCmd())
 	cmd.AddCommand(newNetSetupCmd())
 	cmd.AddCommand(newUndoCmd())
+	cmd.AddCommand(newExecCmd())
 	return cmd
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -30,6 +31,12 @@ var errInterrupted = errors.New("interrupted")
 type usageError struct{ error }
 
 func execute(args []string) int {
+	// First of all: a process the SSH driver confined to the inventory's
+	// cores re-executes itself on them (it does not return then).
+	if err := confineToCPUs(); err != nil {
+		fmt.Fprintf(os.Stderr, "wgbench: %v\n", err)
+		return exitError
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := lifeline(ctx)
@@ -39,6 +46,10 @@ func execute(args []string) int {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
+	}
+	var status exitStatus
+	if errors.As(err, &status) {
+		return int(status) // agent exec: the child's status, said by the child
 	}
 	fmt.Fprintf(os.Stderr, "wgbench: %v\n", err)
 	var ue usageError
@@ -51,15 +62,33 @@ func execute(args []string) int {
 	return exitError
 }
 
+// exitStatus is an error that only sets wgbench's exit status: nothing
+// is printed (agent exec exits as its child did).
+type exitStatus int
+
+func (s exitStatus) Error() string { return "exit status " + strconv.Itoa(int(s)) }
+
+// errLifeline is the cause of a context that lifeline ended.
+var errLifeline = errors.New("standard input closed: the controller's session is gone")
+
+// lifelineKey marks a context whose process has a lifeline.
+type lifelineKey struct{}
+
+// hasLifeline says whether ctx comes from a process whose standard input
+// is its lifeline (so not input for a command it runs).
+func hasLifeline(ctx context.Context) bool { return ctx.Value(lifelineKey{}) != nil }
+
 // lifeline returns ctx, ended when standard input closes if the SSH
 // testbed driver made stdin our lifeline (testbed.LifelineEnv): a process
 // on a host whose controller session died then stops as on SIGTERM,
-// undoing what it did, instead of running on unattended.
+// undoing what it did, instead of running on unattended. The cause is
+// errLifeline.
 func lifeline(ctx context.Context) (context.Context, context.CancelCauseFunc) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	if os.Getenv(testbed.LifelineEnv) == "" {
 		return ctx, cancel
 	}
+	ctx = context.WithValue(ctx, lifelineKey{}, true)
 	// Not for the processes we start: their stdin is not ours.
 	os.Unsetenv(testbed.LifelineEnv)
 	// With the session gone, stdout and stderr are broken pipes: writing a
@@ -69,7 +98,7 @@ func lifeline(ctx context.Context) (context.Context, context.CancelCauseFunc) {
 	in := os.Stdin
 	go func() {
 		io.Copy(io.Discard, in)
-		cancel(errors.New("standard input closed: the controller's session is gone"))
+		cancel(errLifeline)
 	}()
 	return ctx, cancel
 }

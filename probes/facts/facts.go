@@ -56,6 +56,9 @@ type Host struct {
 	WireGuard string `json:"wireguard_module,omitempty"`
 	// Notes say what could not be read and what was assumed.
 	Notes []string `json:"notes,omitempty"`
+	// AllowedCPUs are the CPUs wgbench's processes were confined to on
+	// the host (the SSH inventory's cores), when not all online ones.
+	AllowedCPUs CPUList `json:"allowed_cpus,omitempty"`
 
 	// Source is "live" for facts read on the host, or "snapshot <dir>".
 	Source string `json:"source"`
@@ -365,7 +368,7 @@ func (h *Host) Node(id int) (NUMANode, bool) {
 // Summary returns the facts results.HostFacts records in run.json.
 func (h *Host) Summary() results.HostFacts {
 	return results.HostFacts{
-		Hostname: h.Hostname, Kernel: h.Kernel, CPUModel: h.CPUModel, Cores: h.Cores,
+		Hostname: h.Hostname, Kernel: h.Kernel, CPUModel: h.CPUModel, Cores: h.Cores, AllowedCPUs: h.AllowedCPUs.String(),
 		NUMANodes: h.NUMANodes, Iperf3: h.Iperf3, Wgbench: h.Wgbench, WireGuard: h.WireGuard,
 		Notes: h.Notes,
 	}
@@ -378,6 +381,7 @@ func FromSummary(s results.HostFacts) *Host {
 		NUMANodes: s.NUMANodes, Iperf3: s.Iperf3, Wgbench: s.Wgbench, WireGuard: s.WireGuard,
 		Notes:  append([]string{"summary only (run.json): links, governor, idle states and IRQs unknown"}, s.Notes...),
 		Source: "run.json summary"}
+	h.AllowedCPUs, _ = ParseList(s.AllowedCPUs)
 	return h
 }
 
@@ -478,6 +482,11 @@ func collect(ctx context.Context, t *tree, live bool) (*Host, error) {
 		}
 		note("no CPU list in /sys; assuming %d CPUs", h.Cores)
 	}
+	if live {
+		if allowed, err := affinity(); err == nil && len(allowed) > 0 && !h.CPU.Online.SubsetOf(allowed) {
+			h.AllowedCPUs = allowed
+		}
+	}
 	readNodes(t, h)
 	readLinks(t, h, live)
 	readProcs(t, h)
@@ -529,4 +538,19 @@ func iperfVersion(out []byte) string {
 		return fields[1]
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// affinity returns the CPUs this process may run on.
+func affinity() (CPUList, error) {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return nil, err
+	}
+	var out CPUList
+	for c := 0; c < len(set)*64; c++ {
+		if set.IsSet(c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }

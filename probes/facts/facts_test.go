@@ -324,6 +324,7 @@ func TestSummaryIsHostFacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.AllowedCPUs = CPUList{0, 1, 2, 3, 8} // as on an SSH host given cores
 	// The runner decodes `wgbench agent facts` output into HostFacts.
 	b, err := json.Marshal(h)
 	if err != nil {
@@ -337,6 +338,9 @@ func TestSummaryIsHostFacts(t *testing.T) {
 		t.Errorf("HostFacts decoded from the full JSON differ from Summary (-summary +decoded):\n%s", d)
 	}
 	back := FromSummary(hf)
+	if hf.AllowedCPUs != "0-3,8" || !slices.Equal(back.AllowedCPUs, h.AllowedCPUs) {
+		t.Errorf("allowed CPUs %v recorded as %q, read back as %v", h.AllowedCPUs, hf.AllowedCPUs, back.AllowedCPUs)
+	}
 	if back.Cores != 16 || back.NUMANodes != 2 || back.Source != "run.json summary" {
 		t.Errorf("FromSummary = %+v", back)
 	}

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"net/netip"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 
+	"github.com/wgbench/wgbench/scenarios"
 	"github.com/wgbench/wgbench/testbed"
 	"github.com/wgbench/wgbench/testbed/netsetup"
 )
@@ -24,6 +26,7 @@ echo "uid=$(id -u)"
 if [ "$2" = sudo ]; then echo "sudo_uid=$(sudo -n id -u 2>&1 | tr '\n' ' ')"; fi
 echo "arch=$(uname -m)"
 echo "kernel=$(uname -r)"
+echo "cpus=$(cat /sys/devices/system/cpu/online 2>/dev/null)"
 echo "iperf3=$(command -v iperf3)"
 echo "sha256sum=$(command -v sha256sum)"
 if [ -f "$1" ]; then echo "bin_sha256=$(sha256sum "$1" 2>/dev/null | cut -d' ' -f1)"; fi
@@ -38,6 +41,7 @@ ip -o -4 addr show 2>/dev/null | while read -r _ name _ addr _; do echo "addr=$n
 type probeResult struct {
 	uid, sudoUID      string
 	arch, kernel      string
+	cpus              string // the online CPUs, kernel-style
 	iperf3, sha256sum string
 	binSHA256         string
 	sshServerAddr     netip.Addr
@@ -81,6 +85,8 @@ func probe(ctx context.Context, h *host, bin string) (*probeResult, error) {
 			r.arch = v
 		case "kernel":
 			r.kernel = v
+		case "cpus":
+			r.cpus = v
 		case "iperf3":
 			r.iperf3 = v
 		case "sha256sum":
@@ -142,6 +148,9 @@ func (r *probeResult) prerequisites(h *host, bin *binaryInfo) error {
 	if bin != nil && bin.arch != "" && r.arch != "" && bin.arch != r.arch {
 		errs = append(errs, fmt.Errorf("%s: the host is %s but %s is built for %s: build wgbench for the hosts (GOARCH, CGO_ENABLED=0)", h.spec.Name(), r.arch, bin.path, bin.arch))
 	}
+	if err := r.checkCores(h); err != nil {
+		errs = append(errs, err)
+	}
 	if r.sha256sum == "" {
 		errs = append(errs, fmt.Errorf("%s: sha256sum is missing (coreutils); install it", h.spec.Name()))
 	}
@@ -164,6 +173,29 @@ func (r *probeResult) prerequisites(h *host, bin *binaryInfo) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkCores fails when the inventory gives the host cores it does not
+// have online: wgbench confines the host's work to its cores, and the
+// kernel would drop those silently (or refuse, when none is online).
+func (r *probeResult) checkCores(h *host) error {
+	if len(h.spec.Cores) == 0 || r.cpus == "" {
+		return nil
+	}
+	online, err := scenarios.ParseCPUList(r.cpus)
+	if err != nil {
+		return nil // an odd kernel: the confinement itself will say
+	}
+	var missing scenarios.CPUList
+	for _, c := range h.spec.Cores {
+		if !slices.Contains(online, c) {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s: cores %s of the inventory are not online on the host (its online CPUs are %s): fix the host's cores in the inventory", h.spec.Name(), missing, r.cpus)
+	}
+	return nil
 }
 
 // resolve finds the interface an inventory spec names.
@@ -275,6 +307,9 @@ func Check(ctx context.Context, inv *Inventory, opts Options) ([]CheckLine, erro
 				how = "through sudo -n"
 			}
 			add(role, "OK", name, "commands run %s (%s, kernel %s)", how, pr.arch, pr.kernel)
+		}
+		if len(spec.Cores) > 0 && pr.checkCores(h) == nil {
+			add(role, "OK", name, "its work runs on cores %s (online: %s)", scenarios.CPUList(spec.Cores), pr.cpus)
 		}
 		if pr.iperf3 != "" {
 			add(role, "OK", name, "iperf3 at %s", pr.iperf3)

@@ -16,6 +16,7 @@ import (
 
 	cryptossh "golang.org/x/crypto/ssh"
 
+	"github.com/wgbench/wgbench/scenarios"
 	"github.com/wgbench/wgbench/testbed"
 )
 
@@ -90,18 +91,33 @@ func (h *host) start(ctx context.Context, cmd testbed.Cmd, sudo bool) (testbed.P
 	if cmd.Stage != "" {
 		env = append(env, "WGBENCH_STAGE="+cmd.Stage)
 	}
-	// A wgbench verb that reads no input gets a lifeline for stdin, held
-	// open until it ends: if the session dies with the connection, it
-	// stops and undoes what it did instead of running on unattended.
-	lifeline := argv[0] == testbed.Self && cmd.Stdin == nil
-	if argv[0] == testbed.Self {
+	// Once wgbench is installed, a command that reads no input (and on a
+	// host with cores, every command) runs as wgbench or under it
+	// (`wgbench agent exec`), which gives it
+	//   - a lifeline for stdin when it reads no input, held open until it
+	//     ends: if the session dies with the connection, a wgbench verb
+	//     stops and undoes what it did, and agent exec stops its command
+	//     (iperf3, say), instead of running on unattended;
+	//   - the inventory's cores: wgbench confines itself to them before
+	//     anything else, and what it starts inherits the affinity.
+	// Before the install (the look around, the copy) commands run bare.
+	lifeline := false
+	switch {
+	case argv[0] == testbed.Self:
 		if h.bin == "" {
 			return nil, fmt.Errorf("%s: wgbench is not installed on the host yet", h.spec.Name())
 		}
 		argv[0] = h.bin
-		if lifeline {
-			env = append(env, testbed.LifelineEnv+"=1")
-		}
+		lifeline = cmd.Stdin == nil
+	case h.bin != "" && (cmd.Stdin == nil || len(h.spec.Cores) > 0):
+		argv = append([]string{h.bin, "agent", "exec", "--"}, argv...)
+		lifeline = cmd.Stdin == nil
+	}
+	if lifeline {
+		env = append(env, testbed.LifelineEnv+"=1")
+	}
+	if h.bin != "" && argv[0] == h.bin && len(h.spec.Cores) > 0 {
+		env = append(env, testbed.CPUsEnv+"="+scenarios.CPUList(h.spec.Cores).String())
 	}
 	s, release, err := h.cl.session(ctx)
 	if err != nil {

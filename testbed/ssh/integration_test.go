@@ -273,6 +273,8 @@ series:
 			t.Errorf("left on the hosts after the resumed run:\n%s", strings.Join(left, "\n"))
 		}
 	})
+
+	t.Run("CoresAndLifeline", func(t *testing.T) { testCoresAndLifeline(t, l, known) })
 }
 
 // treeSums maps every file under dir (relative path) to its SHA-256.

@@ -78,6 +78,8 @@ type HostSpec struct {
 	// names, MAC addresses or IPv4 addresses.
 	LAN, WAN string
 	// Cores are the cores the host's work may use; empty means all.
+	// Every process the driver starts on the host runs with its CPU
+	// affinity set to them (testbed.CPUsEnv).
 	Cores []int
 	// Line is where the host is defined in the file.
 	Line int

@@ -8,7 +8,11 @@
 // net-setup` there, which puts the testbed's addressing on the named
 // interfaces and undoes it when told to stop or when its SSH session goes
 // away. The hosts then act through the testbed.Host interface like local
-// namespaces: each command is an SSH session, files move with `cat`.
+// namespaces: each command is an SSH session, files move with `cat`. Once
+// wgbench is installed, other commands that read no input (on a host with
+// cores, all of them) run under it (`wgbench agent exec`), so that every
+// process gets a lifeline (it stops when its session dies) and the
+// inventory's cores.
 package ssh
 
 import (

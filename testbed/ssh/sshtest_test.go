@@ -37,6 +37,7 @@ const sshd = "/usr/sbin/sshd"
 // testbed, cabled but without addresses (net-setup's job), each with a
 // management veth into this namespace and its own sshd.
 type lab struct {
+	owner    *testing.T // the test the lab lives as long as
 	local    *local.Testbed
 	dir      string
 	bin      string
@@ -88,7 +89,7 @@ func newLab(t *testing.T) *lab {
 		t.Skipf("needs OpenSSH's server at %s (apt-get install openssh-server): %v", sshd, err)
 	}
 	bin := testutil.Wgbench(t)
-	l := &lab{dir: t.TempDir(), bin: bin, hostKeys: map[string]cryptossh.PublicKey{}, addrs: map[string]string{}, sshd: map[string]testbed.Process{}, macs: map[string]string{}}
+	l := &lab{owner: t, dir: t.TempDir(), bin: bin, hostKeys: map[string]cryptossh.PublicKey{}, addrs: map[string]string{}, sshd: map[string]testbed.Process{}, macs: map[string]string{}}
 	tb, err := local.Provision(context.Background(), local.Options{Tunnels: 1, FlowsPerTunnel: 1, Binary: bin})
 	if err != nil {
 		t.Fatalf("local testbed: %v", err)
@@ -298,7 +299,8 @@ func (l *lab) runSSHD(t *testing.T, role string) {
 		t.Fatalf("%s: start sshd: %v", role, err)
 	}
 	l.sshd[role] = p
-	t.Cleanup(func() {
+	// Stopped with the lab, not with the subtest that restarted it.
+	l.owner.Cleanup(func() {
 		p.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
 		go func() { p.Wait(); close(done) }()
@@ -353,6 +355,13 @@ func (l *lab) knownHosts(t *testing.T, name string, keys map[string]cryptossh.Pu
 // gw1's LAN is named by its MAC address, the others by name.
 func (l *lab) inventory(t *testing.T, knownHosts string) *sshtb.Inventory {
 	t.Helper()
+	return l.inventoryWith(t, knownHosts, nil)
+}
+
+// inventoryWith is inventory with more keys for some hosts (role → YAML
+// lines such as "cores: 0").
+func (l *lab) inventoryWith(t *testing.T, knownHosts string, extra map[string][]string) *sshtb.Inventory {
+	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "defaults:\n  key: %s\n  known_hosts: %s\nhosts:\n", l.key, knownHosts)
 	for _, role := range testbed.Roles {
@@ -365,8 +374,14 @@ func (l *lab) inventory(t *testing.T, knownHosts string) *sshtb.Inventory {
 		default:
 			b.WriteString("    lan: lan\n")
 		}
+		for _, line := range extra[role] {
+			b.WriteString("    " + line + "\n")
+		}
 	}
 	path := filepath.Join(l.dir, "hosts-"+strconv.Itoa(len(knownHosts))+".yaml")
+	if len(extra) > 0 {
+		path = filepath.Join(l.dir, fmt.Sprintf("hosts-%d-%d.yaml", len(knownHosts), len(b.String())))
+	}
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
