@@ -92,7 +92,11 @@ func (d *deployment) knobs() (changes []results.KnobChange, notes []string) {
 // it writes one wg-quick file per tunnel on each gateway (keys generated
 // here, never stored in results) and starts `wgbench datapath up` there,
 // then waits for every tunnel's handshake.
-func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s scenarios.Series, tunnels int, cores int) (*deployment, error) {
+//
+// gwCPUs are the CPUs a pinned series without cpus of its own places its
+// tunnels on (those of gw1 wgbench may use); nil leaves such a series
+// unpinned.
+func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s scenarios.Series, tunnels int, gwCPUs []int) (*deployment, error) {
 	begin := time.Now()
 	gw1, gw2 := hosts[testbed.GW1], hosts[testbed.GW2]
 	d := &deployment{datapath: s.Datapath, hosts: []testbed.Host{gw1, gw2}}
@@ -110,10 +114,8 @@ func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s sc
 		procs[gw1], procs[gw2] = [][]string{a1}, [][]string{a2}
 	case scenarios.WireGuardGo, scenarios.Kernel, scenarios.Inline:
 		cpus := []int(s.Tuning.CPUs)
-		if len(cpus) == 0 && cores > 0 {
-			for c := 0; c < cores; c++ {
-				cpus = append(cpus, c)
-			}
+		if len(cpus) == 0 {
+			cpus = gwCPUs
 		}
 		// wggo pinned: one process per tunnel, each on its own core
 		// (round-robin), which emulates inline with the vanilla engine.

@@ -315,7 +315,7 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 		return err
 	}
 	start := time.Now()
-	dep, err := deploy(ctx, hosts, tag, s, p.Tunnels, r.run.Hosts[testbed.GW1].Cores)
+	dep, err := deploy(ctx, hosts, tag, s, p.Tunnels, usableCPUs(r.run.Hosts[testbed.GW1]))
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -541,4 +541,19 @@ func (r *runState) unavailable(ctx context.Context, hosts map[string]testbed.Hos
 		}
 	}
 	return ""
+}
+
+// usableCPUs returns the CPUs wgbench may use on a host: those its
+// inventory confines it to, else all of its cores; nil when unknown.
+func usableCPUs(h results.HostFacts) []int {
+	if h.AllowedCPUs != "" {
+		if l, err := scenarios.ParseCPUList(h.AllowedCPUs); err == nil {
+			return l
+		}
+	}
+	var cpus []int
+	for c := range h.Cores {
+		cpus = append(cpus, c)
+	}
+	return cpus
 }

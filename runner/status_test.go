@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,6 +80,23 @@ func TestLostHostError(t *testing.T) {
 		}
 		if strings.Contains(got.Error(), "context canceled") {
 			t.Errorf("lostHost(%q) keeps the bare cancellation: %q", tt.err, got)
+		}
+	}
+}
+
+func TestUsableCPUs(t *testing.T) {
+	tests := []struct {
+		name string
+		h    results.HostFacts
+		want []int
+	}{
+		{"unknown host", results.HostFacts{}, nil},
+		{"all cores", results.HostFacts{Cores: 4}, []int{0, 1, 2, 3}},
+		{"confined by the inventory", results.HostFacts{Cores: 32, AllowedCPUs: "2-3,8"}, []int{2, 3, 8}},
+	}
+	for _, tt := range tests {
+		if got := usableCPUs(tt.h); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: usableCPUs = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }
