@@ -44,6 +44,8 @@ type deployment struct {
 	devices  []string // tunnel device names, index = tunnel; empty for plain
 	procs    []gwProc
 	hosts    []testbed.Host // the gateways
+	// moved says which tunnels were moved off a taken UDP port.
+	moved []string
 }
 
 type gwProc struct {
@@ -120,6 +122,11 @@ func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s sc
 		// wggo pinned: one process per tunnel, each on its own core
 		// (round-robin), which emulates inline with the vanilla engine.
 		perTunnel := s.Datapath == scenarios.WireGuardGo && s.Tuning.Pin && len(cpus) > 0
+		var ports []int
+		ports, d.moved = tunnelPorts(ctx, gw1, gw2, tunnels)
+		for _, m := range d.moved {
+			slog.Warn(m)
+		}
 		for _, h := range []testbed.Host{gw1, gw2} {
 			if !perTunnel {
 				procs[h] = [][]string{nil}
@@ -128,7 +135,7 @@ func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s sc
 		for t := 0; t < tunnels; t++ {
 			dev := testbed.TunnelDevice(tag, t)
 			d.devices = append(d.devices, dev)
-			c1, c2, err := tunnelConfigs(dev, t)
+			c1, c2, err := tunnelConfigs(dev, t, ports[t])
 			if err != nil {
 				return nil, err
 			}
@@ -208,9 +215,63 @@ func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s sc
 // so the test can prove none of them reaches results or logs.
 var keysMade func(keys ...wgtypes.Key)
 
-// tunnelConfigs makes the two ends of tunnel t: gw1 routes the drain
-// side's prefix of the tunnel into it, gw2 the source side's.
-func tunnelConfigs(dev string, t int) (gw1, gw2 *wgconf.Config, err error) {
+// tunnelPorts returns the UDP port of each of n tunnels, the same on both
+// gateways: testbed.BasePort+t, unless a UDP socket the run did not make
+// holds it on either gateway (a WireGuard already running on a real
+// host, say); then the tunnel moves to the next port above the planned
+// range held on neither, and a line says so. Gateways whose sockets
+// cannot be listed (no ss) keep the planned ports.
+func tunnelPorts(ctx context.Context, gw1, gw2 testbed.Host, n int) (ports []int, moved []string) {
+	var held [2][]socket
+	for i, h := range []testbed.Host{gw1, gw2} {
+		held[i], _ = listening(ctx, h)
+	}
+	used := map[int]bool{}
+	next := testbed.BasePort + n
+	taken := func(p int) (string, bool) {
+		for i, h := range []testbed.Host{gw1, gw2} {
+			for _, sk := range held[i] {
+				if sk.proto == "udp" && sk.port == p {
+					who := fmt.Sprintf("%s holds it (udp %s", hostName(h), sk.local)
+					if sk.users != "" {
+						who += " by " + sk.users
+					}
+					return who + ")", true
+				}
+			}
+		}
+		return "", false
+	}
+	for t := range n {
+		p := testbed.BasePort + t
+		who, busy := taken(p)
+		if !busy {
+			ports = append(ports, p)
+			used[p] = true
+			continue
+		}
+		for ; next <= 65535; next++ {
+			if _, b := taken(next); !b && !used[next] {
+				break
+			}
+		}
+		if next > 65535 {
+			// Nothing free: keep the plan, and the datapath says why.
+			ports = append(ports, p)
+			continue
+		}
+		moved = append(moved, fmt.Sprintf("UDP port %d is taken: %s; tunnel %d uses port %d instead", p, who, t, next))
+		ports = append(ports, next)
+		used[next] = true
+		next++
+	}
+	return ports, moved
+}
+
+// tunnelConfigs makes the two ends of tunnel t, on UDP port port: gw1
+// routes the drain side's prefix of the tunnel into it, gw2 the source
+// side's.
+func tunnelConfigs(dev string, t, port int) (gw1, gw2 *wgconf.Config, err error) {
 	k1, err := wgtypes.GeneratePrivateKey()
 	if err != nil {
 		return nil, nil, err
@@ -222,7 +283,6 @@ func tunnelConfigs(dev string, t int) (gw1, gw2 *wgconf.Config, err error) {
 	if keysMade != nil {
 		keysMade(k1, k2)
 	}
-	port := testbed.BasePort + t
 	srcPfx, dstPfx := testbed.TunnelPrefixes(t)
 	ep1 := netip.AddrPortFrom(testbed.GW1WAN.Addr(), uint16(port))
 	ep2 := netip.AddrPortFrom(testbed.GW2WAN.Addr(), uint16(port))

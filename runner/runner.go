@@ -330,6 +330,7 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 	}()
 	setup := time.Since(start).Seconds()
 	changes, notes := dep.knobs()
+	notes = append(slices.Clone(dep.moved), notes...)
 	if err := update(func(pt *results.Point) { pt.Knobs = changes; pt.Notes = append(pt.Notes, notes...) }); err != nil {
 		return err
 	}
