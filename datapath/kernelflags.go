@@ -52,7 +52,7 @@ func (k *KernelFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&k.Placement, "placement", "", "kernel engine: placement preset, "+strings.Join(kernel.Placements, " or ")+", tunnel i on CPU i mod n of --placement-cpus")
 	fs.StringVar(&k.PlacementCPUs, "placement-cpus", "", "kernel engine: the tunnels' cores of --placement, e.g. 0-3")
 	fs.StringVar(&k.WANDevice, "wan-dev", "", "kernel engine: the WAN NIC of --rps-cpus, --udp-gro-forwarding, --steering and --numa-node -1 (default: the link routing to the first peer endpoint)")
-	fs.StringVar(&k.Journal, "journal", "", "kernel engine: keep a journal of every change here, for `wgbench agent undo` should the engine be killed")
+	fs.StringVar(&k.Journal, "journal", "", "kernel engine: keep a journal of every change in `PATH`, for wgbench agent undo should the engine be killed")
 	fs.StringArrayVar(&k.Optional, "optional", nil, "kernel engine: a knob (yaml name, e.g. numa_node) to skip with a note when this host cannot apply it (repeatable)")
 }
 

@@ -39,6 +39,9 @@ datapath it stops.`,
 			for _, l := range done {
 				fmt.Fprintln(cmd.OutOrStdout(), "undone:", l)
 			}
+			if errors.Is(err, fs.ErrNotExist) && len(done) == 0 {
+				return fmt.Errorf("no journal at %s: nothing to undo (a datapath that stops normally removes its journal); check the path", journal)
+			}
 			if err != nil {
 				return fmt.Errorf("undo %s: %w", journal, err)
 			}
