@@ -83,7 +83,7 @@ func (k KernelFlags) Tuning() (kernel.Tuning, error) {
 	} {
 		cpus, err := kernel.ParseCPUList(l.s)
 		if err != nil {
-			return kernel.Tuning{}, fmt.Errorf("%s: %w; write e.g. 0-3,8", l.flag, err)
+			return kernel.Tuning{}, fmt.Errorf("%s: %w", l.flag, err)
 		}
 		*l.dst = cpus
 	}

@@ -88,13 +88,13 @@ func TestKernelFlagsErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--threaded-napi", "--napi-cpus", "x"}, `--napi-cpus: CPU list "x"`},
-		{[]string{"--rps-cpus", "1,1"}, "--rps-cpus: CPU list"},
+		{[]string{"--threaded-napi", "--napi-cpus", "x"}, `--napi-cpus: "x" is not a CPU list`},
+		{[]string{"--rps-cpus", "1,1"}, `--rps-cpus: "1,1" is not a CPU list: CPU 1 is listed twice`},
 		{[]string{"--threaded-napi", "--numa-node", "-2"}, `--numa-node "-2"`},
 		{[]string{"--threaded-napi", "--numa-node", "one"}, `--numa-node "one"`},
 		{[]string{"--numa-node", "0"}, "set threaded_napi too"},
 		{[]string{"--threaded-napi", "--optional", "pin"}, `optional knob "pin"`},
-		{[]string{"--irq-cpus", "a"}, `--irq-cpus: CPU list "a"`},
+		{[]string{"--irq-cpus", "a"}, `--irq-cpus: "a" is not a CPU list`},
 		{[]string{"--placement", "inline"}, `placement "inline": want one of emulated-inline, overlap-avoidance`},
 		{[]string{"--placement", "emulated-inline"}, "needs the tunnels' cores"},
 		{[]string{"--placement-cpus", "0"}, "placement CPUs without a placement"},

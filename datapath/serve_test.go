@@ -37,7 +37,7 @@ func TestServeRejectsBadOptions(t *testing.T) {
 		{"unknown engine", Options{Engine: "ebpf"}, `unknown datapath engine "ebpf"; choose one of: inline, kernel, plain, wggo`},
 		{"kernel without configs", Options{Engine: "kernel"}, "kernel needs at least one WireGuard config"},
 		{"kernel with --cpus", Options{Engine: "kernel", CPUs: []int{0}}, "kernel takes no --cpus"},
-		{"kernel bad CPU list", Options{Engine: "kernel", Configs: []string{bad}, Kernel: KernelFlags{ThreadedNAPI: true, NAPICPUs: "3-1"}}, "--napi-cpus: CPU list \"3-1\": range 3-1 goes down"},
+		{"kernel bad CPU list", Options{Engine: "kernel", Configs: []string{bad}, Kernel: KernelFlags{ThreadedNAPI: true, NAPICPUs: "3-1"}}, "--napi-cpus: \"3-1\" is not a CPU list: range 3-1 runs backwards; write e.g. 0-3,8"},
 		{"kernel pin without threaded NAPI", Options{Engine: "kernel", Configs: []string{bad}, Kernel: KernelFlags{NAPICPUs: "0"}}, "set threaded_napi too"},
 		{"kernel flags on wggo", Options{Engine: "wggo", Kernel: KernelFlags{ThreadedNAPI: true}}, "wggo takes no kernel tuning flags"},
 		{"inline without configs", Options{Engine: "inline"}, "at least one WireGuard config"},

@@ -5,55 +5,17 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/wgbench/wgbench/scenarios"
 )
 
-// maxCPU bounds the CPU numbers this package accepts, as the scenarios do.
-const maxCPU = 4095
-
 // ParseCPUList parses a kernel-style CPU list such as "0-3,8" (the format
-// of /sys/devices/system/cpu/online and of the --*-cpus flags). The order
-// is kept and each CPU may appear once; an empty string is an empty list.
+// of /sys/devices/system/cpu/online and of the --*-cpus flags) with the
+// scenarios' rules: the order is kept, each CPU appears once, in
+// 0..scenarios.MaxCPU; an empty string is an empty list.
 func ParseCPUList(s string) ([]int, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil, nil
-	}
-	var out []int
-	seen := map[int]bool{}
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		lo, hi, isRange := strings.Cut(part, "-")
-		a, err := parseCPU(lo)
-		if err != nil {
-			return nil, fmt.Errorf("CPU list %q: %w", s, err)
-		}
-		b := a
-		if isRange {
-			if b, err = parseCPU(hi); err != nil {
-				return nil, fmt.Errorf("CPU list %q: %w", s, err)
-			}
-			if b < a {
-				return nil, fmt.Errorf("CPU list %q: range %s goes down; write it low-high", s, part)
-			}
-		}
-		for c := a; c <= b; c++ {
-			if seen[c] {
-				return nil, fmt.Errorf("CPU list %q: CPU %d is listed twice", s, c)
-			}
-			seen[c] = true
-			out = append(out, c)
-		}
-	}
-	return out, nil
-}
-
-func parseCPU(s string) (int, error) {
-	s = strings.TrimSpace(s)
-	c, err := strconv.Atoi(s)
-	if err != nil || c < 0 || c > maxCPU {
-		return 0, fmt.Errorf("%q is not a CPU number in 0..%d", s, maxCPU)
-	}
-	return c, nil
+	l, err := scenarios.ParseCPUList(s)
+	return []int(l), err
 }
 
 // FormatCPUList writes cpus sorted, in the kernel's list format: [3 0 1 2 8]
@@ -61,21 +23,7 @@ func parseCPU(s string) (int, error) {
 func FormatCPUList(cpus []int) string {
 	l := slices.Clone(cpus)
 	slices.Sort(l)
-	l = slices.Compact(l)
-	var parts []string
-	for i := 0; i < len(l); {
-		j := i
-		for j+1 < len(l) && l[j+1] == l[j]+1 {
-			j++
-		}
-		if j > i {
-			parts = append(parts, fmt.Sprintf("%d-%d", l[i], l[j]))
-		} else {
-			parts = append(parts, strconv.Itoa(l[i]))
-		}
-		i = j + 1
-	}
-	return strings.Join(parts, ",")
+	return scenarios.CPUList(slices.Compact(l)).String()
 }
 
 // FormatCPUMask writes cpus as the kernel's hexadecimal bitmap: 32-bit

@@ -18,11 +18,11 @@ func TestParseCPUList(t *testing.T) {
 		{"0-3,8", []int{0, 1, 2, 3, 8}, ""},
 		{"8,0-1", []int{8, 0, 1}, ""},
 		{" 1 , 2 \n", []int{1, 2}, ""},
-		{"3-1", nil, "goes down"},
+		{"3-1", nil, "range 3-1 runs backwards"},
 		{"1,1", nil, "listed twice"},
-		{"-1", nil, "not a CPU number"},
+		{"-1", nil, "cannot be negative"},
 		{"a", nil, "not a CPU number"},
-		{"4096", nil, "not a CPU number"},
+		{"4096", nil, "CPU 4096 is out of range 0..4095"},
 	}
 	for _, tt := range tests {
 		got, err := ParseCPUList(tt.in)
