@@ -10,14 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netns"
 
 	"github.com/wgbench/wgbench/internal/testutil"
 	"github.com/wgbench/wgbench/scenarios"
@@ -107,38 +104,23 @@ func startBlockers(t *testing.T, bin, tag string) *blockers {
 		t.Fatal("blocking iperf3 did not listen")
 	}
 	_, dst1, _ := testbed.FlowAddrs(0, 1)
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread is discarded
-		h, err := netns.GetFromPath(ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			errc <- err
-			return
-		}
+	err = testutil.InNetns(ns, func() error {
+		var err error
 		if b.udp, err = syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, 0); err != nil {
-			errc <- err
-			return
+			return err
 		}
 		if err := syscall.Bind(b.udp, &syscall.SockaddrInet4{Port: 5202, Addr: dst1.As4()}); err != nil {
-			errc <- fmt.Errorf("bind udp %s:5202: %w", dst1, err)
-			return
+			return fmt.Errorf("bind udp %s:5202: %w", dst1, err)
 		}
 		if b.tcp, err = syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0); err != nil {
-			errc <- err
-			return
+			return err
 		}
 		if err := syscall.Bind(b.tcp, &syscall.SockaddrInet4{Port: 5203}); err != nil {
-			errc <- fmt.Errorf("bind tcp *:5203: %w", err)
-			return
+			return fmt.Errorf("bind tcp *:5203: %w", err)
 		}
-		errc <- nil
-	}()
-	if err := <-errc; err != nil {
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	return b

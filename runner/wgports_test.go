@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"syscall"
 	"testing"
-
-	"github.com/vishvananda/netns"
 
 	"github.com/wgbench/wgbench/internal/testutil"
 	"github.com/wgbench/wgbench/scenarios"
@@ -28,26 +25,14 @@ type udpBlocker struct {
 func bindUDPIn(t *testing.T, ns string, addr [4]byte, port int) *udpBlocker {
 	t.Helper()
 	b := &udpBlocker{fd: -1, port: port}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread is discarded
-		h, err := netns.GetFromPath(ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			errc <- err
-			return
-		}
+	err := testutil.InNetns(ns, func() error {
+		var err error
 		if b.fd, err = syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, 0); err != nil {
-			errc <- err
-			return
+			return err
 		}
-		errc <- syscall.Bind(b.fd, &syscall.SockaddrInet4{Port: port, Addr: addr})
-	}()
-	if err := <-errc; err != nil {
+		return syscall.Bind(b.fd, &syscall.SockaddrInet4{Port: port, Addr: addr})
+	})
+	if err != nil {
 		t.Fatalf("bind udp :%d in %s: %v", port, ns, err)
 	}
 	t.Cleanup(func() { syscall.Close(b.fd) })

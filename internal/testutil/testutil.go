@@ -2,6 +2,7 @@
 package testutil
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/vishvananda/netns"
 )
 
 var (
@@ -51,4 +54,27 @@ func Wgbench(t testing.TB) string {
 		t.Fatalf("build wgbench: %v\n%s", buildErr, buildOut)
 	}
 	return buildPath
+}
+
+// InNetns calls fn on a fresh goroutine locked to an OS thread that has
+// entered the network namespace bound at path (/run/netns/NAME), and
+// returns fn's error. The thread is never unlocked, so the runtime
+// discards it when the goroutine exits; the caller's thread is not moved.
+func InNetns(path string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		h, err := netns.GetFromPath(path)
+		if err != nil {
+			errc <- fmt.Errorf("open netns %s: %w", path, err)
+			return
+		}
+		defer h.Close()
+		if err := netns.Set(h); err != nil {
+			errc <- fmt.Errorf("enter netns %s: %w", path, err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
 }

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -141,22 +140,7 @@ func writeKey(t *testing.T, path string, priv ed25519.PrivateKey) {
 
 // inNS runs fn on a thread in the named namespace; the thread is dropped.
 func inNS(name string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		h, err := netns.GetFromName(name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			errc <- err
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
+	return testutil.InNetns(filepath.Join(local.NetnsDir, name), fn)
 }
 
 // strip removes what the local driver configured beyond the cabling:
