@@ -88,7 +88,7 @@ func Up(ctx context.Context, cfgs []*wgconf.Config, opts Options) (*Engine, erro
 	cpus := opts.CPUs
 	if len(cpus) == 0 {
 		var err error
-		if cpus, err = allowedCPUs(); err != nil {
+		if cpus, err = AllowedCPUs(); err != nil {
 			return nil, fmt.Errorf("inline: %w", err)
 		}
 	}

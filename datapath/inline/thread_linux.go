@@ -38,8 +38,8 @@ func setThreadName(name string) error {
 	return nil
 }
 
-// allowedCPUs returns the cores the process may run on.
-func allowedCPUs() ([]int, error) {
+// AllowedCPUs returns the cores the process may run on.
+func AllowedCPUs() ([]int, error) {
 	var set unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &set); err != nil {
 		return nil, fmt.Errorf("read CPU affinity: %w", err)

@@ -14,7 +14,7 @@ func lockThread(string, int) error {
 	return nil
 }
 
-// allowedCPUs is not supported off Linux.
-func allowedCPUs() ([]int, error) {
+// AllowedCPUs is not supported off Linux.
+func AllowedCPUs() ([]int, error) {
 	return nil, errors.New("CPU affinity is only supported on Linux")
 }

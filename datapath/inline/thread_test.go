@@ -44,7 +44,7 @@ func tunnelThreads(t *testing.T, name string) map[int][]int {
 // carry the name the CPU probes look for, sit on the tunnel's core, and
 // go away with the tunnel.
 func TestThreadsNamedAndPinned(t *testing.T) {
-	cpus, err := allowedCPUs()
+	cpus, err := AllowedCPUs()
 	if err != nil {
 		t.Skip(err)
 	}

@@ -236,7 +236,7 @@ func cores(n int) ([]int, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("inlinebench: %d cores: want at least 1", n)
 	}
-	cpus, err := allowedCPUs()
+	cpus, err := inline.AllowedCPUs()
 	if err != nil {
 		if n > runtime.NumCPU() {
 			return nil, fmt.Errorf("inlinebench: %d cores, but this machine has %d", n, runtime.NumCPU())
