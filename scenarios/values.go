@@ -288,7 +288,13 @@ func isScalar(n *yaml.Node) bool {
 
 // show describes the value at n for an error message: numbers and booleans
 // bare, strings quoted (and cut when long), collections by kind.
-func show(n *yaml.Node) string {
+func show(n *yaml.Node) string { return DescribeNode(n) }
+
+// DescribeNode describes the YAML value at n for an error message, as the
+// scenario decoder does: numbers and booleans bare, strings quoted (and
+// cut when long), collections by kind ("a mapping", "a list"), aliases
+// followed. Other YAML files of wgbench (inventories) use it too.
+func DescribeNode(n *yaml.Node) string {
 	n = resolve(n)
 	switch n.Kind {
 	case yaml.MappingNode:

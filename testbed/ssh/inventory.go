@@ -461,27 +461,7 @@ func resolve(n *yaml.Node) *yaml.Node {
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
 
 // kind describes n for an error message.
-func kind(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!null":
-			return "nothing"
-		case "!!str":
-			v := n.Value
-			if len(v) > 40 {
-				v = v[:37] + "..."
-			}
-			return strconv.Quote(v)
-		}
-		return n.Value
-	}
-	return "an alias"
-}
+func kind(n *yaml.Node) string { return scenarios.DescribeNode(n) }
 
 // fileHost is one host as written to an inventory file.
 type fileHost struct {
