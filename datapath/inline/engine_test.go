@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
-	"io"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -70,55 +68,6 @@ func upWggo(t testing.TB, ns netns.NsHandle, cfgs ...*wgconf.Config) *wggo.Engin
 	}
 	t.Cleanup(func() { _ = e.Close() })
 	return e
-}
-
-// transfer sends payload over TCP from namespace from to a listener on
-// addr in namespace to, and returns what arrived.
-func transfer(t testing.TB, from, to netns.NsHandle, addr netip.Addr, payload []byte) []byte {
-	t.Helper()
-	var ln net.Listener
-	if err := nstest.Run(to, func() error {
-		var err error
-		ln, err = net.Listen("tcp", netip.AddrPortFrom(addr, 0).String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	got := make(chan []byte, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- nil
-			return
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-		b, _ := io.ReadAll(c)
-		got <- b
-	}()
-	var c net.Conn
-	if err := nstest.Run(from, func() error {
-		var err error
-		c, err = (&net.Dialer{Timeout: 10 * time.Second}).Dial("tcp", ln.Addr().String())
-		return err
-	}); err != nil {
-		t.Fatalf("dial %s through the tunnel: %v", ln.Addr(), err)
-	}
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-	if _, err := c.Write(payload); err != nil {
-		t.Fatalf("send through the tunnel: %v", err)
-	}
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case b := <-got:
-		return b
-	case <-time.After(25 * time.Second):
-		t.Fatal("receiver timed out")
-		return nil
-	}
 }
 
 // threadCores returns the Cpus_allowed_list of each thread named name.
@@ -186,12 +135,12 @@ func TestIntegrationInlineTunnel(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := time.Now()
-			if got := transfer(t, nsA, nsB, tunB.Addr(), payload); sha256.Sum256(got) != sha256.Sum256(payload) {
+			if got := nstest.Transfer(t, nsA, nsB, tunB.Addr(), payload); sha256.Sum256(got) != sha256.Sum256(payload) {
 				t.Fatalf("A to B: received %d bytes that differ from the %d sent", len(got), size)
 			}
 			t.Logf("4 MiB inline -> %s in %v", peerEngine, time.Since(start))
 			start = time.Now()
-			if got := transfer(t, nsB, nsA, tunA.Addr(), payload); sha256.Sum256(got) != sha256.Sum256(payload) {
+			if got := nstest.Transfer(t, nsB, nsA, tunA.Addr(), payload); sha256.Sum256(got) != sha256.Sum256(payload) {
 				t.Fatalf("B to A: received %d bytes that differ from the %d sent", len(got), size)
 			}
 			t.Logf("4 MiB %s -> inline in %v", peerEngine, time.Since(start))
@@ -366,12 +315,12 @@ func BenchmarkIntegrationTCP(b *testing.B) {
 				upWggo(b, nsB, cfgB)
 			}
 			payload := make([]byte, 64<<20)
-			transfer(b, nsA, nsB, tunB.Addr(), payload[:1<<20]) // handshake, warm up
+			nstest.Transfer(b, nsA, nsB, tunB.Addr(), payload[:1<<20]) // handshake, warm up
 			b.SetBytes(int64(len(payload)))
 			b.ResetTimer()
 			start := time.Now()
 			for range b.N {
-				if got := transfer(b, nsA, nsB, tunB.Addr(), payload); len(got) != len(payload) {
+				if got := nstest.Transfer(b, nsA, nsB, tunB.Addr(), payload); len(got) != len(payload) {
 					b.Fatalf("received %d of %d bytes", len(got), len(payload))
 				}
 			}

@@ -9,9 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -92,48 +90,6 @@ func upIn(t testing.TB, ns netns.NsHandle, log *slog.Logger, cfgs ...*wgconf.Con
 	return e
 }
 
-// send pushes payload over TCP from namespace from to ln (in another
-// namespace) and returns what the listener received.
-func send(t *testing.T, from netns.NsHandle, ln net.Listener, payload []byte) []byte {
-	t.Helper()
-	got := make(chan []byte, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- nil
-			return
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		b, _ := io.ReadAll(c)
-		got <- b
-	}()
-	var c net.Conn
-	err := nstest.Run(from, func() error {
-		var err error
-		d := net.Dialer{Timeout: 10 * time.Second}
-		c, err = d.Dial("tcp", ln.Addr().String())
-		return err
-	})
-	if err != nil {
-		t.Fatalf("dial %s through the tunnel: %v", ln.Addr(), err)
-	}
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := c.Write(payload); err != nil {
-		t.Fatalf("send through the tunnel: %v", err)
-	}
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case b := <-got:
-		return b
-	case <-time.After(15 * time.Second):
-		t.Fatal("receiver timed out")
-		return nil
-	}
-}
-
 func TestIntegrationWggoTunnel(t *testing.T) {
 	nstest.RequireRoot(t)
 	sfx := nstest.Suffix(t)
@@ -162,23 +118,13 @@ func TestIntegrationWggoTunnel(t *testing.T) {
 		t.Errorf("Devices() = %v, want [%s]", got, devA)
 	}
 
-	var ln net.Listener
-	if err := nstest.Run(nsB, func() error {
-		var err error
-		ln, err = net.Listen("tcp", netip.AddrPortFrom(tunB.Addr(), 0).String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-
 	const size = 1 << 20
 	payload := make([]byte, size)
 	if _, err := rand.Read(payload); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	got := send(t, nsA, ln, payload)
+	got := nstest.Transfer(t, nsA, nsB, tunB.Addr(), payload)
 	elapsed := time.Since(start)
 	if sha256.Sum256(got) != sha256.Sum256(payload) {
 		t.Fatalf("received %d bytes that differ from the %d sent", len(got), size)
@@ -227,7 +173,7 @@ func TestIntegrationWggoTunnel(t *testing.T) {
 	if err := engA.RebindFromHere(0); err != nil {
 		t.Fatalf("rebind: %v", err)
 	}
-	if got := send(t, nsA, ln, payload[:64<<10]); len(got) != 64<<10 {
+	if got := nstest.Transfer(t, nsA, nsB, tunB.Addr(), payload[:64<<10]); len(got) != 64<<10 {
 		t.Fatalf("after rebind: received %d bytes, want %d", len(got), 64<<10)
 	}
 

@@ -6,11 +6,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -124,5 +126,56 @@ func Veth(t testing.TB, a, b netns.NsHandle, nameA, nameB string, addrA, addrB n
 		if err := side.h.LinkSetUp(l); err != nil {
 			t.Fatalf("set %s up: %v", side.name, err)
 		}
+	}
+}
+
+// Transfer sends payload over TCP from namespace from to a listener on
+// addr (any port) in namespace to, typically through a tunnel, and
+// returns what arrived. It fails t when the connection cannot be made or
+// nothing arrives within 25 s.
+func Transfer(t testing.TB, from, to netns.NsHandle, addr netip.Addr, payload []byte) []byte {
+	t.Helper()
+	var ln net.Listener
+	if err := Run(to, func() error {
+		var err error
+		ln, err = net.Listen("tcp", netip.AddrPortFrom(addr, 0).String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		b, _ := io.ReadAll(c)
+		got <- b
+	}()
+	var c net.Conn
+	if err := Run(from, func() error {
+		var err error
+		c, err = (&net.Dialer{Timeout: 10 * time.Second}).Dial("tcp", ln.Addr().String())
+		return err
+	}); err != nil {
+		t.Fatalf("dial %s through the tunnel: %v", ln.Addr(), err)
+	}
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := c.Write(payload); err != nil {
+		t.Fatalf("send through the tunnel: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case b := <-got:
+		return b
+	case <-time.After(25 * time.Second):
+		t.Fatal("receiver timed out")
+		return nil
 	}
 }
