@@ -238,6 +238,13 @@ func (p *pair) sendFor(ctx context.Context, a Amount) (Result, error) {
 	}
 	n0, cpu0, t0 := p.sink.SinkPackets(), cpuTime(), time.Now()
 	err := sleep(ctx, a.Duration)
+	// A window shorter than one batch's trip (a slow machine, the race
+	// detector, a GC pause) may see no arrival yet: the window then
+	// stretches until the first one, up to stallTimeout, and the figures
+	// use the time it really lasted.
+	for giveUp := time.Now().Add(stallTimeout); err == nil && p.sink.SinkPackets() == n0 && time.Now().Before(giveUp); {
+		err = sleep(ctx, time.Millisecond)
+	}
 	n1, cpu1, t1 := p.sink.SinkPackets(), cpuTime(), time.Now()
 	if a.Stopped != nil {
 		a.Stopped()
@@ -247,7 +254,7 @@ func (p *pair) sendFor(ctx context.Context, a Amount) (Result, error) {
 		return Result{}, err
 	}
 	if n1 == n0 {
-		return Result{}, fmt.Errorf("no packet arrived in %v", a.Duration)
+		return Result{}, fmt.Errorf("no packet arrived in %v", t1.Sub(t0).Round(time.Millisecond))
 	}
 	r := result(p.c, n1-n0, t1.Sub(t0), cpu1-cpu0)
 	r.Lost = max(p.gen.Generated()-p.drain(), 0)
