@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/wgbench/wgbench/datapath"
+	"github.com/wgbench/wgbench/internal/cpuset"
 	"github.com/wgbench/wgbench/internal/progress"
 	"github.com/wgbench/wgbench/internal/version"
 	"github.com/wgbench/wgbench/probes/facts"
@@ -548,7 +549,7 @@ func (r *runState) unavailable(ctx context.Context, hosts map[string]testbed.Hos
 // inventory confines it to, else all of its cores; nil when unknown.
 func usableCPUs(h results.HostFacts) []int {
 	if h.AllowedCPUs != "" {
-		if l, err := scenarios.ParseCPUList(h.AllowedCPUs); err == nil {
+		if l, err := cpuset.Parse(h.AllowedCPUs); err == nil {
 			return l
 		}
 	}

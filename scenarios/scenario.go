@@ -8,7 +8,11 @@
 // touches the machine.
 package scenarios
 
-import "time"
+import (
+	"time"
+
+	"github.com/wgbench/wgbench/internal/cpuset"
+)
 
 // Datapath names a way of carrying the tunnels between the two gateways.
 type Datapath string
@@ -205,9 +209,13 @@ func (d Duration) Std() time.Duration { return time.Duration(d) }
 // a plain integer.
 type Bitrate uint64
 
-// CPUList is a list of CPU numbers, written in YAML as a sequence [0, 2, 3]
-// or a kernel-style string "0-3,8".
-type CPUList []int
+// CPUList is a cpuset.Set as a scenario writes it: in YAML a sequence
+// [0, 2, 3], a single number or a list string "0-3,8" (order kept, each
+// CPU once, in 0..cpuset.MaxCPU); in JSON an array of numbers.
+type CPUList cpuset.Set
+
+// Set returns l as a cpuset.Set.
+func (l CPUList) Set() cpuset.Set { return cpuset.Set(l) }
 
 // Point is one measured configuration of a series: a tunnel count and a
 // number of flows per tunnel.

@@ -10,11 +10,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
-)
 
-// MaxCPU is the highest CPU number a CPUList accepts. Whether the host has
-// that CPU is checked later, on the host.
-const MaxCPU = 4095
+	"github.com/wgbench/wgbench/internal/cpuset"
+)
 
 // valueError is a problem found inside a value at a node other than the one
 // the value starts at (an element of a list). Suffix extends the key path.
@@ -157,83 +155,9 @@ func (b *Bitrate) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes b as String does ("1G"), which reads back the same.
 func (b Bitrate) MarshalYAML() (any, error) { return b.String(), nil }
 
-// ParseCPUList parses a kernel-style CPU list such as "0-3,8": numbers and
-// ascending ranges separated by commas, each CPU at most once, each in
-// 0..MaxCPU. The order is kept ("8,0-3" is 8, 0, 1, 2, 3). An empty
-// string is an empty list.
-func ParseCPUList(s string) (CPUList, error) {
-	var out CPUList
-	var seen [MaxCPU + 1]bool
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
-	bad := func(why string) error {
-		return fmt.Errorf("%q is not a CPU list: %s; write e.g. 0-3,8 or [0, 1, 2, 3, 8]", s, why)
-	}
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		lo, hi, isRange := strings.Cut(part, "-")
-		if isRange && strings.TrimSpace(lo) == "" {
-			return nil, bad("CPU numbers cannot be negative")
-		}
-		a, err := parseCPU(lo)
-		if err != nil {
-			return nil, bad(err.Error())
-		}
-		b := a
-		if isRange {
-			if b, err = parseCPU(hi); err != nil {
-				return nil, bad(err.Error())
-			}
-			if b < a {
-				return nil, bad(fmt.Sprintf("range %s runs backwards", part))
-			}
-		}
-		for c := a; c <= b; c++ {
-			if seen[c] {
-				return nil, bad(fmt.Sprintf("CPU %d is listed twice", c))
-			}
-			seen[c] = true
-			out = append(out, c)
-		}
-	}
-	return out, nil
-}
-
-// parseCPU parses one CPU number of a list.
-func parseCPU(s string) (int, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, fmt.Errorf("empty entry")
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a CPU number", s)
-	}
-	if n < 0 || n > MaxCPU {
-		return 0, fmt.Errorf("CPU %d is out of range 0..%d", n, MaxCPU)
-	}
-	return n, nil
-}
-
-// String formats l kernel-style, folding ascending runs into ranges:
-// [0 1 2 3 8] is "0-3,8". ParseCPUList reads it back to the same list.
-func (l CPUList) String() string {
-	var parts []string
-	for i := 0; i < len(l); {
-		j := i
-		for j+1 < len(l) && l[j+1] == l[j]+1 {
-			j++
-		}
-		if j > i {
-			parts = append(parts, fmt.Sprintf("%d-%d", l[i], l[j]))
-		} else {
-			parts = append(parts, strconv.Itoa(l[i]))
-		}
-		i = j + 1
-	}
-	return strings.Join(parts, ",")
-}
+// String formats l in list form as cpuset.Set does: [0 1 2 3 8] is
+// "0-3,8".
+func (l CPUList) String() string { return cpuset.Set(l).String() }
 
 // UnmarshalYAML reads a sequence of CPU numbers, a single number, or a
 // kernel-style string such as "0-3,8".
@@ -250,8 +174,8 @@ func (l *CPUList) UnmarshalYAML(n *yaml.Node) error {
 			if e.Kind != yaml.ScalarNode || e.ShortTag() != "!!int" || e.Decode(&c) != nil {
 				return &valueError{e, suffix, fmt.Sprintf("expected a CPU number, got %s", show(e))}
 			}
-			if c < 0 || c > MaxCPU {
-				return &valueError{e, suffix, fmt.Sprintf("CPU %d is out of range; allowed 0..%d", c, MaxCPU)}
+			if c < 0 || c > cpuset.MaxCPU {
+				return &valueError{e, suffix, fmt.Sprintf("CPU %d is out of range; allowed 0..%d", c, cpuset.MaxCPU)}
 			}
 			if seen[c] {
 				return &valueError{e, suffix, fmt.Sprintf("CPU %d is listed twice", c)}
@@ -262,11 +186,11 @@ func (l *CPUList) UnmarshalYAML(n *yaml.Node) error {
 		*l = out
 		return nil
 	case isScalar(n):
-		v, err := ParseCPUList(n.Value)
+		v, err := cpuset.Parse(n.Value)
 		if err != nil {
 			return err
 		}
-		*l = v
+		*l = CPUList(v)
 		return nil
 	}
 	return fmt.Errorf("expected a CPU list such as [0, 1, 2] or \"0-3,8\", got %s", show(n))

@@ -129,22 +129,25 @@ func TestCPUList(t *testing.T) {
 		{in: "1,,2", wantErr: "empty entry"},
 	}
 	for _, tt := range tests {
-		got, err := ParseCPUList(tt.in)
+		// A scalar is read as the list string it holds.
+		var got CPUList
+		err := got.UnmarshalYAML(&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: tt.in})
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("ParseCPUList(%q) = %v, %v; want error containing %q", tt.in, got, err, tt.wantErr)
+				t.Errorf("CPUList from %q = %v, %v; want error containing %q", tt.in, got, err, tt.wantErr)
 			}
 			continue
 		}
 		if err != nil || !cmp.Equal(got, tt.want) {
-			t.Errorf("ParseCPUList(%q) = %v, %v; want %v", tt.in, []int(got), err, []int(tt.want))
+			t.Errorf("CPUList from %q = %v, %v; want %v", tt.in, []int(got), err, []int(tt.want))
 			continue
 		}
 		if got.String() != tt.str {
 			t.Errorf("CPUList(%v).String() = %q, want %q", []int(got), got.String(), tt.str)
 		}
-		if back, err := ParseCPUList(got.String()); err != nil || !cmp.Equal(back, got) {
-			t.Errorf("ParseCPUList(%q) = %v, %v; want %v back", got.String(), back, err, got)
+		var back CPUList
+		if err := back.UnmarshalYAML(&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: got.String()}); err != nil || !cmp.Equal(back, got) {
+			t.Errorf("CPUList from %q = %v, %v; want %v back", got.String(), back, err, got)
 		}
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/wgbench/wgbench/scenarios"
+	"github.com/wgbench/wgbench/internal/cpuset"
 	"github.com/wgbench/wgbench/testbed"
 )
 
@@ -28,7 +28,7 @@ func confineToCPUs() error {
 		return nil
 	}
 	os.Unsetenv(testbed.CPUsEnv)
-	cpus, err := scenarios.ParseCPUList(v)
+	cpus, err := cpuset.Parse(v)
 	if err != nil {
 		return fmt.Errorf("%s: %w", testbed.CPUsEnv, err)
 	}

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wgbench/wgbench/datapath"
-	"github.com/wgbench/wgbench/scenarios"
+	"github.com/wgbench/wgbench/internal/cpuset"
 )
 
 func newDatapathCmd() *cobra.Command {
@@ -58,7 +58,7 @@ as the no-tunnel baseline.`,
 				return usageError{errors.New("choose an engine with --engine (plain, wggo, kernel, inline)")}
 			}
 			if cpus != "" {
-				list, err := scenarios.ParseCPUList(cpus)
+				list, err := cpuset.Parse(cpus)
 				if err != nil {
 					return usageError{fmt.Errorf("--cpus: %w", err)}
 				}

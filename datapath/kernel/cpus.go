@@ -6,15 +6,16 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wgbench/wgbench/internal/cpuset"
 	"github.com/wgbench/wgbench/scenarios"
 )
 
 // ParseCPUList parses a kernel-style CPU list such as "0-3,8" (the format
 // of /sys/devices/system/cpu/online and of the --*-cpus flags) with the
 // scenarios' rules: the order is kept, each CPU appears once, in
-// 0..scenarios.MaxCPU; an empty string is an empty list.
+// 0..cpuset.MaxCPU; an empty string is an empty list.
 func ParseCPUList(s string) ([]int, error) {
-	l, err := scenarios.ParseCPUList(s)
+	l, err := cpuset.Parse(s)
 	return []int(l), err
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/wgbench/wgbench/internal/cpuset"
 	"github.com/wgbench/wgbench/scenarios"
 	"github.com/wgbench/wgbench/testbed"
 	"github.com/wgbench/wgbench/testbed/netsetup"
@@ -182,7 +183,7 @@ func (r *probeResult) checkCores(h *host) error {
 	if len(h.spec.Cores) == 0 || r.cpus == "" {
 		return nil
 	}
-	online, err := scenarios.ParseCPUList(r.cpus)
+	online, err := cpuset.Parse(r.cpus)
 	if err != nil {
 		return nil // an odd kernel: the confinement itself will say
 	}
