@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/wgbench/wgbench/datapath/kernel"
+	"github.com/wgbench/wgbench/internal/cpuset"
 	"github.com/wgbench/wgbench/scenarios"
 )
 
@@ -81,7 +82,7 @@ func (k KernelFlags) Tuning() (kernel.Tuning, error) {
 		{"--serial-cpus", k.SerialCPUs, &t.SerialCPUs}, {"--irq-cpus", k.IRQCPUs, &t.IRQCPUs},
 		{"--placement-cpus", k.PlacementCPUs, &t.PlacementCPUs},
 	} {
-		cpus, err := kernel.ParseCPUList(l.s)
+		cpus, err := cpuset.Parse(l.s)
 		if err != nil {
 			return kernel.Tuning{}, fmt.Errorf("%s: %w", l.flag, err)
 		}

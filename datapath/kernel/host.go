@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/wgbench/wgbench/internal/cpuset"
 )
 
 // ErrUnsupported marks a knob this host cannot apply: the kernel, the NIC
@@ -146,32 +146,10 @@ type Affinity interface {
 // sched_getaffinity(2) and sched_setaffinity(2).
 type schedAffinity struct{}
 
-func (schedAffinity) Get(pid int) ([]int, error) {
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(pid, &set); err != nil {
-		return nil, fmt.Errorf("sched_getaffinity(%d): %w", pid, err)
-	}
-	var cpus []int
-	for c := 0; c < len(set)*64; c++ {
-		if set.IsSet(c) {
-			cpus = append(cpus, c)
-		}
-	}
-	return cpus, nil
-}
+func (schedAffinity) Get(pid int) ([]int, error) { return cpuset.GetAffinity(pid) }
 
 func (schedAffinity) Set(pid int, cpus []int) error {
-	var set unix.CPUSet
-	for _, c := range cpus {
-		if c < 0 || c >= len(set)*64 {
-			return fmt.Errorf("sched_setaffinity(%d): CPU %d out of range", pid, c)
-		}
-		set.Set(c)
-	}
-	if err := unix.SchedSetaffinity(pid, &set); err != nil {
-		return fmt.Errorf("sched_setaffinity(%d, %s): %w", pid, FormatCPUList(cpus), err)
-	}
-	return nil
+	return cpuset.SetAffinity(pid, cpuset.Set(cpus).Sorted())
 }
 
 // Host is everything of the machine the tuner touches besides netlink.

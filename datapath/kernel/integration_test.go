@@ -23,6 +23,7 @@ import (
 
 	"github.com/wgbench/wgbench/datapath/internal/nstest"
 	"github.com/wgbench/wgbench/datapath/wgconf"
+	"github.com/wgbench/wgbench/internal/cpuset"
 )
 
 // The integration tests need root and, except TestIntegrationWANKnobs,
@@ -266,7 +267,7 @@ func cpusAllowed(t *testing.T, pid int) []int {
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
-			l, err := ParseCPUList(v)
+			l, err := cpuset.Parse(v)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -283,7 +284,7 @@ func TestIntegrationThreadedNAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, _ := ParseCPUList(online)
+	all, _ := cpuset.Parse(online)
 	if len(all) < 2 {
 		t.Skipf("needs 2 CPUs to tell pinning apart, has %s", online)
 	}
@@ -475,6 +476,6 @@ func TestIntegrationWANKnobs(t *testing.T) {
 }
 
 func maskIs(v string, cpus []int) bool {
-	got, err := ParseCPUMask(v)
+	got, err := cpuset.ParseMask(v)
 	return err == nil && slices.Equal(got, cpus)
 }

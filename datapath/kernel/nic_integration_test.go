@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/wgbench/wgbench/internal/cpuset"
 )
 
 // guestEnv is set by test/kernel/init.sh in the QEMU guest, whose PCI NIC
@@ -62,7 +64,7 @@ func TestIntegrationNICQueueIRQs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cpus, err := ParseCPUList(online)
+	cpus, err := cpuset.Parse(online)
 	if err != nil || len(cpus) < 2 {
 		t.Fatalf("online CPUs %q: want at least 2 (QEMU -smp 2)", online)
 	}

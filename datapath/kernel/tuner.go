@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wgbench/wgbench/internal/cpuset"
 )
 
 // Knob names: the yaml names of scenarios.Tuning, used in records, notes
@@ -194,7 +196,7 @@ type PlacementReport struct {
 // CPUs (overlap avoidance uses the others).
 func expandPlacement(tu Tuning, online []int) (Tuning, PlacementReport, error) {
 	cpus := tu.PlacementCPUs
-	rep := PlacementReport{Name: tu.Placement, CPUs: FormatCPUList(cpus)}
+	rep := PlacementReport{Name: tu.Placement, CPUs: cpuset.Set(cpus).Sorted().String()}
 	out := tu
 	out.Placement, out.PlacementCPUs = "", nil
 	out.Steering, out.IRQCPUs, out.ThreadedNAPI = true, cpus, true
@@ -212,7 +214,7 @@ func expandPlacement(tu Tuning, online []int) (Tuning, PlacementReport, error) {
 			}
 		}
 		if len(others) == 0 {
-			return Tuning{}, rep, unsupported("placement %s keeps CPUs %s for receiving, which leaves no other online CPU (online: %s) for the rest", tu.Placement, FormatCPUList(cpus), FormatCPUList(online))
+			return Tuning{}, rep, unsupported("placement %s keeps CPUs %s for receiving, which leaves no other online CPU (online: %s) for the rest", tu.Placement, cpuset.Set(cpus).Sorted().String(), cpuset.Set(online).Sorted().String())
 		}
 		out.NAPICPUs = others
 		out.EncryptCPUs, out.DecryptCPUs = others, others
@@ -552,7 +554,7 @@ func (t *Tuner) onlineCPUs() ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ParseCPUList(s)
+	return cpuset.Parse(s)
 }
 
 // checkOnline fails unless every CPU of cpus is online.
@@ -563,7 +565,7 @@ func (t *Tuner) checkOnline(cpus []int) error {
 	}
 	for _, c := range cpus {
 		if !slices.Contains(online, c) {
-			return unsupported("CPU %d is not online here (online CPUs: %s)", c, FormatCPUList(online))
+			return unsupported("CPU %d is not online here (online CPUs: %s)", c, cpuset.Set(online).Sorted().String())
 		}
 	}
 	return nil
@@ -679,7 +681,7 @@ func (t *Tuner) numaCPUs(node int, wan string, want []int) (int, []int, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	cpus, err := ParseCPUList(v)
+	cpus, err := cpuset.Parse(v)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s: %w", p, err)
 	}
@@ -696,7 +698,7 @@ func (t *Tuner) numaCPUs(node int, wan string, want []int) (int, []int, error) {
 		}
 	}
 	if len(keep) == 0 {
-		return 0, nil, unsupported("none of napi_cpus %s is on NUMA node %d (its CPUs: %s)", FormatCPUList(want), node, FormatCPUList(cpus))
+		return 0, nil, unsupported("none of napi_cpus %s is on NUMA node %d (its CPUs: %s)", cpuset.Set(want).Sorted().String(), node, cpuset.Set(cpus).Sorted().String())
 	}
 	return node, keep, nil
 }
@@ -732,8 +734,8 @@ func (t *Tuner) pinNAPI(knob string, devs []string, cpus []int) error {
 			}
 			aff, pid := t.host.Affinity, th.PID
 			path := fmt.Sprintf("/proc/%d (%s) affinity", th.PID, th.Comm)
-			if err := t.record(Change{Knob: knob, Path: path, Before: FormatCPUList(before), After: FormatCPUList(after)},
-				journalEntry{Kind: journalAffinity, Path: path, Before: FormatCPUList(before)},
+			if err := t.record(Change{Knob: knob, Path: path, Before: cpuset.Set(before).Sorted().String(), After: cpuset.Set(after).Sorted().String()},
+				journalEntry{Kind: journalAffinity, Path: path, Before: cpuset.Set(before).Sorted().String()},
 				func() error { return aff.Set(pid, before) }); err != nil {
 				return err
 			}
@@ -758,7 +760,7 @@ func (t *Tuner) rps(wan string, cpus []int) error {
 	if len(rx) == 0 {
 		return unsupported("the WAN NIC %s has no receive queues in %s", wan, dir)
 	}
-	mask := FormatCPUMask(cpus)
+	mask := cpuset.Set(cpus).Mask()
 	for _, q := range rx {
 		p := dir + "/" + q + "/rps_cpus"
 		if err := t.setFile(KnobRPSCPUs, p, mask); err != nil {
@@ -804,7 +806,7 @@ func (t *Tuner) xps(wan string, cpus []int) error {
 			continue
 		}
 		p := dir + "/" + name + "/xps_cpus"
-		if err := t.setFile(KnobXPSCPUs, p, FormatCPUMask(per[q])); err != nil {
+		if err := t.setFile(KnobXPSCPUs, p, cpuset.Set(per[q]).Mask()); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return unsupported("the kernel has no XPS (%s is missing: built without CONFIG_XPS)", p)
 			}
@@ -984,10 +986,10 @@ func (t *Tuner) patchedMask(knob string, devs []string, name string, cpus []int,
 		return err
 	}
 	if !perTunnel {
-		return t.patchedEach(knob, devs, name, FormatCPUMask(cpus))
+		return t.patchedEach(knob, devs, name, cpuset.Set(cpus).Mask())
 	}
 	for i, dev := range devs {
-		if err := t.patchedEach(knob, []string{dev}, name, FormatCPUMask([]int{cpus[i%len(cpus)]})); err != nil {
+		if err := t.patchedEach(knob, []string{dev}, name, cpuset.Set([]int{cpus[i%len(cpus)]}).Mask()); err != nil {
 			return err
 		}
 	}
