@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/wgbench/wgbench/internal/cpuset"
 )
 
 const cpuDir = "sys/devices/system/cpu"
@@ -15,7 +17,7 @@ const cpuDir = "sys/devices/system/cpu"
 func readCPU(t *tree, h *Host) {
 	c := &h.CPU
 	if s, err := t.read(path.Join(cpuDir, "online")); err == nil {
-		c.Online, _ = ParseList(s)
+		c.Online, _ = cpuset.Parse(s)
 	}
 	if len(c.Online) == 0 {
 		// No online file: take the cpuN directories.
@@ -47,10 +49,10 @@ func readCPU(t *tree, h *Host) {
 		core, _ := t.read(path.Join(dir, "topology/core_id"))
 		cores[pkg+"/"+core] = true
 		if s, err := t.read(path.Join(dir, "topology/thread_siblings_list")); err == nil {
-			if l, err := ParseList(s); err == nil && len(l) > 1 {
+			if l, err := cpuset.Parse(s); err == nil && len(l) > 1 {
 				siblings[l.String()] = l
 			}
-			if l, _ := ParseList(s); len(l) > c.ThreadsPerCore {
+			if l, _ := cpuset.Parse(s); len(l) > c.ThreadsPerCore {
 				c.ThreadsPerCore = len(l)
 			}
 		}
@@ -145,7 +147,7 @@ func readNodes(t *tree, h *Host) {
 		if err != nil {
 			continue
 		}
-		cpus, _ := ParseList(s)
+		cpus, _ := cpuset.Parse(s)
 		h.Nodes = append(h.Nodes, NUMANode{ID: id, CPUs: cpus})
 	}
 	slices.SortFunc(h.Nodes, func(a, b NUMANode) int { return a.ID - b.ID })

@@ -35,6 +35,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/wgbench/wgbench/internal/cpuset"
 	"github.com/wgbench/wgbench/internal/version"
 	"github.com/wgbench/wgbench/results"
 )
@@ -381,7 +382,7 @@ func FromSummary(s results.HostFacts) *Host {
 		NUMANodes: s.NUMANodes, Iperf3: s.Iperf3, Wgbench: s.Wgbench, WireGuard: s.WireGuard,
 		Notes:  append([]string{"summary only (run.json): links, governor, idle states and IRQs unknown"}, s.Notes...),
 		Source: "run.json summary"}
-	h.AllowedCPUs, _ = ParseList(s.AllowedCPUs)
+	h.AllowedCPUs, _ = cpuset.Parse(s.AllowedCPUs)
 	return h
 }
 
@@ -541,16 +542,4 @@ func iperfVersion(out []byte) string {
 }
 
 // affinity returns the CPUs this process may run on.
-func affinity() (CPUList, error) {
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err != nil {
-		return nil, err
-	}
-	var out CPUList
-	for c := 0; c < len(set)*64; c++ {
-		if set.IsSet(c) {
-			out = append(out, c)
-		}
-	}
-	return out, nil
-}
+func affinity() (CPUList, error) { return cpuset.GetAffinity(0) }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/wgbench/wgbench/internal/cpuset"
 )
 
 const netDir = "sys/class/net"
@@ -97,7 +99,7 @@ func readDevice(t *tree, base string, l *Link, irqNames map[int]string) {
 		}
 		if !cpusFound {
 			if s, err := t.read(path.Join(d, "local_cpulist")); err == nil {
-				l.LocalCPUs, _ = ParseList(s)
+				l.LocalCPUs, _ = cpuset.Parse(s)
 				cpusFound = true
 			}
 		}
@@ -124,10 +126,10 @@ func readDevice(t *tree, base string, l *Link, irqNames map[int]string) {
 		irq := IRQ{Number: n, Name: irqNames[n]}
 		dir := path.Join("proc/irq", strconv.Itoa(n))
 		if s, err := t.read(path.Join(dir, "smp_affinity_list")); err == nil {
-			irq.Affinity, _ = ParseList(s)
+			irq.Affinity, _ = cpuset.Parse(s)
 		}
 		if s, err := t.read(path.Join(dir, "effective_affinity_list")); err == nil {
-			irq.Effective, _ = ParseList(s)
+			irq.Effective, _ = cpuset.Parse(s)
 		}
 		l.IRQs = append(l.IRQs, irq)
 	}
@@ -162,7 +164,7 @@ func readQueues(t *tree, base string, l *Link) {
 		if err != nil {
 			continue
 		}
-		if cpus, err := ParseMask(s); err == nil && len(cpus) > 0 {
+		if cpus, err := cpuset.ParseMask(s); err == nil && len(cpus) > 0 {
 			if *m == nil {
 				*m = map[string]CPUList{}
 			}
@@ -194,7 +196,7 @@ func readWireGuard(t *tree, base string) *WireGuard {
 		}{{"encrypt_cpumask", &wg.EncryptCPUs}, {"decrypt_cpumask", &wg.DecryptCPUs}} {
 			if v, err := t.read(path.Join(dir, a.file)); err == nil && *a.dst == nil {
 				wg.Patched = true
-				*a.dst, _ = ParseMask(v)
+				*a.dst, _ = cpuset.ParseMask(v)
 			}
 		}
 		if wg.Patched && wg.AttrDir == "" {

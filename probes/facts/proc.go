@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/wgbench/wgbench/internal/cpuset"
 )
 
 // readProcs finds irqbalance and the threaded-NAPI kernel threads among
@@ -37,7 +39,7 @@ func readProcs(t *tree, h *Host) {
 			if st, err := t.read(path.Join(dir, "status")); err == nil {
 				for _, line := range strings.Split(st, "\n") {
 					if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
-						th.CPUs, _ = ParseList(v)
+						th.CPUs, _ = cpuset.Parse(v)
 					}
 				}
 			}
