@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -36,7 +34,7 @@ func confineToCPUs() error {
 		return nil
 	}
 	runtime.LockOSThread()
-	if err := setAffinity(cpus); err != nil {
+	if err := cpuset.SetAffinity(0, cpus); err != nil {
 		runtime.UnlockOSThread()
 		online, _ := os.ReadFile("/sys/devices/system/cpu/online")
 		return fmt.Errorf("run on CPUs %s (%s, the inventory's cores for this host): %w; this host's online CPUs are %s: fix the host's cores in the inventory",
@@ -45,18 +43,4 @@ func confineToCPUs() error {
 	err = unix.Exec("/proc/self/exe", os.Args, os.Environ())
 	runtime.UnlockOSThread()
 	return fmt.Errorf("run again on CPUs %s: execute /proc/self/exe: %w", v, err)
-}
-
-// setAffinity confines the calling thread to cpus. The mask is sized for
-// the highest CPU (x/sys/unix's CPUSet stops at 1023).
-func setAffinity(cpus []int) error {
-	mask := make([]uint64, slices.Max(cpus)/64+1)
-	for _, c := range cpus {
-		mask[c/64] |= 1 << (c % 64)
-	}
-	_, _, errno := unix.RawSyscall(unix.SYS_SCHED_SETAFFINITY, 0, uintptr(len(mask)*8), uintptr(unsafe.Pointer(&mask[0])))
-	if errno != 0 {
-		return fmt.Errorf("sched_setaffinity: %w", errno)
-	}
-	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wgbench/wgbench/internal/cpuset"
 )
 
 // lockThread locks the calling goroutine to its OS thread for good, names
@@ -20,9 +22,7 @@ func lockThread(name string, cpu int) error {
 	if cpu < 0 {
 		return nil
 	}
-	var set unix.CPUSet
-	set.Set(cpu)
-	if err := unix.SchedSetaffinity(0, &set); err != nil {
+	if err := cpuset.SetAffinity(0, cpuset.Set{cpu}); err != nil {
 		return fmt.Errorf("pin thread %s to CPU %d: %w", name, cpu, err)
 	}
 	return nil
@@ -38,17 +38,11 @@ func setThreadName(name string) error {
 	return nil
 }
 
-// AllowedCPUs returns the cores the process may run on.
+// AllowedCPUs returns the cores the calling thread may run on, ascending.
 func AllowedCPUs() ([]int, error) {
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err != nil {
+	cpus, err := cpuset.GetAffinity(0)
+	if err != nil {
 		return nil, fmt.Errorf("read CPU affinity: %w", err)
-	}
-	var cpus []int
-	for i := 0; i < len(set)*64; i++ {
-		if set.IsSet(i) {
-			cpus = append(cpus, i)
-		}
 	}
 	return cpus, nil
 }

@@ -3,12 +3,11 @@ package inline
 import (
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/wgbench/wgbench/internal/cpuset"
 )
 
 // tunnelThreads returns the affinity of this process's threads named name.
@@ -25,15 +24,9 @@ func tunnelThreads(t *testing.T, name string) map[int][]int {
 			continue
 		}
 		tid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
-		var set unix.CPUSet
-		if err := unix.SchedGetaffinity(tid, &set); err != nil {
+		cpus, err := cpuset.GetAffinity(tid)
+		if err != nil {
 			t.Fatalf("affinity of thread %d: %v", tid, err)
-		}
-		var cpus []int
-		for c := 0; c < runtime.NumCPU(); c++ {
-			if set.IsSet(c) {
-				cpus = append(cpus, c)
-			}
 		}
 		out[tid] = cpus
 	}

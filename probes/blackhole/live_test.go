@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/wgbench/wgbench/internal/cpuset"
 	"github.com/wgbench/wgbench/probes"
 )
 
@@ -43,9 +44,7 @@ func spin(core string) int {
 		return 2
 	}
 	runtime.LockOSThread()
-	var set unix.CPUSet
-	set.Set(n)
-	if err := unix.SchedSetaffinity(0, &set); err != nil {
+	if err := cpuset.SetAffinity(0, cpuset.Set{n}); err != nil {
 		fmt.Fprintln(os.Stderr, "spin: sched_setaffinity:", err)
 		return 2
 	}
