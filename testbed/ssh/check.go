@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"net/netip"
 	"path"
-	"slices"
 	"strings"
 	"sync"
 
 	"github.com/wgbench/wgbench/internal/cpuset"
-	"github.com/wgbench/wgbench/scenarios"
 	"github.com/wgbench/wgbench/testbed"
 	"github.com/wgbench/wgbench/testbed/netsetup"
 )
@@ -187,13 +185,7 @@ func (r *probeResult) checkCores(h *host) error {
 	if err != nil {
 		return nil // an odd kernel: the confinement itself will say
 	}
-	var missing scenarios.CPUList
-	for _, c := range h.spec.Cores {
-		if !slices.Contains(online, c) {
-			missing = append(missing, c)
-		}
-	}
-	if len(missing) > 0 {
+	if missing := cpuset.Set(h.spec.Cores).Minus(online); len(missing) > 0 {
 		return fmt.Errorf("%s: cores %s of the inventory are not online on the host (its online CPUs are %s): fix the host's cores in the inventory", h.spec.Name(), missing, r.cpus)
 	}
 	return nil
@@ -310,7 +302,7 @@ func Check(ctx context.Context, inv *Inventory, opts Options) ([]CheckLine, erro
 			add(role, "OK", name, "commands run %s (%s, kernel %s)", how, pr.arch, pr.kernel)
 		}
 		if len(spec.Cores) > 0 && pr.checkCores(h) == nil {
-			add(role, "OK", name, "its work runs on cores %s (online: %s)", scenarios.CPUList(spec.Cores), pr.cpus)
+			add(role, "OK", name, "its work runs on cores %s (online: %s)", cpuset.Set(spec.Cores), pr.cpus)
 		}
 		if pr.iperf3 != "" {
 			add(role, "OK", name, "iperf3 at %s", pr.iperf3)

@@ -16,7 +16,7 @@ import (
 
 	cryptossh "golang.org/x/crypto/ssh"
 
-	"github.com/wgbench/wgbench/scenarios"
+	"github.com/wgbench/wgbench/internal/cpuset"
 	"github.com/wgbench/wgbench/testbed"
 )
 
@@ -117,7 +117,7 @@ func (h *host) start(ctx context.Context, cmd testbed.Cmd, sudo bool) (testbed.P
 		env = append(env, testbed.LifelineEnv+"=1")
 	}
 	if h.bin != "" && argv[0] == h.bin && len(h.spec.Cores) > 0 {
-		env = append(env, testbed.CPUsEnv+"="+scenarios.CPUList(h.spec.Cores).String())
+		env = append(env, testbed.CPUsEnv+"="+cpuset.Set(h.spec.Cores).String())
 	}
 	s, release, err := h.cl.session(ctx)
 	if err != nil {
