@@ -13,6 +13,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/wgbench/wgbench/internal/undo"
 )
 
 // A Journal keeps on disk what a kernel engine changed on its host — the
@@ -198,7 +200,7 @@ func UndoJournal(path string, host Host) ([]string, error) {
 	var errs []error
 	for i := len(entries) - 1; i >= 1; i-- {
 		line, err := undoEntry(entries[i], host, eth)
-		if err != nil && !isGone(err) {
+		if err != nil && !undo.Gone(err) {
 			errs = append(errs, fmt.Errorf("undo %s %s%s: %w", entries[i].Kind, entries[i].Dev, entries[i].Path, err))
 			continue
 		}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wgbench/wgbench/internal/cpuset"
+	"github.com/wgbench/wgbench/internal/undo"
 )
 
 // Knob names: the yaml names of scenarios.Tuning, used in records, notes
@@ -286,7 +287,7 @@ type Tuner struct {
 	ownEth  bool
 	mu      sync.Mutex
 	report  Report
-	undo    []func() error // parallel to report.Changes
+	undo    undo.Stack // how to put back each of report.Changes
 	threads map[string][]NAPIThread
 	wanErr  error
 	// ambiguous lists, per device, the threads that all match its name
@@ -327,14 +328,20 @@ func (t *Tuner) Report() Report {
 	return r
 }
 
-// record adds a change, how to undo it, and its journal entry (whose
+// record adds a change, how to revert it, and its journal entry (whose
 // Knob it fills in). A journal that cannot be written fails: the change
 // is recorded, so restoring after the failure undoes it.
-func (t *Tuner) record(c Change, je journalEntry, undo func() error) error {
+func (t *Tuner) record(c Change, je journalEntry, revert func() error) error {
 	t.mu.Lock()
 	t.report.Changes = append(t.report.Changes, c)
-	t.undo = append(t.undo, undo)
 	t.mu.Unlock()
+	t.undo.Push(fmt.Sprintf("%s (%s) to %q", c.Knob, c.Path, c.Before), func() error {
+		err := revert()
+		if err == nil || undo.Gone(err) {
+			t.log.Debug("kernel knob restored", "knob", c.Knob, "path", c.Path, "value", c.Before)
+		}
+		return err
+	})
 	t.log.Debug("kernel knob set", "knob", c.Knob, "path", c.Path, "before", c.Before, "after", c.After)
 	je.Knob = c.Knob
 	return t.journal.add(je)
@@ -466,21 +473,13 @@ func (t *Tuner) Apply(devs []string, wan string, tu Tuning) (err error) {
 
 // Restore undoes every recorded change, newest first. It is best-effort:
 // every change is tried, and settings whose object is gone (a thread or a
-// device removed meanwhile) count as restored. Afterwards the tuner holds
-// no changes and may be used again.
+// device removed meanwhile; see undo.Gone) count as restored. Afterwards
+// the tuner holds no changes and may be used again.
 func (t *Tuner) Restore() error {
 	t.mu.Lock()
-	undo, changes := t.undo, t.report.Changes
-	t.undo, t.report.Changes = nil, nil
+	t.report.Changes = nil
 	t.mu.Unlock()
-	var errs []error
-	for i := len(undo) - 1; i >= 0; i-- {
-		if err := undo[i](); err != nil && !isGone(err) {
-			errs = append(errs, fmt.Errorf("restore %s (%s) to %q: %w", changes[i].Knob, changes[i].Path, changes[i].Before, err))
-		} else {
-			t.log.Debug("kernel knob restored", "knob", changes[i].Knob, "path", changes[i].Path, "value", changes[i].Before)
-		}
-	}
+	errs := []error{t.undo.Run()}
 	if t.ownEth && t.eth != nil {
 		if err := t.eth.Close(); err != nil {
 			errs = append(errs, err)
@@ -488,11 +487,6 @@ func (t *Tuner) Restore() error {
 		t.eth, t.ownEth = nil, false
 	}
 	return errors.Join(errs...)
-}
-
-// isGone reports whether err means the setting's object no longer exists.
-func isGone(err error) bool {
-	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENODEV)
 }
 
 // SetWANError records why the WAN NIC is unknown; the WAN knobs of a

@@ -449,6 +449,35 @@ func TestRestoreToleratesGoneObjects(t *testing.T) {
 	}
 }
 
+func TestRestoreKeepsGoingPastAFailure(t *testing.T) {
+	f := newFixture(t, stockFiles())
+	if err := f.tun.Apply([]string{"wg0", "wg1"}, "", Tuning{ThreadedNAPI: true}); err != nil {
+		t.Fatal(err)
+	}
+	// wg1's switch, the newest change, can no longer be written: it is
+	// a directory now, an error that does not mean "gone".
+	p, err := f.tree.real("/sys/class/net/wg1/threaded")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err = f.tun.Restore()
+	if err == nil || !strings.Contains(err.Error(), "/sys/class/net/wg1/threaded") {
+		t.Fatalf("Restore error = %v, want one naming wg1's threaded switch", err)
+	}
+	if got, _ := f.tree.Read("/sys/class/net/wg0/threaded"); got != "0" {
+		t.Errorf("wg0 threaded = %q after Restore, want 0: Restore stopped at the failure", got)
+	}
+	if n := len(f.tun.Report().Changes); n != 0 {
+		t.Errorf("Report holds %d changes after Restore, want none", n)
+	}
+}
+
 func TestThreadedAlreadyOn(t *testing.T) {
 	tests := []struct {
 		name   string

@@ -16,6 +16,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/wgbench/wgbench/internal/undo"
 )
 
 // Undo records changes made by this package, newest last, and reverts
@@ -24,12 +26,7 @@ import (
 type Undo struct {
 	mu    sync.Mutex
 	h     *netlink.Handle
-	steps []step
-}
-
-type step struct {
-	what string
-	fn   func(h *netlink.Handle) error
+	stack undo.Stack
 }
 
 // handle returns the Undo's netlink handle, opening it in the calling
@@ -45,45 +42,24 @@ func (u *Undo) handle() (*netlink.Handle, error) {
 	return u.h, nil
 }
 
-func (u *Undo) push(what string, fn func(h *netlink.Handle) error) {
-	u.steps = append(u.steps, step{what, fn})
-}
-
 // Len reports how many changes are recorded.
-func (u *Undo) Len() int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return len(u.steps)
-}
+func (u *Undo) Len() int { return u.stack.Len() }
 
 // Run reverts the recorded changes newest first. It is best-effort: every
 // step is tried, changes already gone (say, routes removed with their
-// device) count as undone, and the other failures are joined into the
-// returned error. Afterwards the Undo is empty and may be reused.
+// device; see undo.Gone) count as undone, and the other failures are
+// joined into the returned error. Afterwards the Undo is empty and may be
+// reused.
 func (u *Undo) Run() error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.h == nil {
 		return nil
 	}
-	var errs []error
-	for i := len(u.steps) - 1; i >= 0; i-- {
-		s := u.steps[i]
-		if err := s.fn(u.h); err != nil && !gone(err) {
-			errs = append(errs, fmt.Errorf("undo %s: %w", s.what, err))
-		}
-	}
-	u.steps = nil
+	err := u.stack.Run()
 	u.h.Close()
 	u.h = nil
-	return errors.Join(errs...)
-}
-
-// gone reports whether err means the object to remove no longer exists.
-func gone(err error) bool {
-	var nf netlink.LinkNotFoundError
-	return errors.As(err, &nf) || errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) ||
-		errors.Is(err, unix.ENODEV) || errors.Is(err, unix.EADDRNOTAVAIL)
+	return err
 }
 
 // ConfigureLink sets the MTU of link name (when mtu > 0), adds addrs, sets
@@ -106,14 +82,13 @@ func ConfigureLink(name string, mtu int, addrs []netip.Prefix, routes []netip.Pr
 		return fmt.Errorf("find link %s: %w", name, err)
 	}
 	idx := link.Attrs().Index
-	byIndex := func(h *netlink.Handle) (netlink.Link, error) { return h.LinkByIndex(idx) }
 
 	if old := link.Attrs().MTU; mtu > 0 && old != mtu {
 		if err := h.LinkSetMTU(link, mtu); err != nil {
 			return fmt.Errorf("set MTU %d on %s: %w", mtu, name, err)
 		}
-		u.push(fmt.Sprintf("MTU of %s", name), func(h *netlink.Handle) error {
-			l, err := byIndex(h)
+		u.stack.Push(fmt.Sprintf("MTU of %s", name), func() error {
+			l, err := h.LinkByIndex(idx)
 			if err != nil {
 				return err
 			}
@@ -128,8 +103,8 @@ func ConfigureLink(name string, mtu int, addrs []netip.Prefix, routes []netip.Pr
 		if err := h.AddrAdd(link, addr); err != nil {
 			return fmt.Errorf("add address %s to %s: %w", a, name, err)
 		}
-		u.push(fmt.Sprintf("address %s on %s", a, name), func(h *netlink.Handle) error {
-			l, err := byIndex(h)
+		u.stack.Push(fmt.Sprintf("address %s on %s", a, name), func() error {
+			l, err := h.LinkByIndex(idx)
 			if err != nil {
 				return err
 			}
@@ -140,8 +115,8 @@ func ConfigureLink(name string, mtu int, addrs []netip.Prefix, routes []netip.Pr
 		if err := h.LinkSetUp(link); err != nil {
 			return fmt.Errorf("set %s up: %w", name, err)
 		}
-		u.push(fmt.Sprintf("link %s up", name), func(h *netlink.Handle) error {
-			l, err := byIndex(h)
+		u.stack.Push(fmt.Sprintf("link %s up", name), func() error {
+			l, err := h.LinkByIndex(idx)
 			if err != nil {
 				return err
 			}
@@ -161,7 +136,7 @@ func ConfigureLink(name string, mtu int, addrs []netip.Prefix, routes []netip.Pr
 		if err != nil {
 			return fmt.Errorf("add route %s dev %s: %w", dst, name, err)
 		}
-		u.push(fmt.Sprintf("route %s dev %s", dst, name), func(h *netlink.Handle) error { return h.RouteDel(r) })
+		u.stack.Push(fmt.Sprintf("route %s dev %s", dst, name), func() error { return h.RouteDel(r) })
 	}
 	return nil
 }
@@ -190,7 +165,7 @@ func AddRouteVia(dst netip.Prefix, via netip.Addr, u *Undo) error {
 	if err := h.RouteAdd(r); err != nil {
 		return fmt.Errorf("add route %s via %s: %w", dst, via, err)
 	}
-	u.push(fmt.Sprintf("route %s via %s", dst, via), func(h *netlink.Handle) error { return h.RouteDel(r) })
+	u.stack.Push(fmt.Sprintf("route %s via %s", dst, via), func() error { return h.RouteDel(r) })
 	return nil
 }
 

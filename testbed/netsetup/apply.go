@@ -14,6 +14,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/wgbench/wgbench/internal/undo"
 )
 
 // forwardingPath is the IPv4 forwarding switch of the current network
@@ -24,48 +26,28 @@ const forwardingPath = "/proc/sys/net/ipv4/ip_forward"
 type Setup struct {
 	h     *netlink.Handle
 	log   io.Writer
-	steps []step
+	stack undo.Stack
 	kept  []string
 }
 
-type step struct {
-	what string
-	undo func() error
-}
-
 // Changes describes the changes made, oldest first.
-func (s *Setup) Changes() []string {
-	out := make([]string, len(s.steps))
-	for i, st := range s.steps {
-		out[i] = st.what
-	}
-	return out
-}
+func (s *Setup) Changes() []string { return s.stack.Changes() }
 
 // Kept lists what the plan needed but was already in place: it is left as
 // it was, also at Undo.
 func (s *Setup) Kept() []string { return slices.Clone(s.kept) }
 
 // Undo reverts the changes newest first. Every step is tried; changes
-// already gone (an address removed by hand, a link deleted) count as
-// undone and the other failures are joined into the error. Undo is safe
-// to call more than once.
+// already gone (an address removed by hand, a link deleted; see
+// undo.Gone) count as undone and the other failures are joined into the
+// error. Undo is safe to call more than once.
 func (s *Setup) Undo() error {
-	var errs []error
-	for i := len(s.steps) - 1; i >= 0; i-- {
-		st := s.steps[i]
-		if err := st.undo(); err != nil && !gone(err) {
-			errs = append(errs, fmt.Errorf("undo %s: %w", st.what, err))
-		} else {
-			s.logf("undone: %s", st.what)
-		}
-	}
-	s.steps = nil
+	err := s.stack.RunEach(func(what string) { s.logf("undone: %s", what) })
 	if s.h != nil {
 		s.h.Close()
 		s.h = nil
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 func (s *Setup) logf(format string, args ...any) {
@@ -74,8 +56,8 @@ func (s *Setup) logf(format string, args ...any) {
 	}
 }
 
-func (s *Setup) did(what string, undo func() error) {
-	s.steps = append(s.steps, step{what, undo})
+func (s *Setup) did(what string, revert func() error) {
+	s.stack.Push(what, revert)
 	s.logf("%s", what)
 }
 
@@ -327,13 +309,6 @@ func (s *Setup) forward() error {
 	return nil
 }
 
-// gone reports whether err means the object to remove no longer exists.
-func gone(err error) bool {
-	var nf netlink.LinkNotFoundError
-	return errors.As(err, &nf) || errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) ||
-		errors.Is(err, unix.ENODEV) || errors.Is(err, unix.EADDRNOTAVAIL)
-}
-
 // ipNet converts a prefix, keeping the address's host bits.
 func ipNet(p netip.Prefix) *net.IPNet {
 	a := p.Addr()
@@ -357,10 +332,10 @@ func Serve(ctx context.Context, c Config, watch io.Reader, out, log io.Writer) e
 			cancel(errors.New("standard input closed"))
 		}()
 	}
-	if _, err := fmt.Fprintf(out, "ready %d changes\n", len(s.steps)); err != nil {
+	if _, err := fmt.Fprintf(out, "ready %d changes\n", s.stack.Len()); err != nil {
 		return errors.Join(fmt.Errorf("write ready line: %w", err), s.Undo())
 	}
 	<-ctx.Done()
-	s.logf("stopping (%v): undoing %d changes", context.Cause(ctx), len(s.steps))
+	s.logf("stopping (%v): undoing %d changes", context.Cause(ctx), s.stack.Len())
 	return s.Undo()
 }
