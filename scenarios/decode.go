@@ -1,17 +1,15 @@
 package scenarios
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"reflect"
-	"regexp"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/wgbench/wgbench/internal/strictyaml"
 )
 
 // decoder turns a yaml.Node tree into Go values, driven by the yaml struct
@@ -54,12 +52,12 @@ func (d *decoder) report(n *yaml.Node, path, format string, args ...any) {
 	} else if n != nil {
 		e.Line, e.Col = n.Line, n.Column
 	}
-	d.errs.add(e)
+	d.errs.Add(e)
 }
 
 // present reports whether path was written with a non-null value.
 func (d *decoder) present(path string) bool {
-	return !isNull(d.nodes[path])
+	return !strictyaml.IsNull(d.nodes[path])
 }
 
 // hasError reports whether path or one of its parents has an error.
@@ -93,100 +91,26 @@ func parentPath(path string) string {
 	return path[:i]
 }
 
-// joinPath appends key to path.
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
 // parseDocument parses data as exactly one YAML document whose root is a
 // mapping. It returns nil after recording an error when it is not.
-func (d *decoder) parseDocument(data []byte) (root *yaml.Node) {
-	defer func() {
-		// yaml.v3 is not meant to panic, but user input must never crash us.
-		if r := recover(); r != nil {
-			d.errs.add(&Error{File: d.file, Msg: fmt.Sprintf("cannot parse YAML: %v", r)})
-			root = nil
-		}
-	}()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			d.errorAt(nil, "", "the file is empty; a scenario needs at least name and series")
-		} else {
-			d.syntaxError(err, data)
-		}
-		return nil
-	}
-	var next yaml.Node
-	switch err := dec.Decode(&next); {
-	case err == nil:
-		d.errorAt(&next, "", "a second YAML document starts here; a scenario file holds one document")
-		return nil
-	case !errors.Is(err, io.EOF):
-		d.syntaxError(err, data)
-		return nil
-	}
-	if len(doc.Content) != 1 {
-		d.errorAt(nil, "", "the file holds no YAML document")
+func (d *decoder) parseDocument(data []byte) *yaml.Node {
+	doc := strictyaml.Doc{File: d.file, Noun: "a scenario file", Empty: "a scenario needs at least name and series"}
+	top, perr := doc.Parse(data)
+	if perr != nil {
+		d.errs.Add(perr)
 		return nil
 	}
 	budget := maxNodes
-	root = d.expand(doc.Content[0], "", map[*yaml.Node]bool{}, &budget)
+	root := d.expand(top, "", map[*yaml.Node]bool{}, &budget)
 	if budget <= 0 {
 		return nil
 	}
 	if root.Kind != yaml.MappingNode {
 		d.errorAt(root, "", "a scenario is a mapping of keys (%s), got %s",
-			strings.Join(fieldNames(reflect.TypeFor[Scenario]()), ", "), show(root))
+			strings.Join(fieldNames(reflect.TypeFor[Scenario]()), ", "), strictyaml.Describe(root))
 		return nil
 	}
 	return root
-}
-
-// yamlLineRe splits "yaml: line 3: msg".
-var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// parserProblems are the messages of yaml.v3's parser (not its scanner).
-// yaml.v3 reports their line 0-based, one less than the line it means.
-var parserProblems = []string{
-	"did not find expected ',' or ']'",
-	"did not find expected ',' or '}'",
-	"did not find expected '-' indicator",
-	"did not find expected <document start>",
-	"did not find expected <stream-start>",
-	"did not find expected key",
-	"did not find expected node content",
-	"found duplicate %TAG directive",
-	"found duplicate %YAML directive",
-	"found incompatible YAML document",
-	"found undefined tag handle",
-}
-
-// syntaxError records a yaml.v3 parse error in data as "file:line: msg".
-func (d *decoder) syntaxError(err error, data []byte) {
-	msg := err.Error()
-	e := &Error{File: d.file, Msg: strings.TrimPrefix(msg, "yaml: ")}
-	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
-		e.Line, _ = strconv.Atoi(m[1])
-		e.Msg = m[2]
-		for _, p := range parserProblems {
-			if m[2] == p {
-				e.Line++
-			}
-		}
-		// At the end of the input yaml.v3 may name the line after the last.
-		lines := bytes.Count(data, []byte("\n"))
-		if !bytes.HasSuffix(data, []byte("\n")) {
-			lines++
-		}
-		e.Line = min(e.Line, max(lines, 1))
-	}
-	e.Msg = "YAML syntax: " + e.Msg
-	d.errs.add(e)
 }
 
 // unmarshalerType is yaml.Unmarshaler, implemented by the value types.
@@ -195,7 +119,7 @@ var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 // decode stores the value at n into v, recording errors under path.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	d.nodes[path] = n
-	if isNull(n) {
+	if strictyaml.IsNull(n) {
 		switch v.Kind() {
 		case reflect.Struct, reflect.Slice, reflect.Pointer:
 			return // an empty section is an absent one
@@ -226,7 +150,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		v.Set(p)
 	case reflect.String:
 		if !isScalar(n) {
-			d.errorAt(n, path, "expected %s, got %s", expected(v.Type()), show(n))
+			d.errorAt(n, path, "expected %s, got %s", expected(v.Type()), strictyaml.Describe(n))
 			return
 		}
 		if !utf8.ValidString(n.Value) {
@@ -237,21 +161,21 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	case reflect.Int:
 		var i int
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
-			d.errorAt(n, path, "expected %s, got %s", expected(v.Type()), show(n))
+			d.errorAt(n, path, "expected %s, got %s", expected(v.Type()), strictyaml.Describe(n))
 			return
 		}
 		v.SetInt(int64(i))
 	case reflect.Float64:
 		var f float64
 		if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || n.Decode(&f) != nil {
-			d.errorAt(n, path, "expected %s, got %s", expected(v.Type()), show(n))
+			d.errorAt(n, path, "expected %s, got %s", expected(v.Type()), strictyaml.Describe(n))
 			return
 		}
 		v.SetFloat(f)
 	case reflect.Bool:
 		var b bool
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
-			d.errorAt(n, path, "expected %s, got %s", expected(v.Type()), show(n))
+			d.errorAt(n, path, "expected %s, got %s", expected(v.Type()), strictyaml.Describe(n))
 			return
 		}
 		v.SetBool(b)
@@ -265,17 +189,17 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 	t := v.Type()
 	if n.Kind != yaml.MappingNode {
-		d.errorAt(n, path, "expected a mapping with keys %s, got %s", strings.Join(fieldNames(t), ", "), show(n))
+		d.errorAt(n, path, "expected a mapping with keys %s, got %s", strings.Join(fieldNames(t), ", "), strictyaml.Describe(n))
 		return
 	}
 	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
-			d.errorAt(k, path, "a key must be a plain name, got %s", show(k))
+			d.errorAt(k, path, "a key must be a plain name, got %s", strictyaml.Describe(k))
 			continue
 		}
-		kpath := joinPath(path, k.Value)
+		kpath := strictyaml.JoinPath(path, k.Value)
 		if first, dup := seen[k.Value]; dup {
 			d.errorAt(k, kpath, "duplicate key; first given at line %d", first.Line)
 			continue
@@ -284,7 +208,7 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 		f := fieldIndex(t, k.Value)
 		if f < 0 {
 			names := fieldNames(t)
-			d.errorAt(k, kpath, "unknown key; allowed keys: %s%s", strings.Join(names, ", "), suggest(k.Value, names))
+			d.errorAt(k, kpath, "unknown key; allowed keys: %s%s", strings.Join(names, ", "), strictyaml.DidYouMean(k.Value, names))
 			continue
 		}
 		d.decode(val, v.Field(f), kpath)
@@ -337,7 +261,7 @@ func (d *decoder) expand(n *yaml.Node, path string, visiting map[*yaml.Node]bool
 			continue
 		}
 		own[k.Value] = true
-		kpath := joinPath(path, k.Value)
+		kpath := strictyaml.JoinPath(path, k.Value)
 		c.Content = append(c.Content, d.expand(k, kpath, visiting, budget), d.expand(v, kpath, visiting, budget))
 	}
 	for i := 0; i+1 < len(merged); i += 2 {
@@ -359,7 +283,7 @@ func (d *decoder) mergeSources(v *yaml.Node, path string) []*yaml.Node {
 	var out []*yaml.Node
 	for _, src := range srcs {
 		if src.Kind != yaml.MappingNode {
-			d.errorAt(src, path, "a << merge needs a mapping or a list of mappings, got %s", show(src))
+			d.errorAt(src, path, "a << merge needs a mapping or a list of mappings, got %s", strictyaml.Describe(src))
 			continue
 		}
 		out = append(out, src.Content...)
@@ -373,7 +297,7 @@ func (d *decoder) sequence(n *yaml.Node, v reflect.Value, path string) {
 	items := n.Content
 	if n.Kind != yaml.SequenceNode {
 		if n.Kind != yaml.ScalarNode || v.Type().Elem().Kind() == reflect.Struct {
-			d.errorAt(n, path, "expected %s, got %s", expected(v.Type()), show(n))
+			d.errorAt(n, path, "expected %s, got %s", expected(v.Type()), strictyaml.Describe(n))
 			return
 		}
 		items = []*yaml.Node{n}
@@ -387,11 +311,6 @@ func (d *decoder) sequence(n *yaml.Node, v reflect.Value, path string) {
 		d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
 	}
 	v.Set(s)
-}
-
-// isNull reports whether n is the YAML null (an empty value, "~", "null").
-func isNull(n *yaml.Node) bool {
-	return n == nil || n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
 }
 
 // expected names what a value of type t looks like, for error messages.

@@ -28,7 +28,7 @@ func Parse(name string, data []byte, overrides []string) (*Scenario, error) {
 	d := newDecoder(name)
 	root := d.parseDocument(data)
 	if root == nil {
-		return nil, d.errs.err()
+		return nil, d.errs.Err()
 	}
 	for _, o := range overrides {
 		d.applyOverride(root, o)
@@ -37,7 +37,7 @@ func Parse(name string, data []byte, overrides []string) (*Scenario, error) {
 	d.decode(root, reflect.ValueOf(&s).Elem(), "")
 	d.applyDefaults(&s)
 	d.validate(&s)
-	if err := d.errs.err(); err != nil {
+	if err := d.errs.Err(); err != nil {
 		return nil, err
 	}
 	return &s, nil

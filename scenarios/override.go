@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/wgbench/wgbench/internal/strictyaml"
 )
 
 // step is one element of an override key path: a mapping key, or a list
@@ -49,7 +51,7 @@ func parseKeyPath(p string) ([]step, error) {
 func (d *decoder) applyOverride(root *yaml.Node, raw string) {
 	src := "--set " + raw
 	fail := func(path, format string, args ...any) {
-		d.errs.add(&Error{File: src, Path: path, Msg: fmt.Sprintf(format, args...)})
+		d.errs.Add(&Error{File: src, Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
 	keyPath, value, ok := strings.Cut(raw, "=")
 	if !ok {
@@ -78,11 +80,11 @@ func (d *decoder) applyOverride(root *yaml.Node, raw string) {
 			i := fieldIndex(t, s.key)
 			if i < 0 {
 				names := fieldNames(t)
-				fail(joinPath(path, s.key), "unknown key; allowed keys: %s%s", strings.Join(names, ", "), suggest(s.key, names))
+				fail(strictyaml.JoinPath(path, s.key), "unknown key; allowed keys: %s%s", strings.Join(names, ", "), strictyaml.DidYouMean(s.key, names))
 				return
 			}
 			t = t.Field(i).Type
-			path = joinPath(path, s.key)
+			path = strictyaml.JoinPath(path, s.key)
 			continue
 		}
 		if t.Kind() != reflect.Slice {
@@ -117,7 +119,7 @@ func (d *decoder) applyOverride(root *yaml.Node, raw string) {
 			next = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
 		}
 		if s.key != "" {
-			path = joinPath(path, s.key)
+			path = strictyaml.JoinPath(path, s.key)
 			if parent = d.mappingChild(parent, s.key, next, last, src); parent == nil {
 				fail(path, "%s is not written as a mapping here; set the whole value instead", parentPath(path))
 				return
@@ -137,7 +139,7 @@ func (d *decoder) applyOverride(root *yaml.Node, raw string) {
 			case s.index == len(parent.Content):
 				d.origin[next] = src
 				parent.Content = append(parent.Content, next)
-			case last || isNull(parent.Content[s.index]):
+			case last || strictyaml.IsNull(parent.Content[s.index]):
 				parent.Content[s.index] = next
 			}
 			parent = parent.Content[s.index]
@@ -150,7 +152,7 @@ func (d *decoder) applyOverride(root *yaml.Node, raw string) {
 // nil when m is neither a mapping nor null. The tree has no aliases left
 // (see expand), so changing a node changes one place only.
 func (d *decoder) mappingChild(m *yaml.Node, key string, fresh *yaml.Node, replace bool, src string) *yaml.Node {
-	if isNull(m) && m.Kind != yaml.MappingNode {
+	if strictyaml.IsNull(m) && m.Kind != yaml.MappingNode {
 		*m = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: m.Line, Column: m.Column}
 	}
 	if m.Kind != yaml.MappingNode {
@@ -158,7 +160,7 @@ func (d *decoder) mappingChild(m *yaml.Node, key string, fresh *yaml.Node, repla
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if k := m.Content[i]; k.Kind == yaml.ScalarNode && k.Value == key {
-			if replace || isNull(m.Content[i+1]) {
+			if replace || strictyaml.IsNull(m.Content[i+1]) {
 				m.Content[i+1] = fresh
 			}
 			return m.Content[i+1]

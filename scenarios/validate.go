@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/wgbench/wgbench/internal/strictyaml"
 )
 
 // Limits checked by validation.
@@ -106,7 +108,7 @@ func (d *decoder) validateTestbed(t *Testbed) {
 			d.fail("testbed.inventory", "missing; the ssh driver needs an inventory file naming the four hosts")
 		}
 	default:
-		d.fail("testbed.driver", "%q is not a testbed driver; allowed: local, ssh%s", t.Driver, suggest(t.Driver, []string{"local", "ssh"}))
+		d.fail("testbed.driver", "%q is not a testbed driver; allowed: local, ssh%s", t.Driver, strictyaml.DidYouMean(t.Driver, []string{"local", "ssh"}))
 	}
 	if t.MTU != 0 && (t.MTU < 1280 || t.MTU > 9000) {
 		d.fail("testbed.mtu", "%d is out of range; allowed 1280..9000, or 0 for the default 1500", t.MTU)
@@ -176,7 +178,7 @@ func (d *decoder) validateSeries(series []Series) {
 			if s.Datapath == "" {
 				d.fail(p+".datapath", "missing; allowed: %s", strings.Join(allowed, ", "))
 			} else {
-				d.fail(p+".datapath", "%q is not a datapath; allowed: %s%s", s.Datapath, strings.Join(allowed, ", "), suggest(string(s.Datapath), allowed))
+				d.fail(p+".datapath", "%q is not a datapath; allowed: %s%s", s.Datapath, strings.Join(allowed, ", "), strictyaml.DidYouMean(string(s.Datapath), allowed))
 			}
 		}
 		switch first, dup := names[s.Name]; {
@@ -213,7 +215,7 @@ func (d *decoder) validateTuning(path string, dp Datapath, t *Tuning) {
 		d.fail(path+".numa_node", "%d is out of range; allowed -1 (the NIC's node) or 0..1023", *t.NUMANode)
 	}
 	if dp == Kernel && t.Placement != "" && !slices.Contains(Placements, t.Placement) {
-		d.fail(path+".placement", "%q is not a placement; allowed: %s%s", t.Placement, strings.Join(Placements, ", "), suggest(t.Placement, Placements))
+		d.fail(path+".placement", "%q is not a placement; allowed: %s%s", t.Placement, strings.Join(Placements, ", "), strictyaml.DidYouMean(t.Placement, Placements))
 	}
 	if dp == Kernel && t.Placement != "" && len(t.CPUs) == 0 {
 		d.fail(path+".placement", "%s needs the tunnels' cores: add cpus, e.g. cpus: 0-3 (tunnel i on the i-th)", t.Placement)
@@ -236,7 +238,7 @@ func (d *decoder) validateTuning(path string, dp Datapath, t *Tuning) {
 		p := fmt.Sprintf("%s.optional[%d]", path, i)
 		switch {
 		case !slices.Contains(allKnobs, o):
-			d.fail(p, "%q is not a tuning knob; allowed: %s%s", o, strings.Join(allKnobs, ", "), suggest(o, allKnobs))
+			d.fail(p, "%q is not a tuning knob; allowed: %s%s", o, strings.Join(allKnobs, ", "), strictyaml.DidYouMean(o, allKnobs))
 		case !slices.Contains(set, o):
 			d.fail(p, "%s is not set in this series; optional lists knobs the series sets", o)
 		case slices.Index(t.Optional, o) < i:

@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/wgbench/wgbench/internal/cpuset"
+	"github.com/wgbench/wgbench/internal/strictyaml"
 )
 
 // valueError is a problem found inside a value at a node other than the one
@@ -59,7 +60,7 @@ func (d Duration) String() string {
 // UnmarshalYAML reads a duration scalar such as "5s".
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if !isScalar(n) {
-		return fmt.Errorf("expected a duration such as 10s, 500ms or 1m, got %s", show(n))
+		return fmt.Errorf("expected a duration such as 10s, 500ms or 1m, got %s", strictyaml.Describe(n))
 	}
 	v, err := ParseDuration(n.Value)
 	if err != nil {
@@ -142,7 +143,7 @@ func (b Bitrate) String() string {
 // UnmarshalYAML reads a bitrate scalar such as 1G or 10000.
 func (b *Bitrate) UnmarshalYAML(n *yaml.Node) error {
 	if !isScalar(n) {
-		return fmt.Errorf("expected a bitrate such as 1G, 500M or 10000, got %s", show(n))
+		return fmt.Errorf("expected a bitrate such as 1G, 500M or 10000, got %s", strictyaml.Describe(n))
 	}
 	v, err := ParseBitrate(n.Value)
 	if err != nil {
@@ -162,17 +163,17 @@ func (l CPUList) String() string { return cpuset.Set(l).String() }
 // UnmarshalYAML reads a sequence of CPU numbers, a single number, or a
 // kernel-style string such as "0-3,8".
 func (l *CPUList) UnmarshalYAML(n *yaml.Node) error {
-	n = resolve(n)
+	n = strictyaml.Resolve(n)
 	switch {
 	case n.Kind == yaml.SequenceNode:
 		var out CPUList
 		seen := map[int]bool{}
 		for i, e := range n.Content {
-			e = resolve(e)
+			e = strictyaml.Resolve(e)
 			suffix := fmt.Sprintf("[%d]", i)
 			var c int
 			if e.Kind != yaml.ScalarNode || e.ShortTag() != "!!int" || e.Decode(&c) != nil {
-				return &valueError{e, suffix, fmt.Sprintf("expected a CPU number, got %s", show(e))}
+				return &valueError{e, suffix, fmt.Sprintf("expected a CPU number, got %s", strictyaml.Describe(e))}
 			}
 			if c < 0 || c > cpuset.MaxCPU {
 				return &valueError{e, suffix, fmt.Sprintf("CPU %d is out of range; allowed 0..%d", c, cpuset.MaxCPU)}
@@ -193,7 +194,7 @@ func (l *CPUList) UnmarshalYAML(n *yaml.Node) error {
 		*l = CPUList(v)
 		return nil
 	}
-	return fmt.Errorf("expected a CPU list such as [0, 1, 2] or \"0-3,8\", got %s", show(n))
+	return fmt.Errorf("expected a CPU list such as [0, 1, 2] or \"0-3,8\", got %s", strictyaml.Describe(n))
 }
 
 // MarshalYAML writes l as a flow sequence: [0, 1, 2].
@@ -208,43 +209,4 @@ func (l CPUList) MarshalYAML() (any, error) {
 // isScalar reports whether n is a scalar other than null.
 func isScalar(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() != "!!null"
-}
-
-// show describes the value at n for an error message: numbers and booleans
-// bare, strings quoted (and cut when long), collections by kind.
-func show(n *yaml.Node) string { return DescribeNode(n) }
-
-// DescribeNode describes the YAML value at n for an error message, as the
-// scenario decoder does: numbers and booleans bare, strings quoted (and
-// cut when long), collections by kind ("a mapping", "a list"), aliases
-// followed. Other YAML files of wgbench (inventories) use it too.
-func DescribeNode(n *yaml.Node) string {
-	n = resolve(n)
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!null":
-			return "nothing"
-		case "!!int", "!!float", "!!bool":
-			return n.Value
-		}
-		v := n.Value
-		if len(v) > 40 {
-			v = v[:37] + "..."
-		}
-		return strconv.Quote(v)
-	}
-	return "nothing"
-}
-
-// resolve follows alias nodes to the node they name.
-func resolve(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
-		n = n.Alias
-	}
-	return n
 }

@@ -15,6 +15,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/wgbench/wgbench/testbed/internal/procset"
 )
 
 // The four roles of the testbed.
@@ -110,18 +112,9 @@ func Run(ctx context.Context, h Host, argv ...string) ([]byte, error) {
 			msg = strings.TrimSpace(stdout.String())
 		}
 		if msg != "" {
-			return stdout.Bytes(), fmt.Errorf("%s: %s: %w: %s", h.Role(), cmd, err, lastLines(msg, 5))
+			return stdout.Bytes(), fmt.Errorf("%s: %s: %w: %s", h.Role(), cmd, err, procset.LastLines(msg, 5))
 		}
 		return stdout.Bytes(), fmt.Errorf("%s: %s: %w", h.Role(), cmd, err)
 	}
 	return stdout.Bytes(), nil
-}
-
-// lastLines keeps the last n lines of s.
-func lastLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -5,23 +5,18 @@ package wggo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 
 	"github.com/vishvananda/netns"
 	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/device"
 	"golang.zx2c4.com/wireguard/tun"
 
-	"github.com/wgbench/wgbench/datapath/netconf"
+	"github.com/wgbench/wgbench/datapath/internal/shell"
 	"github.com/wgbench/wgbench/datapath/uapi"
 	"github.com/wgbench/wgbench/datapath/wgconf"
 )
@@ -32,37 +27,38 @@ const DefaultMTU = device.DefaultMTU
 // SocketDir is where wireguard-go, wg(8) and wgctrl keep UAPI sockets. The
 // path is global to the machine, not per network namespace, so device
 // names must be unique across all namespaces of a host.
-const SocketDir = "/var/run/wireguard"
+const SocketDir = uapi.SocketDir
 
 // SocketPath returns the UAPI socket path of device name.
-func SocketPath(name string) string {
-	return filepath.Join(SocketDir, name+".sock")
-}
+func SocketPath(name string) string { return uapi.SocketPath(name) }
 
 // Engine is a set of running wireguard-go devices.
 type Engine struct {
-	log     *slog.Logger
-	ns      netns.NsHandle // namespace the devices live in, if not the process's
-	tunnels []*tunnel
-	once    sync.Once
-	err     error
+	shell *shell.Engine[wgDevice]
+	ns    netns.NsHandle // namespace the devices live in, if not the process's
 }
 
-type tunnel struct {
-	name   string
-	tun    tun.Device
-	dev    *device.Device
-	uapi   net.Listener
-	served chan struct{} // closed when the UAPI accept loop ends
-	undo   netconf.Undo
+// wgDevice is a wireguard-go device as the engine shell runs it.
+type wgDevice struct{ *device.Device }
+
+// ServeUAPI answers one UAPI client; the device closes c.
+func (d wgDevice) ServeUAPI(c net.Conn) error {
+	d.IpcHandle(c)
+	return nil
+}
+
+// Close closes the device and its TUN.
+func (d wgDevice) Close() error {
+	d.Device.Close()
+	return nil
 }
 
 // Up brings up one wireguard-go device per configuration, in the network
 // namespace of the calling thread: a TUN device (MTU from the config, else
-// DefaultMTU) configured through UAPI, its UAPI socket served, the device
-// started, then addresses, link up and (unless Table = off) a route per
-// peer AllowedIP. If any configuration fails, the devices already up are
-// torn down and the error names the failing configuration. Cancelling ctx
+// DefaultMTU) configured through UAPI and started, its UAPI socket served,
+// then addresses, link up and (unless Table = off) a route per peer
+// AllowedIP. If any configuration fails, the devices already up are torn
+// down and the error names the failing configuration. Cancelling ctx
 // stops Up between devices; it does not affect a running Engine.
 //
 // A thread that entered a namespace must stay locked (runtime.LockOSThread)
@@ -73,30 +69,39 @@ func Up(ctx context.Context, cfgs []*wgconf.Config, log *slog.Logger) (*Engine, 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := wgconf.ValidateSet(cfgs); err != nil {
-		return nil, fmt.Errorf("wggo: %w", err)
-	}
-	e := &Engine{log: log, ns: netns.None()}
-	ns, foreign, err := threadNS()
+	e := &Engine{ns: netns.None()}
+	sh, err := shell.Up(ctx, cfgs, shell.Spec[wgDevice]{
+		Engine:     "wggo",
+		DefaultMTU: DefaultMTU,
+		Log:        log,
+		Prepare: func() error {
+			ns, foreign, err := threadNS()
+			if err != nil {
+				return err
+			}
+			if foreign {
+				e.ns = ns
+			} else {
+				ns.Close()
+			}
+			return nil
+		},
+		Open: func(_ int, c *wgconf.Config, td tun.Device, _ int) (wgDevice, error) {
+			return e.open(c, td, log)
+		},
+		Opened: func(c *wgconf.Config, _ wgDevice) {
+			log.Debug("wireguard-go device up", "dev", c.Name, "listen_port", c.Interface.ListenPort, "peers", len(c.Peers))
+		},
+		Teardown: func() {
+			if e.ns.IsOpen() {
+				e.ns.Close()
+			}
+		},
+	})
 	if err != nil {
-		return nil, fmt.Errorf("wggo: %w", err)
+		return nil, err
 	}
-	if foreign {
-		e.ns = ns
-	} else {
-		ns.Close()
-	}
-	for _, c := range cfgs {
-		if err := ctx.Err(); err != nil {
-			return nil, errors.Join(fmt.Errorf("wggo: bring up %s: %w", c.Name, err), e.Close())
-		}
-		t, err := e.up(c)
-		if err != nil {
-			return nil, errors.Join(fmt.Errorf("wggo: bring up %s: %w", c.Name, err), e.Close())
-		}
-		e.tunnels = append(e.tunnels, t)
-		log.Debug("wireguard-go device up", "dev", c.Name, "listen_port", c.Interface.ListenPort, "peers", len(c.Peers))
-	}
+	e.shell = sh
 	return e, nil
 }
 
@@ -124,133 +129,33 @@ func threadNS() (netns.NsHandle, bool, error) {
 	return cur, startNS == "" || cur.UniqueId() != startNS, nil
 }
 
-func (e *Engine) up(c *wgconf.Config) (_ *tunnel, err error) {
-	mtu := c.Interface.MTU
-	if mtu == 0 {
-		mtu = DefaultMTU
-	}
-	t := &tunnel{name: c.Name}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, t.close())
-		}
-	}()
-	t.tun, err = tun.CreateTUN(c.Name, mtu)
-	if err != nil {
-		return nil, fmt.Errorf("create TUN device (is the name taken by another interface?): %w", err)
-	}
+// open runs a configured and started wireguard-go device on td; on
+// error td is closed.
+func (e *Engine) open(c *wgconf.Config, td tun.Device, log *slog.Logger) (wgDevice, error) {
 	var bind conn.Bind = conn.NewDefaultBind()
 	if e.ns.IsOpen() {
 		bind = &nsBind{Bind: bind, ns: e.ns}
 	}
-	t.dev = device.NewDevice(t.tun, bind, deviceLogger(e.log, c.Name))
-	if err := t.dev.IpcSet(uapiConfig(c)); err != nil {
-		return nil, fmt.Errorf("configure device: %w", err)
+	d := wgDevice{device.NewDevice(td, bind, deviceLogger(log, c.Name))}
+	if err := d.IpcSet(uapiConfig(c)); err != nil {
+		d.Device.Close()
+		return wgDevice{}, fmt.Errorf("configure device: %w", err)
 	}
-	t.uapi, err = uapi.Listen(c.Name)
-	if err != nil {
-		// A socket in use is another device's: leave it alone.
-		return nil, fmt.Errorf("open UAPI socket %s (device names must be unique on each host): %w", SocketPath(c.Name), err)
+	if err := d.Up(); err != nil {
+		d.Device.Close()
+		return wgDevice{}, fmt.Errorf("start device (UDP port %d): %w", c.Interface.ListenPort, err)
 	}
-	t.served = make(chan struct{})
-	go t.serveUAPI()
-	if err := t.dev.Up(); err != nil {
-		return nil, fmt.Errorf("start device (UDP port %d): %w", c.Interface.ListenPort, err)
-	}
-	var routes []netip.Prefix
-	if !c.Interface.TableOff {
-		for _, p := range c.Peers {
-			routes = append(routes, p.AllowedIPs...)
-		}
-	}
-	if err := netconf.ConfigureLink(c.Name, mtu, c.Interface.Addresses, routes, &t.undo); err != nil {
-		return nil, err
-	}
-	return t, nil
-}
-
-func (t *tunnel) serveUAPI() {
-	defer close(t.served)
-	for {
-		c, err := t.uapi.Accept()
-		if err != nil {
-			return
-		}
-		go t.dev.IpcHandle(c)
-	}
-}
-
-// close undoes what up did, in reverse; it tolerates a partial tunnel.
-func (t *tunnel) close() error {
-	var errs []error
-	if t.uapi != nil {
-		// ipc's listener closes its inotify fd before cancelling the
-		// watcher, which may already have closed its pipe on seeing the
-		// fd go: os.ErrClosed from Close is that race, not a failure.
-		if err := t.uapi.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
-			errs = append(errs, fmt.Errorf("close UAPI socket: %w", err))
-		}
-		<-t.served
-		if err := os.Remove(SocketPath(t.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove UAPI socket: %w", err))
-		}
-	}
-	if err := t.undo.Run(); err != nil {
-		errs = append(errs, err)
-	}
-	switch {
-	case t.dev != nil:
-		t.dev.Close() // closes the TUN, which removes the interface
-	case t.tun != nil:
-		if err := t.tun.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close TUN: %w", err))
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("tear down %s: %w", t.name, errors.Join(errs...))
-	}
-	return nil
+	return d, nil
 }
 
 // Devices returns the names of the running devices, in config order.
-func (e *Engine) Devices() []string {
-	names := make([]string, len(e.tunnels))
-	for i, t := range e.tunnels {
-		names[i] = t.name
-	}
-	return names
-}
-
-// closeParallelism bounds how many devices Close tears down at once. The
-// tunnels are independent, and most of a teardown is the kernel waiting
-// (RCU grace periods) while it unregisters the TUN interface; those waits
-// overlap, which makes closing 64 devices about ten times faster.
-const closeParallelism = 32
+func (e *Engine) Devices() []string { return e.shell.Devices() }
 
 // Close tears all devices down, several at a time: for each, the UAPI
 // socket closed and removed, routes and addresses undone in reverse order,
 // the device and its TUN closed. It is safe to call more than once; later
 // calls return the first result.
-func (e *Engine) Close() error {
-	e.once.Do(func() {
-		errs := make([]error, len(e.tunnels))
-		limit := make(chan struct{}, closeParallelism)
-		var wg sync.WaitGroup
-		for i, t := range e.tunnels {
-			limit <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-limit }()
-				errs[i] = t.close()
-			})
-		}
-		wg.Wait()
-		if e.ns.IsOpen() {
-			e.ns.Close()
-		}
-		e.err = errors.Join(errs...)
-	})
-	return e.err
-}
+func (e *Engine) Close() error { return e.shell.Close() }
 
 // uapiConfig renders c in the UAPI "set" format (hex keys).
 func uapiConfig(c *wgconf.Config) string {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wgbench/wgbench/testbed"
+	"github.com/wgbench/wgbench/testbed/internal/procset"
 )
 
 // RunEnv is the environment variable holding the run's tag in every
@@ -58,35 +59,24 @@ func (h *host) Start(ctx context.Context, cmd testbed.Cmd) (testbed.Process, err
 		c.Env = append(c.Env, "WGBENCH_STAGE="+cmd.Stage)
 	}
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	h.tb.mu.Lock()
-	defer h.tb.mu.Unlock()
-	if h.tb.down {
+	p, err := h.tb.procs.Start(func() (*proc, error) {
+		if err := spawn(c); err != nil {
+			return nil, err
+		}
+		return &proc{cmd: c, done: make(chan struct{})}, nil
+	})
+	if errors.Is(err, procset.ErrClosed) {
 		return nil, fmt.Errorf("%s: testbed is torn down", h.role)
 	}
-	if err := spawn(c); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("%s: start %s: %w", h.role, cmd, err)
 	}
-	p := &proc{cmd: c, done: make(chan struct{})}
-	h.tb.procs[p] = struct{}{}
 	go func() {
 		p.err = c.Wait()
-		h.tb.mu.Lock()
-		delete(h.tb.procs, p)
-		h.tb.mu.Unlock()
+		h.tb.procs.Remove(p)
 		close(p.done)
 	}()
-	go func() {
-		select {
-		case <-ctx.Done():
-			p.Signal(syscall.SIGTERM)
-			select {
-			case <-p.done:
-			case <-time.After(5 * time.Second):
-				p.Signal(syscall.SIGKILL)
-			}
-		case <-p.done:
-		}
-	}()
+	procset.Watch(ctx, p, 5*time.Second, nil)
 	return p, nil
 }
 
@@ -98,6 +88,9 @@ type proc struct {
 }
 
 func (p *proc) Pid() int { return p.cmd.Process.Pid }
+
+// Done is closed once the process has ended.
+func (p *proc) Done() <-chan struct{} { return p.done }
 
 func (p *proc) Signal(sig os.Signal) error {
 	select {

@@ -17,7 +17,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wgbench/wgbench/testbed"
+	"github.com/wgbench/wgbench/testbed/internal/procset"
 )
 
 // Where named namespaces and run state live.
@@ -61,9 +61,7 @@ type Testbed struct {
 	state  string
 	hosts  map[string]*host
 
-	mu    sync.Mutex
-	procs map[*proc]struct{}
-	down  bool
+	procs procset.Set[*proc]
 }
 
 // testHookBeforeNamespace, when set (tests), runs before each namespace
@@ -113,7 +111,7 @@ func Provision(ctx context.Context, opts Options) (tb *Testbed, err error) {
 		}
 		return nil, fmt.Errorf("local testbed: claim tag %s: %w", tag, err)
 	}
-	made := &Testbed{tag: tag, binary: bin, state: state, hosts: map[string]*host{}, procs: map[*proc]struct{}{}}
+	made := &Testbed{tag: tag, binary: bin, state: state, hosts: map[string]*host{}}
 	tb = made
 	defer func() {
 		// Error returns have set tb to nil already: undo through made.
@@ -301,14 +299,8 @@ func (tb *Testbed) wire(opts Options) error {
 // (which removes their links and devices) and the run's state directory.
 // It is safe to call more than once.
 func (tb *Testbed) Teardown() error {
-	tb.mu.Lock()
-	tb.down = true
-	procs := make([]*proc, 0, len(tb.procs))
-	for p := range tb.procs {
-		procs = append(procs, p)
-	}
-	tb.mu.Unlock()
-	stopAll(procs, 5*time.Second)
+	procs, _ := tb.procs.Close()
+	procset.StopAll(procs, 5*time.Second, nil)
 	var errs []error
 	// Processes started outside our bookkeeping (children of children)
 	// would keep a namespace's devices alive: kill what is left in them.
@@ -326,23 +318,6 @@ func (tb *Testbed) Teardown() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// stopAll sends SIGTERM to the processes, waits up to grace for them to
-// exit, then kills the rest.
-func stopAll(procs []*proc, grace time.Duration) {
-	for _, p := range procs {
-		p.Signal(syscall.SIGTERM)
-	}
-	deadline := time.After(grace)
-	for _, p := range procs {
-		select {
-		case <-p.done:
-		case <-deadline:
-			p.Signal(syscall.SIGKILL)
-			<-p.done
-		}
-	}
 }
 
 // createNamespace creates a named network namespace without moving any of

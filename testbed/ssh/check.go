@@ -13,6 +13,7 @@ import (
 
 	"github.com/wgbench/wgbench/internal/cpuset"
 	"github.com/wgbench/wgbench/testbed"
+	"github.com/wgbench/wgbench/testbed/internal/procset"
 	"github.com/wgbench/wgbench/testbed/netsetup"
 )
 
@@ -64,7 +65,7 @@ func probe(ctx context.Context, h *host, bin string) (*probeResult, error) {
 		return nil, err
 	}
 	if err := p.Wait(); err != nil {
-		return nil, fmt.Errorf("%s: look around the host: %w: %s", h.spec.Name(), err, lastLines(strings.TrimSpace(stderr.String()), 3))
+		return nil, fmt.Errorf("%s: look around the host: %w: %s", h.spec.Name(), err, procset.LastLines(strings.TrimSpace(stderr.String()), 3))
 	}
 	r := &probeResult{}
 	byName := map[string]*iface{}
@@ -275,7 +276,7 @@ func Check(ctx context.Context, inv *Inventory, opts Options) ([]CheckLine, erro
 	if printf == nil {
 		printf = func(string, ...any) {}
 	}
-	tb := &Testbed{procs: map[*proc]struct{}{}}
+	tb := &Testbed{}
 	failed := false
 	err := tb.each(testbed.Roles, func(role string) error {
 		spec := inv.Hosts[role]

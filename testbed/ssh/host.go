@@ -18,6 +18,7 @@ import (
 
 	"github.com/wgbench/wgbench/internal/cpuset"
 	"github.com/wgbench/wgbench/testbed"
+	"github.com/wgbench/wgbench/testbed/internal/procset"
 )
 
 // startTimeout bounds how long a remote command may take to report its
@@ -76,7 +77,7 @@ func (h *host) commandLine(argv, env []string, sudo bool) string {
 // Start runs cmd on the host in a new SSH session. The process is stopped
 // (SIGTERM, then SIGKILL after 5 s) when ctx ends.
 func (h *host) Start(ctx context.Context, cmd testbed.Cmd) (testbed.Process, error) {
-	if h.tb != nil && h.tb.isDown() {
+	if h.tb != nil && h.tb.procs.Closed() {
 		return nil, fmt.Errorf("%s: testbed is torn down", h.spec.Name())
 	}
 	return h.start(ctx, cmd, h.spec.Sudo)
@@ -153,7 +154,7 @@ func (h *host) start(ctx context.Context, cmd testbed.Cmd, sudo bool) (testbed.P
 		return nil, fmt.Errorf("%s: start %s: %w", h.spec.Name(), cmd, err)
 	}
 	if h.tb != nil {
-		h.tb.track(p)
+		h.tb.procs.Add(p)
 	}
 	go func() {
 		p.err = s.Wait()
@@ -162,27 +163,11 @@ func (h *host) start(ctx context.Context, cmd testbed.Cmd, sudo bool) (testbed.P
 		release()
 		p.out.flush()
 		if h.tb != nil {
-			h.tb.untrack(p)
+			h.tb.procs.Remove(p)
 		}
 		close(p.done)
 	}()
-	go func() {
-		select {
-		case <-ctx.Done():
-			p.Signal(syscall.SIGTERM)
-			select {
-			case <-p.done:
-			case <-time.After(5 * time.Second):
-				p.Signal(syscall.SIGKILL)
-				select {
-				case <-p.done:
-				case <-time.After(5 * time.Second):
-					s.Close()
-				}
-			}
-		case <-p.done:
-		}
-	}()
+	procset.Watch(ctx, p, 5*time.Second, func() { s.Close() })
 	select {
 	case <-p.pidc:
 	case <-p.done: // failed before it ran (sudo refused, say): Wait says why
@@ -207,6 +192,9 @@ type proc struct {
 	done chan struct{}
 	err  error
 }
+
+// Done is closed once the command has ended.
+func (p *proc) Done() <-chan struct{} { return p.done }
 
 func (p *proc) setPid(pid int) {
 	p.pidMu.Lock()
@@ -458,17 +446,9 @@ func (h *host) run(ctx context.Context, stdin io.Reader, argv ...string) ([]byte
 		if msg == "" {
 			return stdout.Bytes(), fmt.Errorf("%s: %s: %w", h.spec.Name(), argv[0], err)
 		}
-		return stdout.Bytes(), fmt.Errorf("%s: %s: %w: %s", h.spec.Name(), argv[0], err, lastLines(msg, 5))
+		return stdout.Bytes(), fmt.Errorf("%s: %s: %w: %s", h.spec.Name(), argv[0], err, procset.LastLines(msg, 5))
 	}
 	return stdout.Bytes(), nil
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // shellQuote quotes s for a POSIX shell.

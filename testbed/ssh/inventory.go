@@ -4,18 +4,17 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wgbench/wgbench/internal/strictyaml"
 	"github.com/wgbench/wgbench/scenarios"
 	"github.com/wgbench/wgbench/testbed"
 	"github.com/wgbench/wgbench/testbed/netsetup"
@@ -114,7 +113,8 @@ var (
 
 // ParseInventory decodes an inventory strictly: unknown or repeated keys,
 // wrong types, missing hosts or interfaces and bad addresses are errors
-// with file:line:col. The returned error is a *scenarios.Errors listing
+// with file:line:col. The returned error is a *strictyaml.Errors (the
+// same type as *scenarios.Errors) listing
 // every problem. name is the file name used in messages and to resolve
 // relative paths.
 func ParseInventory(name string, data []byte) (*Inventory, error) {
@@ -127,7 +127,7 @@ func parseInventory(name string, data []byte, checkFiles bool) (inv *Inventory, 
 	d := &invDecoder{file: name, checkFiles: checkFiles}
 	defer func() {
 		if r := recover(); r != nil { // yaml.v3 must not crash us on user input
-			inv, err = nil, &scenarios.Errors{List: []*scenarios.Error{{File: name, Msg: fmt.Sprintf("cannot parse YAML: %v", r)}}}
+			inv, err = nil, &strictyaml.Errors{List: []*strictyaml.Error{{File: name, Msg: fmt.Sprintf("cannot parse YAML: %v", r)}}}
 		}
 	}()
 	root := d.document(data)
@@ -137,11 +137,11 @@ func parseInventory(name string, data []byte, checkFiles bool) (inv *Inventory, 
 	inv = &Inventory{File: name, Hosts: map[string]*HostSpec{}}
 	top := d.mapping(root, "", topKeys)
 	defaults := map[string]*yaml.Node{}
-	if n, ok := top["defaults"]; ok && !isNull(n) {
+	if n, ok := top["defaults"]; ok && !strictyaml.IsNull(n) {
 		defaults = d.mapping(n, "defaults", defaultKeys)
 	}
 	hostsNode, ok := top["hosts"]
-	if !ok || isNull(hostsNode) {
+	if !ok || strictyaml.IsNull(hostsNode) {
 		d.fail(root, "hosts", "missing; name the four hosts: %s", strings.Join(testbed.Roles, ", "))
 		return nil, d.err()
 	}
@@ -170,7 +170,7 @@ func parseInventory(name string, data []byte, checkFiles bool) (inv *Inventory, 
 type invDecoder struct {
 	file       string
 	checkFiles bool
-	errs       []*scenarios.Error
+	errs       []*strictyaml.Error
 }
 
 // failOnce is fail, once per position and path: a value set under
@@ -185,63 +185,24 @@ func (d *invDecoder) failOnce(n *yaml.Node, path, format string, args ...any) {
 }
 
 func (d *invDecoder) fail(n *yaml.Node, path, format string, args ...any) {
-	e := &scenarios.Error{File: d.file, Path: path, Msg: fmt.Sprintf(format, args...)}
+	e := &strictyaml.Error{File: d.file, Path: path, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		e.Line, e.Col = n.Line, n.Column
 	}
 	d.errs = append(d.errs, e)
 }
 
-func (d *invDecoder) err() error {
-	if len(d.errs) == 0 {
-		return nil
-	}
-	slices.SortStableFunc(d.errs, func(a, b *scenarios.Error) int {
-		if a.Line != b.Line {
-			return a.Line - b.Line
-		}
-		return a.Col - b.Col
-	})
-	out := &scenarios.Errors{}
-	for i, e := range d.errs {
-		if i >= 20 {
-			out.Omitted++
-			continue
-		}
-		out.List = append(out.List, e)
-	}
-	return out
-}
-
-var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+// err returns the errors found, earliest in the file first, or nil.
+func (d *invDecoder) err() error { return strictyaml.Earliest(d.errs) }
 
 // document parses exactly one YAML document whose root is a mapping.
 func (d *invDecoder) document(data []byte) *yaml.Node {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			d.fail(nil, "", "the file is empty; an inventory names the hosts under hosts:")
-			return nil
-		}
-		e := &scenarios.Error{File: d.file, Msg: "YAML syntax: " + strings.TrimPrefix(err.Error(), "yaml: ")}
-		if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
-			e.Line, _ = strconv.Atoi(m[1])
-			e.Msg = "YAML syntax: " + m[2]
-		}
-		d.errs = append(d.errs, e)
+	doc := strictyaml.Doc{File: d.file, Noun: "an inventory file", Empty: "an inventory names the hosts under hosts:"}
+	root, perr := doc.Parse(data)
+	if perr != nil {
+		d.errs = append(d.errs, perr)
 		return nil
 	}
-	var next yaml.Node
-	if err := dec.Decode(&next); err == nil {
-		d.fail(&next, "", "a second YAML document starts here; an inventory file holds one document")
-		return nil
-	}
-	if len(doc.Content) != 1 {
-		d.fail(nil, "", "the file holds no YAML document")
-		return nil
-	}
-	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
 		d.fail(root, "", "an inventory is a mapping with the keys %s, got %s", strings.Join(topKeys, " and "), kind(root))
 		return nil
@@ -253,14 +214,14 @@ func (d *invDecoder) document(data []byte) *yaml.Node {
 // not in allowed, and a non-mapping n.
 func (d *invDecoder) mapping(n *yaml.Node, path string, allowed []string) map[string]*yaml.Node {
 	out := map[string]*yaml.Node{}
-	n = resolve(n)
+	n = strictyaml.Resolve(n)
 	if n.Kind != yaml.MappingNode {
 		d.fail(n, path, "expected a mapping with the keys %s, got %s", strings.Join(allowed, ", "), kind(n))
 		return out
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		p := join(path, k.Value)
+		p := strictyaml.JoinPath(path, k.Value)
 		switch {
 		case k.Kind != yaml.ScalarNode:
 			d.fail(k, path, "keys are names, got %s", kind(k))
@@ -269,7 +230,7 @@ func (d *invDecoder) mapping(n *yaml.Node, path string, allowed []string) map[st
 		case !slices.Contains(allowed, k.Value) && path == "defaults" && slices.Contains(hostKeys, k.Value):
 			d.fail(k, p, "unknown key; allowed: %s (%s is set per host, under hosts:)", strings.Join(allowed, ", "), k.Value)
 		case !slices.Contains(allowed, k.Value):
-			d.fail(k, p, "unknown key; allowed: %s%s", strings.Join(allowed, ", "), scenarios.DidYouMean(k.Value, allowed))
+			d.fail(k, p, "unknown key; allowed: %s%s", strings.Join(allowed, ", "), strictyaml.DidYouMean(k.Value, allowed))
 		case out[k.Value] != nil:
 			d.fail(k, p, "repeated key (first at line %d); keep one", out[k.Value].Line)
 		default:
@@ -286,17 +247,17 @@ func (d *invDecoder) mapping(n *yaml.Node, path string, allowed []string) map[st
 func (d *invDecoder) host(role string, n *yaml.Node, defaults map[string]*yaml.Node) *HostSpec {
 	path := "hosts." + role
 	keys := d.mapping(n, path, hostKeys)
-	if resolve(n).Kind != yaml.MappingNode {
+	if strictyaml.Resolve(n).Kind != yaml.MappingNode {
 		return nil // mapping said what is wrong; every key would be "missing" too
 	}
 	before := len(d.errs)
 	h := &HostSpec{Role: role, User: DefaultUser, WorkDir: DefaultWorkDir, KnownHosts: DefaultKnownHosts, Line: n.Line}
 	get := func(key string) (*yaml.Node, string, bool) {
 		if v, ok := keys[key]; ok {
-			return v, join(path, key), true
+			return v, strictyaml.JoinPath(path, key), true
 		}
 		if v, ok := defaults[key]; ok {
-			return v, join("defaults", key), true
+			return v, strictyaml.JoinPath("defaults", key), true
 		}
 		return nil, "", false
 	}
@@ -335,10 +296,10 @@ func (d *invDecoder) host(role string, n *yaml.Node, defaults map[string]*yaml.N
 	}
 	if addr == "" {
 		if _, _, ok := get("ssh"); !ok {
-			d.fail(n, join(path, "ssh"), "missing; give the SSH address as host or host:port")
+			d.fail(n, strictyaml.JoinPath(path, "ssh"), "missing; give the SSH address as host or host:port")
 		}
 	} else if a, err := normalizeAddr(addr); err != nil {
-		d.fail(keys["ssh"], join(path, "ssh"), "%v", err)
+		d.fail(keys["ssh"], strictyaml.JoinPath(path, "ssh"), "%v", err)
 	} else {
 		h.Addr = a
 	}
@@ -350,19 +311,19 @@ func (d *invDecoder) host(role string, n *yaml.Node, defaults map[string]*yaml.N
 			if key == "wan" {
 				what = "the interface towards the other gateway"
 			}
-			d.fail(n, join(path, key), "missing; %s needs %s (a name, MAC or IPv4 address)", role, what)
+			d.fail(n, strictyaml.JoinPath(path, key), "missing; %s needs %s (a name, MAC or IPv4 address)", role, what)
 		case val != "" && !need:
-			d.fail(node, join(path, key), "%s has no WAN link; remove it", role)
+			d.fail(node, strictyaml.JoinPath(path, key), "%s has no WAN link; remove it", role)
 		case val != "":
 			if _, err := netsetup.ParseSpec(val); err != nil {
-				d.fail(node, join(path, key), "%v", err)
+				d.fail(node, strictyaml.JoinPath(path, key), "%v", err)
 			}
 		}
 	}
 	checkIf("lan", h.LAN, true)
 	checkIf("wan", h.WAN, role == testbed.GW1 || role == testbed.GW2)
 	if h.LAN != "" && h.LAN == h.WAN {
-		d.fail(keys["wan"], join(path, "wan"), "the same interface as lan; a gateway needs two")
+		d.fail(keys["wan"], strictyaml.JoinPath(path, "wan"), "the same interface as lan; a gateway needs two")
 	}
 	if v, p, ok := get("workdir"); ok {
 		switch {
@@ -443,25 +404,8 @@ func validHost(h string) bool {
 	}) < 0
 }
 
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-// resolve returns the node an alias stands for, or n.
-func resolve(n *yaml.Node) *yaml.Node {
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		return n.Alias
-	}
-	return n
-}
-
-func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
-
 // kind describes n for an error message.
-func kind(n *yaml.Node) string { return scenarios.DescribeNode(n) }
+func kind(n *yaml.Node) string { return strictyaml.Describe(n) }
 
 // fileHost is one host as written to an inventory file.
 type fileHost struct {

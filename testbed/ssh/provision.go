@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/wgbench/wgbench/testbed"
+	"github.com/wgbench/wgbench/testbed/internal/procset"
 )
 
 // Options configure Provision.
@@ -72,9 +73,9 @@ type Testbed struct {
 	tag   string
 	hosts map[string]*host
 
-	mu    sync.Mutex
-	procs map[*proc]struct{}
-	down  bool
+	procs procset.Set[*proc]
+
+	mu sync.Mutex // guards lost and netsetup
 
 	lostOnce sync.Once
 	onLost   func(error)
@@ -119,24 +120,6 @@ func (tb *Testbed) hostLost(err error) {
 			tb.onLost(err)
 		}
 	})
-}
-
-func (tb *Testbed) isDown() bool {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	return tb.down
-}
-
-func (tb *Testbed) track(p *proc) {
-	tb.mu.Lock()
-	tb.procs[p] = struct{}{}
-	tb.mu.Unlock()
-}
-
-func (tb *Testbed) untrack(p *proc) {
-	tb.mu.Lock()
-	delete(tb.procs, p)
-	tb.mu.Unlock()
 }
 
 // binaryInfo describes the local wgbench executable to install.
@@ -224,7 +207,7 @@ func Provision(ctx context.Context, inv *Inventory, opts Options) (tb *Testbed, 
 			return nil, err
 		}
 	}
-	t := &Testbed{tag: tag, hosts: map[string]*host{}, procs: map[*proc]struct{}{}, onLost: opts.OnLost, netsetup: map[string]*netSetup{}}
+	t := &Testbed{tag: tag, hosts: map[string]*host{}, onLost: opts.OnLost, netsetup: map[string]*netSetup{}}
 	tb = t
 	defer func() {
 		if err != nil {
@@ -355,7 +338,7 @@ func (tb *Testbed) startNetSetup(ctx context.Context, h *host, opts Options) err
 		return fmt.Errorf("start net-setup: %w", err)
 	}
 	ns.proc = p.(*proc)
-	tb.untrack(ns.proc) // stopped last, by Teardown, through its stdin
+	tb.procs.Remove(ns.proc) // stopped last, by Teardown, through its stdin
 	tb.mu.Lock()
 	tb.netsetup[h.spec.Role] = ns
 	tb.mu.Unlock()
@@ -379,9 +362,9 @@ func (tb *Testbed) startNetSetup(ctx context.Context, h *host, opts Options) err
 		if ok {
 			return nil
 		}
-		return fmt.Errorf("%s: net-setup failed (%v): %s", h.spec.Name(), ns.proc.Wait(), lastLines(strings.TrimSpace(ns.stderr.String()), 5))
+		return fmt.Errorf("%s: net-setup failed (%v): %s", h.spec.Name(), ns.proc.Wait(), procset.LastLines(strings.TrimSpace(ns.stderr.String()), 5))
 	case <-time.After(netSetupReady):
-		return fmt.Errorf("%s: net-setup not ready after %s: %s", h.spec.Name(), netSetupReady, lastLines(strings.TrimSpace(ns.stderr.String()), 3))
+		return fmt.Errorf("%s: net-setup not ready after %s: %s", h.spec.Name(), netSetupReady, procset.LastLines(strings.TrimSpace(ns.stderr.String()), 3))
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -395,18 +378,11 @@ func (tb *Testbed) startNetSetup(ctx context.Context, h *host, opts Options) err
 // the addressing and removes the run directory. Safe to call more than
 // once.
 func (tb *Testbed) Teardown() error {
-	tb.mu.Lock()
-	if tb.down {
-		tb.mu.Unlock()
+	procs, first := tb.procs.Close()
+	if !first {
 		return nil
 	}
-	tb.down = true
-	procs := make([]*proc, 0, len(tb.procs))
-	for p := range tb.procs {
-		procs = append(procs, p)
-	}
-	tb.mu.Unlock()
-	stopAll(procs, 5*time.Second)
+	procset.StopAll(procs, 5*time.Second, func(p *proc) { p.sess.Close() })
 	var roles []string
 	for r := range tb.hosts {
 		roles = append(roles, r)
@@ -435,7 +411,7 @@ func (tb *Testbed) Teardown() error {
 				}
 			}
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: net-setup: %v: %s", h.spec.Name(), err, lastLines(strings.TrimSpace(ns.stderr.String()), 5)))
+				errs = append(errs, fmt.Errorf("%s: net-setup: %v: %s", h.spec.Name(), err, procset.LastLines(strings.TrimSpace(ns.stderr.String()), 5)))
 			}
 		}
 		if h.tmp != "" && h.bin != "" {
@@ -447,30 +423,6 @@ func (tb *Testbed) Teardown() error {
 		}
 		return errors.Join(errs...)
 	})
-}
-
-// stopAll sends SIGTERM to the processes, waits up to grace for them to
-// exit, then kills the rest.
-func stopAll(procs []*proc, grace time.Duration) {
-	var wg sync.WaitGroup
-	for _, p := range procs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p.Signal(syscall.SIGTERM)
-			select {
-			case <-p.done:
-			case <-time.After(grace):
-				p.Signal(syscall.SIGKILL)
-				select {
-				case <-p.done:
-				case <-time.After(grace):
-					p.sess.Close()
-				}
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 // lockedBuffer is a bytes.Buffer safe for a writer and a reader.
