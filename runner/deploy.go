@@ -44,6 +44,7 @@ type deployment struct {
 	journals []journal
 	// moved says which tunnels were moved off a taken UDP port.
 	moved []string
+	log   *slog.Logger
 }
 
 // journal is a datapath process's journal on a host.
@@ -103,10 +104,10 @@ func (d *deployment) knobs() (changes []results.KnobChange, notes []string) {
 // gwCPUs are the CPUs a pinned series without cpus of its own places its
 // tunnels on (those of gw1 wgbench may use); nil leaves such a series
 // unpinned.
-func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s scenarios.Series, tunnels int, gwCPUs []int) (*deployment, error) {
+func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s scenarios.Series, tunnels int, gwCPUs []int, log *slog.Logger) (*deployment, error) {
 	begin := time.Now()
 	gws := [2]testbed.Host{datapath.GW1: hosts[testbed.GW1], datapath.GW2: hosts[testbed.GW2]}
-	d := &deployment{}
+	d := &deployment{log: log}
 	req := datapath.Request{Engine: string(s.Datapath), Tuning: s.Tuning, CPUs: gwCPUs, NewKey: newKey,
 		Gateways: [2]datapath.Gateway{
 			datapath.GW1: {WAN: testbed.GW1WAN.Addr(), TempDir: gws[datapath.GW1].TempDir()},
@@ -116,7 +117,7 @@ func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s sc
 	if datapath.UsesUDPPorts(req.Engine) {
 		ports, d.moved = tunnelPorts(ctx, gws[datapath.GW1], gws[datapath.GW2], tunnels)
 		for _, m := range d.moved {
-			slog.Warn(m)
+			log.Warn(m)
 		}
 	}
 	for t := range tunnels {
@@ -174,13 +175,13 @@ func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s sc
 			return nil, err
 		}
 	}
-	slog.Debug("datapath ready", "datapath", s.Datapath, "tunnels", tunnels, "processes", len(d.procs), "after", time.Since(begin))
+	log.Debug("datapath ready", "datapath", s.Datapath, "tunnels", tunnels, "processes", len(d.procs), "after", time.Since(begin))
 	if len(d.devices) > 0 {
 		if err := d.waitHandshakes(ctx, gws[:]...); err != nil {
 			d.stop()
 			return nil, err
 		}
-		slog.Debug("tunnels handshaken", "tunnels", tunnels, "after", time.Since(begin))
+		log.Debug("tunnels handshaken", "tunnels", tunnels, "after", time.Since(begin))
 	}
 	return d, nil
 }
@@ -380,11 +381,11 @@ func (d *deployment) undoKilled() {
 		out, err := testbed.Run(ctx, j.host, testbed.Self, "agent", "undo", "--journal", j.path, "--if-exists")
 		cancel()
 		if err != nil {
-			slog.Error("a datapath died without cleaning up, and undoing its journal failed", "host", j.host.Role(), "err", err)
+			d.log.Error("a datapath died without cleaning up, and undoing its journal failed", "host", j.host.Role(), "err", err)
 			continue
 		}
 		if out := strings.TrimSpace(string(out)); out != "" {
-			slog.Warn("a datapath died without cleaning up; put the host back from its journal", "host", j.host.Role(), "undone", out)
+			d.log.Warn("a datapath died without cleaning up; put the host back from its journal", "host", j.host.Role(), "undone", out)
 		}
 	}
 }

@@ -1,11 +1,13 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path"
 	"regexp"
@@ -236,9 +238,14 @@ func TestDeployArgv(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			gw1, gw2 := &fakeGateway{role: testbed.GW1}, &fakeGateway{role: testbed.GW2, held: tc.held}
 			hosts := map[string]testbed.Host{testbed.GW1: gw1, testbed.GW2: gw2}
-			d, err := deploy(context.Background(), hosts, "tag", tc.series, tc.tunnels, tc.gwCPUs)
+			var logBuf bytes.Buffer
+			d, err := deploy(context.Background(), hosts, "tag", tc.series, tc.tunnels, tc.gwCPUs, slog.New(slog.NewTextHandler(&logBuf, nil)))
 			if err != nil {
 				t.Fatalf("deploy: %v", err)
+			}
+			// A moved tunnel is a warning in the run's log.
+			if moved := strings.Contains(logBuf.String(), "tunnel 1 uses port 51822"); moved != (tc.held != "") {
+				t.Errorf("log says a tunnel moved: %v, want %v; log:\n%s", moved, tc.held != "", logBuf.String())
 			}
 			if err := d.stop(); err != nil {
 				t.Errorf("stop: %v", err)
