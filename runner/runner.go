@@ -168,8 +168,11 @@ func resume(dir string, log *slog.Logger) (*results.Folder, *results.Run, error)
 		return nil, nil, fmt.Errorf("run %s is already complete; nothing to resume", dir)
 	}
 	if run.Status == results.StatusRunning && run.Finished == nil {
-		// A run killed outright never wrote its end. Make sure its owner
-		// is gone before taking the folder over.
+		// A run killed outright never wrote its end. Nothing records
+		// which process owns the folder, so this cannot tell such a run
+		// from one still going (resuming that would interleave both
+		// runs' points): it takes the folder over, trusting the user
+		// that its run is gone, and logs that it did.
 		log.Debug("resuming a run that did not record its end", "dir", dir)
 	}
 	kept := run.Points[:0]
