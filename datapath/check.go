@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -21,27 +22,27 @@ type CheckResult struct {
 // this host. It changes nothing that outlives the call.
 func Check(engine string) CheckResult {
 	res := CheckResult{Engine: engine, OK: true}
-	fail := func(format string, args ...any) CheckResult {
-		res.OK, res.Reason = false, fmt.Sprintf(format, args...)
+	e, ok := engines[engine]
+	if !ok {
+		res.OK, res.Reason = false, fmt.Sprintf("unknown engine %q; known engines: %s", engine, strings.Join(Engines(), ", "))
 		return res
 	}
-	switch engine {
-	case "plain":
-		return res
-	case "wggo", "inline":
+	if err := e.check(); err != nil {
+		res.OK, res.Reason = false, err.Error()
+	}
+	return res
+}
+
+// needTUN is the check of an engine that makes TUN devices.
+func needTUN(engine string) func() error {
+	return func() error {
 		f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
 		if err != nil {
-			return fail("the %s datapath needs /dev/net/tun: %v (load the tun module: modprobe tun)", engine, err)
+			return fmt.Errorf("the %s datapath needs /dev/net/tun: %v (load the tun module: modprobe tun)", engine, err)
 		}
 		f.Close()
-		return res
-	case "kernel":
-		if err := probeKernelWireGuard(); err != nil {
-			return fail("%v", err)
-		}
-		return res
+		return nil
 	}
-	return fail("unknown engine %q; known engines: plain, wggo, kernel, inline", engine)
 }
 
 // probeKernelWireGuard creates and deletes a wireguard link to learn

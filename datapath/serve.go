@@ -1,6 +1,9 @@
-// Package datapath is the engine-neutral entry point of the on-host
-// datapath: `wgbench datapath up` calls Serve, `wgbench agent wg-stats`
-// calls Status. The engines live in subpackages (plain, wggo, …).
+// Package datapath is the engine-neutral entry point of the datapaths:
+// the runner calls Plan to learn which processes bring a series' engine
+// up on the gateways; on a gateway, `wgbench datapath up` calls Serve and
+// `wgbench agent wg-stats` calls Status. Each engine registers itself in
+// an engine_NAME.go file; the engines live in subpackages (plain, wggo,
+// …).
 package datapath
 
 import (
@@ -13,11 +16,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/wgbench/wgbench/datapath/inline"
-	"github.com/wgbench/wgbench/datapath/kernel"
-	"github.com/wgbench/wgbench/datapath/plain"
 	"github.com/wgbench/wgbench/datapath/wgconf"
-	"github.com/wgbench/wgbench/datapath/wggo"
 )
 
 // Options selects an engine and its inputs.
@@ -55,12 +54,31 @@ type reporter interface {
 // thread's network namespace.
 type starter func(ctx context.Context, opts Options, log *slog.Logger) (engine, error)
 
-// engines is the registry of datapaths. To add one, add its starter here.
-var engines = map[string]starter{
-	"plain":  startPlain,
-	"wggo":   startWggo,
-	"kernel": startKernel,
-	"inline": startInline,
+// engineDef is all the datapath package knows of one engine: whether a
+// host can run it, how to plan its processes on the gateways, and how one
+// of those processes brings it up.
+type engineDef struct {
+	// check tells why this host cannot run the engine, or nil.
+	check func() error
+	// plan describes the processes that bring the engine up on both
+	// gateways, each with its own argv.
+	plan planner
+	// udpPorts says the engine listens on one UDP port per tunnel.
+	udpPorts bool
+	// start brings the engine up in this process (`datapath up`).
+	start starter
+}
+
+// engines is the registry of datapaths. To add one, add a file
+// engine_NAME.go that registers its engineDef from an init function.
+var engines = map[string]engineDef{}
+
+// register adds an engine; each engine_*.go file calls it once.
+func register(name string, e engineDef) {
+	if _, dup := engines[name]; dup {
+		panic("datapath: engine " + name + " registered twice")
+	}
+	engines[name] = e
 }
 
 // Engines returns the known engine names, sorted.
@@ -82,7 +100,7 @@ func Serve(ctx context.Context, opts Options, ready io.Writer, log *slog.Logger)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	start, ok := engines[opts.Engine]
+	e, ok := engines[opts.Engine]
 	if !ok {
 		if opts.Engine == "" {
 			return fmt.Errorf("no datapath engine given; choose one of: %s", strings.Join(Engines(), ", "))
@@ -95,7 +113,7 @@ func Serve(ctx context.Context, opts Options, ready io.Writer, log *slog.Logger)
 	if opts.Engine != "kernel" && !opts.Kernel.IsZero() {
 		return fmt.Errorf("datapath %s takes no kernel tuning flags (--threaded-napi, --napi-cpus, …); they apply to --engine kernel", opts.Engine)
 	}
-	eng, err := start(ctx, opts, log)
+	eng, err := e.start(ctx, opts, log)
 	if err != nil {
 		return err
 	}
@@ -119,61 +137,6 @@ func Serve(ctx context.Context, opts Options, ready io.Writer, log *slog.Logger)
 		return fmt.Errorf("datapath %s: tear down: %w", opts.Engine, err)
 	}
 	return nil
-}
-
-func startPlain(_ context.Context, opts Options, _ *slog.Logger) (engine, error) {
-	if len(opts.Configs) > 0 {
-		return nil, errors.New("datapath plain takes no WireGuard configs; pass routes as DST=VIA instead")
-	}
-	routes := make([]plain.Route, 0, len(opts.Routes))
-	for _, s := range opts.Routes {
-		r, err := plain.ParseRoute(s)
-		if err != nil {
-			return nil, fmt.Errorf("datapath plain: %w", err)
-		}
-		routes = append(routes, r)
-	}
-	return plain.Up(routes)
-}
-
-func startWggo(ctx context.Context, opts Options, log *slog.Logger) (engine, error) {
-	cfgs, err := loadConfigs("wggo", opts)
-	if err != nil {
-		return nil, err
-	}
-	if len(opts.CPUs) > 0 {
-		if err := pinProcess(opts.CPUs); err != nil {
-			return nil, fmt.Errorf("datapath wggo: %w", err)
-		}
-	}
-	return wggo.Up(ctx, cfgs, log)
-}
-
-func startInline(ctx context.Context, opts Options, log *slog.Logger) (engine, error) {
-	cfgs, err := loadConfigs("inline", opts)
-	if err != nil {
-		return nil, err
-	}
-	return inline.Up(ctx, cfgs, inline.Options{Log: log, CPUs: opts.CPUs})
-}
-
-func startKernel(ctx context.Context, opts Options, log *slog.Logger) (engine, error) {
-	if len(opts.CPUs) > 0 {
-		return nil, errors.New("datapath kernel takes no --cpus: its work runs in kernel threads; place them with --napi-cpus (and the patched module's --encrypt-cpus/--decrypt-cpus)")
-	}
-	tuning, err := opts.Kernel.Tuning()
-	if err != nil {
-		return nil, fmt.Errorf("datapath kernel: %w", err)
-	}
-	cfgs, err := loadConfigs("kernel", opts)
-	if err != nil {
-		return nil, err
-	}
-	e, err := kernel.Up(ctx, cfgs, tuning, log)
-	if err != nil {
-		return nil, err
-	}
-	return e, nil
 }
 
 // loadConfigs parses the config files of a tunnel engine, which takes no

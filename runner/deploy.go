@@ -11,8 +11,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,7 +20,6 @@ import (
 
 	"github.com/wgbench/wgbench/datapath"
 	"github.com/wgbench/wgbench/datapath/kernel"
-	"github.com/wgbench/wgbench/datapath/wgconf"
 	"github.com/wgbench/wgbench/results"
 	"github.com/wgbench/wgbench/scenarios"
 	"github.com/wgbench/wgbench/testbed"
@@ -40,12 +37,20 @@ func handshakeTimeout(n int) time.Duration {
 
 // deployment is a datapath brought up on both gateways for one point.
 type deployment struct {
-	datapath scenarios.Datapath
-	devices  []string // tunnel device names, index = tunnel; empty for plain
-	procs    []gwProc
-	hosts    []testbed.Host // the gateways
+	devices []string // tunnel device names, index = tunnel; empty for plain
+	procs   []gwProc
+	// journals are the journals of the datapath processes, to undo should
+	// a process die without cleaning up.
+	journals []journal
 	// moved says which tunnels were moved off a taken UDP port.
 	moved []string
+	log   *slog.Logger
+}
+
+// journal is a datapath process's journal on a host.
+type journal struct {
+	host testbed.Host
+	path string
 }
 
 type gwProc struct {
@@ -91,100 +96,70 @@ func (d *deployment) knobs() (changes []results.KnobChange, notes []string) {
 }
 
 // deploy brings tunnels up between gw1 and gw2 on the series' datapath:
-// it writes one wg-quick file per tunnel on each gateway (keys generated
-// here, never stored in results) and starts `wgbench datapath up` there,
-// then waits for every tunnel's handshake.
+// datapath.Plan says which processes to start on each gateway, with what
+// arguments and files (keys generated there, never stored in results);
+// deploy writes the files, starts the processes (`wgbench datapath up`)
+// and waits for every tunnel's handshake.
 //
 // gwCPUs are the CPUs a pinned series without cpus of its own places its
 // tunnels on (those of gw1 wgbench may use); nil leaves such a series
 // unpinned.
-func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s scenarios.Series, tunnels int, gwCPUs []int) (*deployment, error) {
+func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s scenarios.Series, tunnels int, gwCPUs []int, log *slog.Logger) (*deployment, error) {
 	begin := time.Now()
-	gw1, gw2 := hosts[testbed.GW1], hosts[testbed.GW2]
-	d := &deployment{datapath: s.Datapath, hosts: []testbed.Host{gw1, gw2}}
-	// procs lists, per gateway, the datapath processes to start: their
-	// arguments after `wgbench datapath up --engine E`.
-	procs := map[testbed.Host][][]string{}
-	switch s.Datapath {
-	case scenarios.Plain:
-		var a1, a2 []string
-		for t := 0; t < tunnels; t++ {
-			src, dst := testbed.TunnelPrefixes(t)
-			a1 = append(a1, "--route", fmt.Sprintf("%s=%s", dst, testbed.GW2WAN.Addr()))
-			a2 = append(a2, "--route", fmt.Sprintf("%s=%s", src, testbed.GW1WAN.Addr()))
-		}
-		procs[gw1], procs[gw2] = [][]string{a1}, [][]string{a2}
-	case scenarios.WireGuardGo, scenarios.Kernel, scenarios.Inline:
-		cpus := []int(s.Tuning.CPUs)
-		if len(cpus) == 0 {
-			cpus = gwCPUs
-		}
-		// wggo pinned: one process per tunnel, each on its own core
-		// (round-robin), which emulates inline with the vanilla engine.
-		perTunnel := s.Datapath == scenarios.WireGuardGo && s.Tuning.Pin && len(cpus) > 0
-		var ports []int
-		ports, d.moved = tunnelPorts(ctx, gw1, gw2, tunnels)
+	gws := [2]testbed.Host{datapath.GW1: hosts[testbed.GW1], datapath.GW2: hosts[testbed.GW2]}
+	d := &deployment{log: log}
+	req := datapath.Request{Engine: string(s.Datapath), Tuning: s.Tuning, CPUs: gwCPUs, NewKey: newKey,
+		Gateways: [2]datapath.Gateway{
+			datapath.GW1: {WAN: testbed.GW1WAN.Addr(), TempDir: gws[datapath.GW1].TempDir()},
+			datapath.GW2: {WAN: testbed.GW2WAN.Addr(), TempDir: gws[datapath.GW2].TempDir()},
+		}}
+	var ports []int
+	if datapath.UsesUDPPorts(req.Engine) {
+		ports, d.moved = tunnelPorts(ctx, gws[datapath.GW1], gws[datapath.GW2], tunnels)
 		for _, m := range d.moved {
-			slog.Warn(m)
+			log.Warn(m)
 		}
-		for _, h := range []testbed.Host{gw1, gw2} {
-			if !perTunnel {
-				procs[h] = [][]string{nil}
-			}
+	}
+	for t := range tunnels {
+		src, dst := testbed.TunnelPrefixes(t)
+		tun := datapath.Tunnel{Device: testbed.TunnelDevice(tag, t), Behind: [2]netip.Prefix{datapath.GW1: src, datapath.GW2: dst}}
+		if ports != nil {
+			tun.Port = ports[t]
 		}
-		for t := 0; t < tunnels; t++ {
-			dev := testbed.TunnelDevice(tag, t)
-			d.devices = append(d.devices, dev)
-			c1, c2, err := tunnelConfigs(dev, t, ports[t])
-			if err != nil {
-				return nil, err
-			}
-			for _, gc := range []struct {
-				h testbed.Host
-				c *wgconf.Config
-			}{{gw1, c1}, {gw2, c2}} {
-				var buf bytes.Buffer
-				if _, err := gc.c.WriteTo(&buf); err != nil {
-					return nil, err
-				}
-				path := filepath.Join(gc.h.TempDir(), dev+".conf")
-				if err := gc.h.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-					return nil, fmt.Errorf("%s: write tunnel config: %w", gc.h.Role(), err)
-				}
-				if perTunnel {
-					procs[gc.h] = append(procs[gc.h], []string{"--config", path, "--cpus", strconv.Itoa(cpus[t%len(cpus)])})
-				} else {
-					procs[gc.h][0] = append(procs[gc.h][0], "--config", path)
-				}
-			}
+		req.Tunnels = append(req.Tunnels, tun)
+	}
+	plan, err := datapath.Plan(req)
+	if err != nil {
+		return nil, err
+	}
+	d.devices = plan.Devices
+	for _, f := range plan.Files {
+		h := gws[f.Gateway]
+		if err := h.WriteFile(f.Path, f.Data, datapath.FileMode); err != nil {
+			return nil, fmt.Errorf("%s: write %s: %w", h.Role(), f.Path, err)
 		}
-		if s.Datapath == scenarios.Kernel {
-			for _, h := range []testbed.Host{gw1, gw2} {
-				procs[h][0] = append(procs[h][0], datapath.KernelArgs(s.Tuning)...)
-				procs[h][0] = append(procs[h][0], "--journal", kernelJournal(h))
-			}
+	}
+	for _, p := range plan.Processes {
+		if p.Journal != "" {
+			d.journals = append(d.journals, journal{host: gws[p.Gateway], path: p.Journal})
 		}
-		if s.Datapath == scenarios.Inline && len(s.Tuning.CPUs) > 0 {
-			for _, h := range []testbed.Host{gw1, gw2} {
-				procs[h][0] = append(procs[h][0], "--cpus", s.Tuning.CPUs.String())
-			}
-		}
-	default:
-		return nil, fmt.Errorf("datapath %q cannot be deployed", s.Datapath)
 	}
 	// gw2 first: gw1 starts the handshakes as soon as its devices are up,
 	// and an initiation that finds no listener is only retried 5 s later.
-	for _, h := range []testbed.Host{gw2, gw1} {
+	for _, gw := range []int{datapath.GW2, datapath.GW1} {
 		var (
 			wg   sync.WaitGroup
 			mu   sync.Mutex
 			errs []error
 		)
-		for _, args := range procs[h] {
+		for _, spec := range plan.Processes {
+			if spec.Gateway != gw {
+				continue
+			}
 			wg.Add(1)
-			go func(args []string) {
+			go func() {
 				defer wg.Done()
-				p, err := startDatapath(ctx, h, string(s.Datapath), args)
+				p, err := startDatapath(ctx, gws[gw], spec)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
@@ -192,7 +167,7 @@ func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s sc
 					return
 				}
 				d.procs = append(d.procs, p)
-			}(args)
+			}()
 		}
 		wg.Wait()
 		if err := errors.Join(errs...); err != nil {
@@ -200,13 +175,13 @@ func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s sc
 			return nil, err
 		}
 	}
-	slog.Debug("datapath ready", "datapath", s.Datapath, "tunnels", tunnels, "processes", len(d.procs), "after", time.Since(begin))
+	log.Debug("datapath ready", "datapath", s.Datapath, "tunnels", tunnels, "processes", len(d.procs), "after", time.Since(begin))
 	if len(d.devices) > 0 {
-		if err := d.waitHandshakes(ctx, gw1, gw2); err != nil {
+		if err := d.waitHandshakes(ctx, gws[:]...); err != nil {
 			d.stop()
 			return nil, err
 		}
-		slog.Debug("tunnels handshaken", "tunnels", tunnels, "after", time.Since(begin))
+		log.Debug("tunnels handshaken", "tunnels", tunnels, "after", time.Since(begin))
 	}
 	return d, nil
 }
@@ -214,6 +189,15 @@ func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s sc
 // keysMade, when a test sets it, sees every private key deploy generates,
 // so the test can prove none of them reaches results or logs.
 var keysMade func(keys ...wgtypes.Key)
+
+// newKey makes a tunnel end's private key and shows it to keysMade.
+func newKey() (wgtypes.Key, error) {
+	k, err := wgtypes.GeneratePrivateKey()
+	if err == nil && keysMade != nil {
+		keysMade(k)
+	}
+	return k, err
+}
 
 // tunnelPorts returns the UDP port of each of n tunnels, the same on both
 // gateways: testbed.BasePort+t, unless a UDP socket the run did not make
@@ -268,48 +252,13 @@ func tunnelPorts(ctx context.Context, gw1, gw2 testbed.Host, n int) (ports []int
 	return ports, moved
 }
 
-// tunnelConfigs makes the two ends of tunnel t, on UDP port port: gw1
-// routes the drain side's prefix of the tunnel into it, gw2 the source
-// side's.
-func tunnelConfigs(dev string, t, port int) (gw1, gw2 *wgconf.Config, err error) {
-	k1, err := wgtypes.GeneratePrivateKey()
-	if err != nil {
-		return nil, nil, err
-	}
-	k2, err := wgtypes.GeneratePrivateKey()
-	if err != nil {
-		return nil, nil, err
-	}
-	if keysMade != nil {
-		keysMade(k1, k2)
-	}
-	srcPfx, dstPfx := testbed.TunnelPrefixes(t)
-	ep1 := netip.AddrPortFrom(testbed.GW1WAN.Addr(), uint16(port))
-	ep2 := netip.AddrPortFrom(testbed.GW2WAN.Addr(), uint16(port))
-	// gw1 alone keeps the tunnel alive, which also starts its handshake
-	// as soon as the device is up. gw2 only answers: when both ends
-	// initiate at once, one may keep sending on a session the other has
-	// already replaced, and the tunnel stays dark until the next
-	// handshake 15 s later.
-	keepalive := 25 * time.Second
-	gw1 = &wgconf.Config{Name: dev,
-		Interface: wgconf.Interface{PrivateKey: k1, ListenPort: port},
-		Peers:     []wgconf.Peer{{PublicKey: k2.PublicKey(), AllowedIPs: []netip.Prefix{dstPfx}, Endpoint: &ep2, PersistentKeepalive: keepalive}},
-	}
-	gw2 = &wgconf.Config{Name: dev,
-		Interface: wgconf.Interface{PrivateKey: k2, ListenPort: port},
-		Peers:     []wgconf.Peer{{PublicKey: k1.PublicKey(), AllowedIPs: []netip.Prefix{srcPfx}, Endpoint: &ep1}},
-	}
-	return gw1, gw2, nil
-}
-
-// startDatapath starts `wgbench datapath up` on h and waits for its
-// readiness line.
-func startDatapath(ctx context.Context, h testbed.Host, engine string, args []string) (gwProc, error) {
+// startDatapath starts the datapath process spec (`wgbench datapath up`)
+// on h and waits for its readiness line.
+func startDatapath(ctx context.Context, h testbed.Host, spec datapath.ProcessSpec) (gwProc, error) {
 	pr, pw := io.Pipe()
 	logBuf := &bytes.Buffer{}
-	argv := append([]string{testbed.Self, "datapath", "up", "--engine", engine}, args...)
-	p, err := h.Start(ctx, testbed.Cmd{Argv: argv, Stdout: pw, Stderr: &lockedWriter{w: logBuf}, Stage: "datapath-" + engine})
+	argv := append([]string{testbed.Self}, spec.Args...)
+	p, err := h.Start(ctx, testbed.Cmd{Argv: argv, Stdout: pw, Stderr: &lockedWriter{w: logBuf}, Stage: spec.Stage})
 	if err != nil {
 		return gwProc{}, err
 	}
@@ -349,10 +298,10 @@ func startDatapath(ctx context.Context, h testbed.Host, engine string, args []st
 			return gp, nil
 		}
 		waitErr := <-exited
-		return gp, fmt.Errorf("%s: datapath %s %s (%v): %s", h.Role(), engine, err, waitErr, lastLine(logBuf.String()))
+		return gp, fmt.Errorf("%s: datapath %s %s (%v): %s", h.Role(), spec.Engine, err, waitErr, lastLine(logBuf.String()))
 	case <-time.After(readyTimeout):
 		p.Signal(syscall.SIGKILL)
-		return gp, fmt.Errorf("%s: datapath %s not ready after %s", h.Role(), engine, readyTimeout)
+		return gp, fmt.Errorf("%s: datapath %s not ready after %s", h.Role(), spec.Engine, readyTimeout)
 	case <-ctx.Done():
 		p.Signal(syscall.SIGTERM)
 		return gp, ctx.Err()
@@ -397,11 +346,6 @@ func (d *deployment) waitHandshakes(ctx context.Context, hosts ...testbed.Host) 
 	}
 }
 
-// kernelJournal is where the kernel datapath on h keeps its journal.
-func kernelJournal(h testbed.Host) string {
-	return filepath.Join(h.TempDir(), "datapath-kernel.journal")
-}
-
 // stop ends the datapath processes (they undo their changes on SIGTERM)
 // and returns what they logged on failure. A kernel datapath that died
 // without cleaning up (killed) left its journal: stop puts its host back
@@ -428,23 +372,20 @@ func (d *deployment) stop() error {
 	return errors.Join(errs...)
 }
 
-// undoKilled runs `wgbench agent undo` on the gateways of a kernel
+// undoKilled runs `wgbench agent undo` for every journal of the
 // deployment once its processes are gone; it does nothing where the
 // datapath removed its journal, as it does when it stops normally.
 func (d *deployment) undoKilled() {
-	if d.datapath != scenarios.Kernel {
-		return
-	}
-	for _, h := range d.hosts {
+	for _, j := range d.journals {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		out, err := testbed.Run(ctx, h, testbed.Self, "agent", "undo", "--journal", kernelJournal(h), "--if-exists")
+		out, err := testbed.Run(ctx, j.host, testbed.Self, "agent", "undo", "--journal", j.path, "--if-exists")
 		cancel()
 		if err != nil {
-			slog.Error("the kernel datapath died without cleaning up, and undoing its journal failed", "host", h.Role(), "err", err)
+			d.log.Error("a datapath died without cleaning up, and undoing its journal failed", "host", j.host.Role(), "err", err)
 			continue
 		}
 		if out := strings.TrimSpace(string(out)); out != "" {
-			slog.Warn("the kernel datapath died without cleaning up; put the host back from its journal", "host", h.Role(), "undone", out)
+			d.log.Warn("a datapath died without cleaning up; put the host back from its journal", "host", j.host.Role(), "undone", out)
 		}
 	}
 }

@@ -103,7 +103,11 @@ series:
 				go func() {
 					// Into the second repetition's traffic.
 					time.Sleep(700 * time.Millisecond)
-					for _, pid := range pidsOf(tag, "iperf3", "-s", "-p 5202") {
+					// "iperf3 -s " as one word: a bare "-s" also matches
+					// the source namespace's name (wgb-TAG-source) in the
+					// command line of a client still in its __nsexec
+					// trampoline.
+					for _, pid := range pidsOf(tag, "iperf3 -s ", "-p 5202 ") {
 						syscall.Kill(pid, syscall.SIGKILL)
 						mu.Lock()
 						killed["iperf3"]++

@@ -198,9 +198,7 @@ series:
 		t.Fatal(err)
 	}
 	var logBuf bytes.Buffer
-	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&lockedWriter{w: &logBuf}, nil)))
-	t.Cleanup(func() { slog.SetDefault(old) })
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logBuf}, nil))
 
 	var b *blockers
 	var tag string
@@ -213,7 +211,7 @@ series:
 		b = startBlockers(t, bin, tag)
 		return blockedTestbed{Testbed: tb, t: t, b: b}, nil
 	}
-	run, err := Run(context.Background(), Options{Scenario: sc, Dir: filepath.Join(t.TempDir(), "run"), Binary: bin, Provision: provision, SharedCores: true})
+	run, err := Run(context.Background(), Options{Scenario: sc, Dir: filepath.Join(t.TempDir(), "run"), Binary: bin, Provision: provision, SharedCores: true, Log: log})
 	t.Logf("log:\n%s", logBuf.String())
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -271,7 +269,7 @@ func TestIntegrationNoFreePort(t *testing.T) {
 	portSearch = 2
 	t.Cleanup(func() { portSearch = saved })
 	flows := []flowSpec{{dst: netip.MustParseAddr("198.19.1.1"), port: 5201}}
-	srv, err := startServers(context.Background(), tb.Host(testbed.Drain), flows)
+	srv, err := startServers(context.Background(), tb.Host(testbed.Drain), flows, slog.New(slog.DiscardHandler))
 	if err == nil {
 		srv.stop()
 		t.Fatalf("startServers succeeded on port %d; want every port taken", flows[0].port)

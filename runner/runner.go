@@ -94,7 +94,7 @@ func Run(ctx context.Context, opts Options) (*results.Run, error) {
 		err    error
 	)
 	if opts.Resume {
-		if folder, run, err = resume(opts.Dir); err != nil {
+		if folder, run, err = resume(opts.Dir, opts.Log); err != nil {
 			return nil, err
 		}
 		opts.Scenario = &run.Scenario
@@ -160,7 +160,7 @@ func lostHost(cause, err error) error {
 
 // resume opens a run folder to continue it: completed points stay, the
 // rest is dropped to be measured again.
-func resume(dir string) (*results.Folder, *results.Run, error) {
+func resume(dir string, log *slog.Logger) (*results.Folder, *results.Run, error) {
 	folder, run, err := results.Open(dir)
 	if err != nil {
 		return nil, nil, err
@@ -169,9 +169,12 @@ func resume(dir string) (*results.Folder, *results.Run, error) {
 		return nil, nil, fmt.Errorf("run %s is already complete; nothing to resume", dir)
 	}
 	if run.Status == results.StatusRunning && run.Finished == nil {
-		// A run killed outright never wrote its end. Make sure its owner
-		// is gone before taking the folder over.
-		slog.Debug("resuming a run that did not record its end", "dir", dir)
+		// A run killed outright never wrote its end. Nothing records
+		// which process owns the folder, so this cannot tell such a run
+		// from one still going (resuming that would interleave both
+		// runs' points): it takes the folder over, trusting the user
+		// that its run is gone, and logs that it did.
+		log.Debug("resuming a run that did not record its end", "dir", dir)
 	}
 	kept := run.Points[:0]
 	for _, p := range run.Points {
@@ -316,7 +319,7 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 		return err
 	}
 	start := time.Now()
-	dep, err := deploy(ctx, hosts, tag, s, p.Tunnels, usableCPUs(r.run.Hosts[testbed.GW1]))
+	dep, err := deploy(ctx, hosts, tag, s, p.Tunnels, usableCPUs(r.run.Hosts[testbed.GW1]), r.opts.Log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -338,7 +341,7 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 	for _, n := range notes {
 		r.progress("%s: %s", label, n)
 	}
-	srv, err := startServers(ctx, hosts[testbed.Drain], flows)
+	srv, err := startServers(ctx, hosts[testbed.Drain], flows, r.opts.Log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

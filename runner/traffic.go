@@ -73,7 +73,7 @@ var (
 // the process that holds the port when drain can tell (ss -p). Only when
 // no free port is found does it fail, naming host, address, ports and
 // holders. Nothing on drain that the run did not start is touched.
-func startServers(ctx context.Context, drain testbed.Host, flows []flowSpec) (*servers, error) {
+func startServers(ctx context.Context, drain testbed.Host, flows []flowSpec, log *slog.Logger) (*servers, error) {
 	s := &servers{}
 	// What listens on drain before the run starts anything there; ss may
 	// be missing (a minimal host): then a taken port shows when iperf3
@@ -130,7 +130,7 @@ func startServers(ctx context.Context, drain testbed.Host, flows []flowSpec) (*s
 			}
 			note := fmt.Sprintf("%s: port %d on %s is taken%s; flow %d of tunnel %d uses port %d instead", hostName(drain), f.port, f.dst, holder, f.index, f.tunnel, port)
 			s.moved = append(s.moved, note)
-			slog.Warn(note)
+			log.Warn(note)
 			f.port = port
 		}
 	}
