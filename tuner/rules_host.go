@@ -483,8 +483,13 @@ func featureStates(l facts.Link, names []string) string {
 	return strings.Join(parts, ", ")
 }
 
-// benchSource is where the papers say how they prepared their machines.
-const benchSource = hpsr + " §III-A “Testbed” (hyper-threading, frequency scaling and idle states disabled); " + netdev + " “Testbed”"
+// benchSource is where the papers say how they prepared their machines:
+// both disable hyper-threading and idle states.
+const benchSource = hpsr + " §III-A “Testbed” (hyper-threading, frequency scaling and idle states disabled); " + netdev + " “Testbed” (hyper-threading and idle states disabled)"
+
+// governorSource: only the HPSR paper disables frequency scaling; the
+// performance governor is the nearest setting sysfs offers.
+const governorSource = hpsr + " §III-A “Testbed” (“we also disable dynamic frequency scaling and idle states on the CPU cores of all nodes”)"
 
 // benchEffect is what benchmark hygiene buys.
 var benchEffect = Effect{
@@ -521,7 +526,7 @@ func ruleGovernor(in *input, r *report) {
 			Fact:     strings.Join(bad, "; ") + " (" + h.CPU.FreqDriver + ")",
 			Advice:   "set the performance governor on every CPU while measuring",
 			Evidence: []Evidence{factEv(role, "/sys/devices/system/cpu/cpu*/cpufreq/scaling_governor", "%s", strings.Join(bad, "; "))},
-			Apply:    apply, Undo: undo, Effect: benchEffect, Source: benchSource,
+			Apply:    apply, Undo: undo, Effect: benchEffect, Source: governorSource,
 		})
 	}
 }

@@ -60,9 +60,9 @@ func ruleMultiTunnel(in *input, r *report) {
 		Advice: fmt.Sprintf("split the flows over several tunnels (about %d: one WireGuard interface, peer and UDP port each, each carrying a share of the prefixes); each tunnel gets its own receive core", k),
 		Source: hpsr + " §III-B (Fig. 4, 5) and §IV-A (Fig. 8); " + netdev + " “Single tunnel evaluation”, “Scaling to Multiple Tunnels”",
 		Effect: Effect{
-			Text:   "the per-tunnel stages (reception, forwarding) run on one core each, so throughput grows with tunnels: about linearly up to 4 tunnels, then a ~13 Gbit/s plateau with softirq NAPI (vs ~4.9 Gbit/s for one tunnel), beyond it with threaded NAPI",
+			Text:   "the per-tunnel stages (reception, forwarding) run on one core each, so throughput grows with tunnels: about linearly up to 4 tunnels, then a ~13 Gbit/s plateau with softirq NAPI (vs over 5.0 Gbit/s for one tunnel), beyond it with threaded NAPI",
 			Gain:   1.6,
-			Source: hpsr + " §III-C (Fig. 7b: one tunnel ~4.9 Gbit/s), §IV-A (Fig. 8: Vanilla ~13 Gbit/s from 4 tunnels)",
+			Source: hpsr + " §IV-A (Fig. 8: Vanilla ~13 Gbit/s from 4 tunnels), §IV-C (one tunnel: over 90/18 Gbit/s)",
 		},
 		Apply: []string{
 			fmt.Sprintf("# On both gateways, add %s next to wg0, each with its own port and a share of the prefixes; for tunnel i:", tunnelRange(k)),
@@ -92,8 +92,7 @@ func ruleMultiTunnel(in *input, r *report) {
 func ruleThreadedNAPI(in *input, r *report) {
 	const id = "threaded-napi"
 	effect := Effect{
-		Text:   "the NAPI polls move between cores instead of piling up on one: throughput scales with tunnels instead of plateauing near 13 Gbit/s beyond 4 tunnels (Vanilla thr reaches about half of Inline's >90 Gbit/s at 32 tunnels)",
-		Gain:   1.0,
+		Text:   "the NAPI polls move between cores instead of piling up on one: throughput scales with tunnels instead of plateauing near 13 Gbit/s beyond 4 tunnels, though far from linearly; the papers give no gain at a given tunnel count (Vanilla thr's best, at 32 tunnels, is half of Inline's over 90 Gbit/s)",
 		Source: hpsr + " §IV-B (Fig. 8 “Vanilla” vs “Vanilla thr”, Fig. 9), §IV-C (Inline 2× Vanilla thr)",
 	}
 	source := hpsr + " §IV-B; " + netdev + " “Scaling to Multiple Tunnels and the Problem of the NAPI”"
@@ -380,13 +379,13 @@ func decryptCommands(h *facts.Host, keep facts.CPUList) (apply, undo []string) {
 // few tunnels (elephant flows) favour vanilla with threaded NAPI.
 func ruleInline(in *input, r *report) {
 	inlineEffect := Effect{
-		Text:   "each tunnel handled start to finish on one core: throughput grows about linearly with tunnels, over 90 Gbit/s at 32 tunnels, 2× vanilla with threaded NAPI, at less than half its CPU",
+		Text:   "each tunnel handled start to finish on one core: throughput grows about linearly with tunnels, over 90 Gbit/s at 32 tunnels with every core busy, 2× the best of vanilla with threaded NAPI; where NUMA-aware vanilla saturates every core (~65 Gbit/s), inline still has CPUs to spare",
 		Gain:   1.0,
-		Source: hpsr + " §IV-C (Fig. 8 “Inline”); " + netdev + " “Wireguard Inline”",
+		Source: hpsr + " §IV-C (Fig. 8 “Inline”), §IV-D (NUMA-aware saturates all cores at ~65 Gbit/s); " + netdev + " “Wireguard Inline”",
 	}
 	vanillaEffect := Effect{
-		Text:   "with fewer than about 12 tunnels vanilla WireGuard with threaded NAPI is faster than inline, whose per-tunnel core cannot use parallel decryption (an elephant flow stays on one core)",
-		Source: hpsr + " §IV-C; " + netdev + " “Wireguard Inline” (fewer than 12 tunnels, elephant flows)",
+		Text:   "up to about 12 tunnels vanilla WireGuard with threaded NAPI is faster than inline, whose per-tunnel core cannot use parallel decryption (an elephant flow stays on one core), though at more than twice the CPU",
+		Source: hpsr + " §IV-C; " + netdev + " “Wireguard Inline” (fewer than 12 tunnels: more than 2× the CPU; elephant flows)",
 	}
 	inlineSource := hpsr + " §IV-C; " + netdev + " “Wireguard Inline”"
 	inlineRun := in.run != nil && slices.ContainsFunc(in.run.Scenario.Series, isInline)
