@@ -23,14 +23,47 @@ import (
 // at the point.
 func Compare(runs []*results.Run, tunnels, flowsPerTunnel int, opts Options) (*plot.Plot, error) {
 	ds := collect(runs, opts)
-	type bar struct {
-		label string
-		s     stat
-		color int
+	bs, absent, ok := barsAt(ds, tunnels, flowsPerTunnel)
+	at := plural(tunnels, "tunnel") + " × " + plural(flowsPerTunnel, "flow")
+	if ok == 0 {
+		why := "no series measured it"
+		if len(bs) > 0 {
+			why = "every repetition of every series failed there"
+		}
+		return nil, fmt.Errorf("comparison of %s at %s: %s%s: %w", describeRuns(runs), at, why, skippedSuffix(ds), ErrNoData)
 	}
-	var bs []bar
-	var absent []string
-	ok := 0
+
+	title := opts.Title
+	if title == "" {
+		title = scenarioTitle(runs) + ": throughput at " + at
+	}
+	p := newPlot(title, "", "aggregate throughput (Gbit/s)")
+	addGrid(p)
+	d := drawBars(p, bs, opts.ErrorBars)
+	if err := addBarLabels(p, d.valXY, d.valText, nil); err != nil {
+		return nil, fmt.Errorf("comparison at %s: value labels: %w", at, err)
+	}
+	if err := addBarLabels(p, d.failXY, d.failText, failedColor); err != nil {
+		return nil, fmt.Errorf("comparison at %s: failure labels: %w", at, err)
+	}
+	if legend := compareLegend(ds, d, absent, opts.ErrorBars); legend.n > 0 {
+		p.Add(legend)
+	}
+	setBarAxes(p, d.names, d.ymax)
+	return p, nil
+}
+
+// bar is one series' statistics at the compared point.
+type bar struct {
+	label string
+	s     stat
+	color int
+}
+
+// barsAt returns the bars of ds's series at a point, the labels of the
+// series that did not measure it, and how many bars have a successful
+// repetition.
+func barsAt(ds dataset, tunnels, flowsPerTunnel int) (bs []bar, absent []string, ok int) {
 	for i, l := range ds.Lines {
 		found := false
 		for _, s := range l.Points {
@@ -47,37 +80,30 @@ func Compare(runs []*results.Run, tunnels, flowsPerTunnel int, opts Options) (*p
 			absent = append(absent, l.Label)
 		}
 	}
-	at := plural(tunnels, "tunnel") + " × " + plural(flowsPerTunnel, "flow")
-	if ok == 0 {
-		why := "no series measured it"
-		if len(bs) > 0 {
-			why = "every repetition of every series failed there"
-		}
-		return nil, fmt.Errorf("comparison of %s at %s: %s%s: %w", describeRuns(runs), at, why, skippedSuffix(ds), ErrNoData)
-	}
+	return bs, absent, ok
+}
 
-	title := opts.Title
-	if title == "" {
-		title = scenarioTitle(runs) + ": throughput at " + at
-	}
-	p := newPlot(title, "", "aggregate throughput (Gbit/s)")
-	addGrid(p)
-	legend := newSideLegend()
+// drawnBars is what drawBars put on the plot, for the labels, legend and
+// axes.
+type drawnBars struct {
+	names             []string
+	ymax              float64
+	valXY, failXY     plotter.XYs
+	valText, failText []string
+	anyErr, anyNoErr  bool
+}
 
+// drawBars adds one bar (with error bars) per series with a successful
+// repetition, and a place for a "failed" mark for the others.
+func drawBars(p *plot.Plot, bs []bar, eb ErrorBars) drawnBars {
 	const w = 0.62
-	ymax := 0.0
-	var names []string
-	var valXY plotter.XYs
-	var valText []string
-	var failXY plotter.XYs
-	var failText []string
-	anyErr, anyNoErr := false, false
+	var d drawnBars
 	for i, b := range bs {
 		x := float64(i)
-		names = append(names, b.label)
+		d.names = append(d.names, b.label)
 		if b.s.N == 0 {
-			failXY = append(failXY, plotter.XY{X: x, Y: 0})
-			failText = append(failText, fmt.Sprintf("failed\n0/%d ok", b.s.Total))
+			d.failXY = append(d.failXY, plotter.XY{X: x, Y: 0})
+			d.failText = append(d.failText, fmt.Sprintf("failed\n0/%d ok", b.s.Total))
 			continue
 		}
 		col, _, _ := seriesStyle(b.color)
@@ -101,54 +127,54 @@ func Compare(runs []*results.Run, tunnels, flowsPerTunnel int, opts Options) (*p
 				})
 			}
 			top += b.s.Err
-			anyErr = true
-		} else if opts.ErrorBars != NoErrorBars {
-			anyNoErr = true
+			d.anyErr = true
+		} else if eb != NoErrorBars {
+			d.anyNoErr = true
 		}
-		ymax = math.Max(ymax, top)
+		d.ymax = math.Max(d.ymax, top)
 		txt := gbps(b.s.Mean)
 		if b.s.N < b.s.Total {
 			txt += fmt.Sprintf("\n%d/%d ok", b.s.N, b.s.Total)
 		}
-		valXY = append(valXY, plotter.XY{X: x, Y: top})
-		valText = append(valText, txt)
+		d.valXY = append(d.valXY, plotter.XY{X: x, Y: top})
+		d.valText = append(d.valText, txt)
 	}
-	if ymax <= 0 {
-		ymax = 1
+	if d.ymax <= 0 {
+		d.ymax = 1
 	}
-	if len(valXY) > 0 {
-		lb, err := plotter.NewLabels(plotter.XYLabels{XYs: valXY, Labels: valText})
-		if err != nil {
-			return nil, fmt.Errorf("comparison at %s: value labels: %w", at, err)
-		}
-		for i := range lb.TextStyle {
-			setFont(&lb.TextStyle[i], tickSize)
-			lb.TextStyle[i].XAlign = draw.XCenter
-			lb.TextStyle[i].YAlign = draw.YBottom
-		}
-		lb.Offset = vg.Point{Y: vg.Points(2)}
-		p.Add(lb)
-	}
-	if len(failXY) > 0 {
-		lb, err := plotter.NewLabels(plotter.XYLabels{XYs: failXY, Labels: failText})
-		if err != nil {
-			return nil, fmt.Errorf("comparison at %s: failure labels: %w", at, err)
-		}
-		for i := range lb.TextStyle {
-			setFont(&lb.TextStyle[i], tickSize)
-			lb.TextStyle[i].Color = failedColor
-			lb.TextStyle[i].XAlign = draw.XCenter
-			lb.TextStyle[i].YAlign = draw.YBottom
-		}
-		lb.Offset = vg.Point{Y: vg.Points(2)}
-		p.Add(lb)
-	}
+	return d
+}
 
-	if anyErr {
-		legend.Add("error bars:")
-		legend.Add(opts.ErrorBars.String(), errThumb{style: draw.LineStyle{Color: color.Black, Width: vg.Points(1)}})
+// addBarLabels puts texts centred above the points, in col when not nil.
+func addBarLabels(p *plot.Plot, xy plotter.XYs, text []string, col color.Color) error {
+	if len(xy) == 0 {
+		return nil
 	}
-	if anyNoErr {
+	lb, err := plotter.NewLabels(plotter.XYLabels{XYs: xy, Labels: text})
+	if err != nil {
+		return err
+	}
+	for i := range lb.TextStyle {
+		setFont(&lb.TextStyle[i], tickSize)
+		if col != nil {
+			lb.TextStyle[i].Color = col
+		}
+		lb.TextStyle[i].XAlign = draw.XCenter
+		lb.TextStyle[i].YAlign = draw.YBottom
+	}
+	lb.Offset = vg.Point{Y: vg.Points(2)}
+	p.Add(lb)
+	return nil
+}
+
+// compareLegend says what the error bars are and which series are absent.
+func compareLegend(ds dataset, d drawnBars, absent []string, eb ErrorBars) *sideLegend {
+	legend := newSideLegend()
+	if d.anyErr {
+		legend.Add("error bars:")
+		legend.Add(eb.String(), errThumb{style: draw.LineStyle{Color: color.Black, Width: vg.Points(1)}})
+	}
+	if d.anyNoErr {
 		legend.Add("no error bar: 1 successful rep.")
 	}
 	if len(absent) > 0 {
@@ -165,10 +191,12 @@ func Compare(runs []*results.Run, tunnels, flowsPerTunnel int, opts Options) (*p
 		}
 		addNames(legend, sk)
 	}
-	if legend.n > 0 {
-		p.Add(legend)
-	}
+	return legend
+}
 
+// setBarAxes names the bars on the x axis (slanted when they are many or
+// long) and scales the y axis to leave room for the labels.
+func setBarAxes(p *plot.Plot, names []string, ymax float64) {
 	p.NominalX(names...)
 	long := 0
 	for _, n := range names {
@@ -183,7 +211,6 @@ func Compare(runs []*results.Run, tunnels, flowsPerTunnel int, opts Options) (*p
 	p.Y.Min = 0
 	p.Y.Tick.Marker = niceTicks{}
 	p.Y.Max = ymax * 1.18
-	return p, nil
 }
 
 // addNames adds up to five names to a legend as indented notes.

@@ -107,41 +107,7 @@ func CoreBars(cpu CPUTable, host string, at CPUPoint, highlight []int, highlight
 	p := newPlot(cpuTitle("per-core CPU", host, at), "core ("+at.windowText()+")", "CPU time (%)")
 	addGrid(p)
 
-	const w = 0.72
-	anyOther := false
-	for _, l := range loads {
-		if l.Other >= 0.5 {
-			anyOther = true
-		}
-	}
-	type layer struct {
-		name string
-		col  color.Color
-		get  func(CoreLoad) float64
-	}
-	layers := []layer{
-		{"user", userColor, func(l CoreLoad) float64 { return l.User }},
-		{"system", systemColor, func(l CoreLoad) float64 { return l.System }},
-		{"softirq", softirqColor, func(l CoreLoad) float64 { return l.SoftIRQ }},
-	}
-	if anyOther {
-		layers = append(layers, layer{"irq + steal", otherColor, func(l CoreLoad) float64 { return l.Other }})
-	}
-	bottoms := make([]float64, len(loads))
-	var drawn []*bars
-	for _, layer := range layers {
-		b := &bars{fill: layer.col}
-		for i, l := range loads {
-			v := layer.get(l)
-			if !finite(v) || v < 0 {
-				v = 0
-			}
-			b.rects = append(b.rects, rect{X: float64(i), W: w, Bottom: bottoms[i], Top: bottoms[i] + v})
-			bottoms[i] += v
-		}
-		p.Add(b)
-		drawn = append(drawn, b)
-	}
+	bottoms, layers, drawn := stackCoreLayers(p, loads)
 	top := 100.0
 	for _, v := range bottoms {
 		top = math.Max(top, v)
@@ -151,33 +117,9 @@ func CoreBars(cpu CPUTable, host string, at CPUPoint, highlight []int, highlight
 	for i := len(layers) - 1; i >= 0; i-- {
 		legend.Add(layers[i].name, drawn[i])
 	}
-
-	// Highlighted cores: a red frame around the whole bar and a marker.
-	hl := &bars{outline: draw.LineStyle{Color: highlightColor, Width: vg.Points(1.6)}}
-	var marks plotter.XYs
-	var named []string
-	for i, l := range loads {
-		if !slices.Contains(highlight, l.Core) {
-			continue
-		}
-		hl.rects = append(hl.rects, rect{X: float64(i), W: w + 0.14, Bottom: 0, Top: math.Max(bottoms[i], 1)})
-		marks = append(marks, plotter.XY{X: float64(i), Y: math.Max(bottoms[i], 1) + top*0.045})
-		named = append(named, strconv.Itoa(l.Core))
-	}
-	if len(hl.rects) > 0 {
-		p.Add(hl)
-		sc, err := plotter.NewScatter(marks)
-		if err != nil {
-			return nil, fmt.Errorf("per-core CPU of %s: %w", host, err)
-		}
-		sc.GlyphStyle = draw.GlyphStyle{Color: highlightColor, Radius: vg.Points(3.5), Shape: draw.PyramidGlyph{}}
-		p.Add(sc)
-		if highlightLabel == "" {
-			highlightLabel = "highlighted core"
-		}
-		legend.Add("")
-		legend.Add(highlightLabel, hl, sc)
-		legend.Add("  core " + truncate(strings.Join(named, ", "), maxLegendText-7))
+	if grow, err := markCores(p, legend, loads, bottoms, top, highlight, highlightLabel); err != nil {
+		return nil, fmt.Errorf("per-core CPU of %s: %w", host, err)
+	} else if grow {
 		top += top * 0.1
 	}
 	p.Add(legend)
@@ -195,4 +137,83 @@ func CoreBars(cpu CPUTable, host string, at CPUPoint, highlight []int, highlight
 	p.Y.Min, p.Y.Max = 0, top
 	p.Y.Tick.Marker = valueTicks{values: []float64{0, 20, 40, 60, 80, 100}, labels: []string{"0", "20", "40", "60", "80", "100"}}
 	return p, nil
+}
+
+// coreBarWidth is the width of a core's bar, in cores.
+const coreBarWidth = 0.72
+
+// coreLayer is one kind of CPU time stacked in the per-core bars.
+type coreLayer struct {
+	name string
+	col  color.Color
+	get  func(CoreLoad) float64
+}
+
+// stackCoreLayers draws the user, system, softirq (and, when any core has
+// some, irq + steal) time of each core as stacked bars; it returns each
+// bar's top, the layers and their drawings.
+func stackCoreLayers(p *plot.Plot, loads []CoreLoad) ([]float64, []coreLayer, []*bars) {
+	anyOther := false
+	for _, l := range loads {
+		if l.Other >= 0.5 {
+			anyOther = true
+		}
+	}
+	layers := []coreLayer{
+		{"user", userColor, func(l CoreLoad) float64 { return l.User }},
+		{"system", systemColor, func(l CoreLoad) float64 { return l.System }},
+		{"softirq", softirqColor, func(l CoreLoad) float64 { return l.SoftIRQ }},
+	}
+	if anyOther {
+		layers = append(layers, coreLayer{"irq + steal", otherColor, func(l CoreLoad) float64 { return l.Other }})
+	}
+	bottoms := make([]float64, len(loads))
+	var drawn []*bars
+	for _, layer := range layers {
+		b := &bars{fill: layer.col}
+		for i, l := range loads {
+			v := layer.get(l)
+			if !finite(v) || v < 0 {
+				v = 0
+			}
+			b.rects = append(b.rects, rect{X: float64(i), W: coreBarWidth, Bottom: bottoms[i], Top: bottoms[i] + v})
+			bottoms[i] += v
+		}
+		p.Add(b)
+		drawn = append(drawn, b)
+	}
+	return bottoms, layers, drawn
+}
+
+// markCores frames the highlighted cores' bars in red with a marker above
+// them and names them in the legend; it reports whether it marked any.
+func markCores(p *plot.Plot, legend *sideLegend, loads []CoreLoad, bottoms []float64, top float64, highlight []int, label string) (bool, error) {
+	hl := &bars{outline: draw.LineStyle{Color: highlightColor, Width: vg.Points(1.6)}}
+	var marks plotter.XYs
+	var named []string
+	for i, l := range loads {
+		if !slices.Contains(highlight, l.Core) {
+			continue
+		}
+		hl.rects = append(hl.rects, rect{X: float64(i), W: coreBarWidth + 0.14, Bottom: 0, Top: math.Max(bottoms[i], 1)})
+		marks = append(marks, plotter.XY{X: float64(i), Y: math.Max(bottoms[i], 1) + top*0.045})
+		named = append(named, strconv.Itoa(l.Core))
+	}
+	if len(hl.rects) == 0 {
+		return false, nil
+	}
+	p.Add(hl)
+	sc, err := plotter.NewScatter(marks)
+	if err != nil {
+		return false, err
+	}
+	sc.GlyphStyle = draw.GlyphStyle{Color: highlightColor, Radius: vg.Points(3.5), Shape: draw.PyramidGlyph{}}
+	p.Add(sc)
+	if label == "" {
+		label = "highlighted core"
+	}
+	legend.Add("")
+	legend.Add(label, hl, sc)
+	legend.Add("  core " + truncate(strings.Join(named, ", "), maxLegendText-7))
+	return true, nil
 }

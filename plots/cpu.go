@@ -82,80 +82,102 @@ func ReadCPUCSV(r io.Reader) (CPUTable, error) {
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}
-		field := func(name string) (string, bool) {
-			i, ok := col[name]
-			if !ok || i >= len(rec) {
-				return "", false
-			}
-			return strings.TrimSpace(rec[i]), true
-		}
-		pct := func(name string) (float64, error) {
-			s, ok := field(name)
-			if !ok || s == "" {
-				return math.NaN(), nil
-			}
-			v, err := strconv.ParseFloat(s, 64)
-			if err != nil {
-				return 0, fmt.Errorf("cpu table line %d, column %s: %q is not a number", line, name, s)
-			}
-			if math.IsInf(v, 0) {
-				v = math.NaN()
-			}
-			return v, nil
-		}
-		count := func(name string) (uint64, error) {
-			s, ok := field(name)
-			if !ok || s == "" {
-				return 0, nil
-			}
-			v, err := strconv.ParseUint(s, 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("cpu table line %d, column %s: %q is not a count", line, name, s)
-			}
-			return v, nil
-		}
-		var s CPUSample
-		s.Host, _ = field("host")
-		if s.Host == "" {
-			return nil, fmt.Errorf("cpu table line %d: empty host", line)
-		}
-		coreStr, _ := field("core")
-		core, err := strconv.Atoi(coreStr)
-		if err != nil || core < 0 {
-			return nil, fmt.Errorf("cpu table line %d, column core: %q is not a core number", line, coreStr)
-		}
-		s.Core = core
-		var errs []error
-		var e error
-		s.T, e = pct("t_seconds")
-		errs = append(errs, e)
-		for _, f := range []struct {
-			name string
-			dst  *float64
-		}{
-			{"user", &s.User}, {"system", &s.System}, {"softirq", &s.SoftIRQ},
-			{"irq", &s.IRQ}, {"iowait", &s.IOWait}, {"steal", &s.Steal},
-			{"idle", &s.Idle}, {"busy", &s.Busy},
-		} {
-			*f.dst, e = pct(f.name)
-			errs = append(errs, e)
-		}
-		s.NetRX, e = count("net_rx")
-		errs = append(errs, e)
-		s.NetTX, e = count("net_tx")
-		errs = append(errs, e)
-		if err := errors.Join(errs...); err != nil {
+		s, err := cpuRow{col: col, rec: rec, line: line}.sample()
+		if err != nil {
 			return nil, err
-		}
-		if math.IsNaN(s.T) {
-			return nil, fmt.Errorf("cpu table line %d: no t_seconds", line)
-		}
-		if math.IsNaN(s.Busy) && !math.IsNaN(s.Idle) {
-			s.Busy = 100 - s.Idle - zeroNaN(s.IOWait)
 		}
 		t = append(t, s)
 	}
 	return t, nil
+}
+
+// cpuRow is one record of a cpu.csv with the header's column indexes.
+type cpuRow struct {
+	col  map[string]int
+	rec  []string
+	line int
+}
+
+// field returns the trimmed value of a column, and whether the record has it.
+func (r cpuRow) field(name string) (string, bool) {
+	i, ok := r.col[name]
+	if !ok || i >= len(r.rec) {
+		return "", false
+	}
+	return strings.TrimSpace(r.rec[i]), true
+}
+
+// pct returns a percentage column; NaN when it is missing, empty or infinite.
+func (r cpuRow) pct(name string) (float64, error) {
+	s, ok := r.field(name)
+	if !ok || s == "" {
+		return math.NaN(), nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, fmt.Errorf("cpu table line %d, column %s: %q is not a number", r.line, name, s)
+	}
+	if math.IsInf(v, 0) {
+		v = math.NaN()
+	}
+	return v, nil
+}
+
+// count returns a counter column; 0 when it is missing or empty.
+func (r cpuRow) count(name string) (uint64, error) {
+	s, ok := r.field(name)
+	if !ok || s == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("cpu table line %d, column %s: %q is not a count", r.line, name, s)
+	}
+	return v, nil
+}
+
+// sample decodes the record; busy, when missing, is derived from idle.
+func (r cpuRow) sample() (CPUSample, error) {
+	var s CPUSample
+	s.Host, _ = r.field("host")
+	if s.Host == "" {
+		return s, fmt.Errorf("cpu table line %d: empty host", r.line)
+	}
+	coreStr, _ := r.field("core")
+	core, err := strconv.Atoi(coreStr)
+	if err != nil || core < 0 {
+		return s, fmt.Errorf("cpu table line %d, column core: %q is not a core number", r.line, coreStr)
+	}
+	s.Core = core
+	var errs []error
+	var e error
+	s.T, e = r.pct("t_seconds")
+	errs = append(errs, e)
+	for _, f := range []struct {
+		name string
+		dst  *float64
+	}{
+		{"user", &s.User}, {"system", &s.System}, {"softirq", &s.SoftIRQ},
+		{"irq", &s.IRQ}, {"iowait", &s.IOWait}, {"steal", &s.Steal},
+		{"idle", &s.Idle}, {"busy", &s.Busy},
+	} {
+		*f.dst, e = r.pct(f.name)
+		errs = append(errs, e)
+	}
+	s.NetRX, e = r.count("net_rx")
+	errs = append(errs, e)
+	s.NetTX, e = r.count("net_tx")
+	errs = append(errs, e)
+	if err := errors.Join(errs...); err != nil {
+		return s, err
+	}
+	if math.IsNaN(s.T) {
+		return s, fmt.Errorf("cpu table line %d: no t_seconds", r.line)
+	}
+	if math.IsNaN(s.Busy) && !math.IsNaN(s.Idle) {
+		s.Busy = 100 - s.Idle - zeroNaN(s.IOWait)
+	}
+	return s, nil
 }
 
 // ReadCPUFile reads the cpu.csv at path with ReadCPUCSV.

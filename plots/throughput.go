@@ -130,10 +130,33 @@ func Throughput(runs []*results.Run, opts Options) (*plot.Plot, error) {
 	}
 	p := newPlot(title, axis.label, "aggregate throughput (Gbit/s)")
 	addGrid(p)
-	legend := newSideLegend()
+	d := &drawnLines{plot: p, axis: axis, legend: newSideLegend(), errorBars: opts.ErrorBars, dodge: lineDodger(ds, axis)}
+	for _, l := range ds.Lines {
+		if err := d.series(l); err != nil {
+			return nil, err
+		}
+	}
+	d.finishLegend(ds)
+	p.Add(d.legend)
 
-	// Lines are drawn a little apart where they share x values, so error
-	// bars at the same point do not hide each other.
+	xs := slices.Clone(d.xs)
+	slices.Sort(xs)
+	xs = slices.Compact(xs)
+	setXAxis(p, xs)
+	p.Y.Min = 0
+	p.Y.Tick.Marker = niceTicks{}
+	ymax := d.ymax
+	if ymax <= 0 {
+		ymax = 1
+	}
+	p.Y.Max = ymax * 1.08
+	return p, nil
+}
+
+// lineDodger returns the shift of each line's x values: lines are drawn a
+// little apart where they share x values, so error bars at the same point
+// do not hide each other.
+func lineDodger(ds dataset, axis axisChoice) func(x float64, i int) float64 {
 	nLines := 0
 	for _, l := range ds.Lines {
 		seen := map[int]bool{}
@@ -149,107 +172,134 @@ func Throughput(runs []*results.Run, opts Options) (*plot.Plot, error) {
 			allX = append(allX, int(axis.xOf(s)))
 		}
 	}
-	dodge := dodger(allX, nLines)
+	return dodger(allX, nLines)
+}
 
-	var xs []int
-	ymax := 0.0
-	anyErr, anyNoErr, anyFailed := false, false, false
-	var failedXY plotter.XYs
-	idx := 0
-	for _, l := range ds.Lines {
-		groups := map[int][]stat{}
-		var keys []int
-		names := map[int]string{}
-		for _, s := range l.Points {
-			g, name := axis.groupOf(s)
-			if _, ok := groups[g]; !ok {
-				keys = append(keys, g)
-				names[g] = name
-			}
-			groups[g] = append(groups[g], s)
+// drawnLines draws the lines of a throughput figure and keeps what the
+// legend and axes need.
+type drawnLines struct {
+	plot      *plot.Plot
+	axis      axisChoice
+	legend    *sideLegend
+	errorBars ErrorBars
+	dodge     func(x float64, i int) float64
+
+	idx                         int // lines drawn so far
+	xs                          []int
+	ymax                        float64
+	anyErr, anyNoErr, anyFailed bool
+	failedXY                    plotter.XYs
+}
+
+// series draws one series: one line, or one per value of the other sweep
+// dimension when the axis splits it.
+func (d *drawnLines) series(l line) error {
+	groups := map[int][]stat{}
+	var keys []int
+	names := map[int]string{}
+	for _, s := range l.Points {
+		g, name := d.axis.groupOf(s)
+		if _, ok := groups[g]; !ok {
+			keys = append(keys, g)
+			names[g] = name
 		}
-		slices.Sort(keys)
-		for _, g := range keys {
-			pts := groups[g]
-			slices.SortStableFunc(pts, func(a, b stat) int { return cmp.Compare(axis.xOf(a), axis.xOf(b)) })
-			col, glyph, dashes := seriesStyle(idx)
-			idx++
-			ls := draw.LineStyle{Color: col, Width: vg.Points(1.5), Dashes: dashes}
-			gs := draw.GlyphStyle{Color: col, Radius: vg.Points(2.8), Shape: glyph}
-
-			var seg plotter.XYs
-			var all plotter.XYs
-			var errs plotter.XYs
-			var errVals plotter.YErrors
-			flush := func() {
-				if len(seg) > 1 {
-					ln, err := plotter.NewLine(seg)
-					if err == nil {
-						ln.LineStyle = ls
-						p.Add(ln)
-					}
-				}
-				seg = nil
-			}
-			lineIdx := idx - 1
-			for _, s := range pts {
-				xs = append(xs, int(axis.xOf(s)))
-				x := dodge(axis.xOf(s), lineIdx)
-				if s.N == 0 {
-					flush()
-					failedXY = append(failedXY, plotter.XY{X: axis.xOf(s), Y: 0})
-					anyFailed = true
-					continue
-				}
-				seg = append(seg, plotter.XY{X: x, Y: s.Mean})
-				all = append(all, plotter.XY{X: x, Y: s.Mean})
-				ymax = math.Max(ymax, s.Mean+s.Err)
-				if s.HasErr {
-					errs = append(errs, plotter.XY{X: x, Y: s.Mean})
-					errVals = append(errVals, struct{ Low, High float64 }{s.Err, s.Err})
-					anyErr = true
-				} else if opts.ErrorBars != NoErrorBars {
-					anyNoErr = true
-				}
-			}
-			flush()
-			label := l.Label
-			if n := names[g]; n != "" {
-				label += ", " + n
-			}
-			if len(all) == 0 {
-				legend.Add(label + ": all failed")
-				continue
-			}
-			sc, err := plotter.NewScatter(all)
-			if err != nil {
-				return nil, fmt.Errorf("throughput: series %s: %w", label, err)
-			}
-			sc.GlyphStyle = gs
-			p.Add(sc)
-			if len(errs) > 0 {
-				eb := &plotter.YErrorBars{XYs: errs, YErrors: errVals, LineStyle: draw.LineStyle{Color: col, Width: vg.Points(1)}, CapWidth: vg.Points(6)}
-				p.Add(eb)
-			}
-			lineThumb := &plotter.Line{LineStyle: ls}
-			legend.Add(label, lineThumb, sc)
+		groups[g] = append(groups[g], s)
+	}
+	slices.Sort(keys)
+	for _, g := range keys {
+		label := l.Label
+		if n := names[g]; n != "" {
+			label += ", " + n
+		}
+		if err := d.line(label, groups[g]); err != nil {
+			return err
 		}
 	}
-	if anyFailed {
-		sc, err := plotter.NewScatter(failedXY)
+	return nil
+}
+
+// line draws one line of means with its glyphs and error bars, broken at
+// points with no successful repetition, and adds it to the legend.
+func (d *drawnLines) line(label string, pts []stat) error {
+	axis := d.axis
+	slices.SortStableFunc(pts, func(a, b stat) int { return cmp.Compare(axis.xOf(a), axis.xOf(b)) })
+	col, glyph, dashes := seriesStyle(d.idx)
+	lineIdx := d.idx
+	d.idx++
+	ls := draw.LineStyle{Color: col, Width: vg.Points(1.5), Dashes: dashes}
+	gs := draw.GlyphStyle{Color: col, Radius: vg.Points(2.8), Shape: glyph}
+
+	var seg, all, errs plotter.XYs
+	var errVals plotter.YErrors
+	flush := func() {
+		if len(seg) > 1 {
+			ln, err := plotter.NewLine(seg)
+			if err == nil {
+				ln.LineStyle = ls
+				d.plot.Add(ln)
+			}
+		}
+		seg = nil
+	}
+	for _, s := range pts {
+		d.xs = append(d.xs, int(axis.xOf(s)))
+		x := d.dodge(axis.xOf(s), lineIdx)
+		if s.N == 0 {
+			flush()
+			d.failedXY = append(d.failedXY, plotter.XY{X: axis.xOf(s), Y: 0})
+			d.anyFailed = true
+			continue
+		}
+		seg = append(seg, plotter.XY{X: x, Y: s.Mean})
+		all = append(all, plotter.XY{X: x, Y: s.Mean})
+		d.ymax = math.Max(d.ymax, s.Mean+s.Err)
+		if s.HasErr {
+			errs = append(errs, plotter.XY{X: x, Y: s.Mean})
+			errVals = append(errVals, struct{ Low, High float64 }{s.Err, s.Err})
+			d.anyErr = true
+		} else if d.errorBars != NoErrorBars {
+			d.anyNoErr = true
+		}
+	}
+	flush()
+	if len(all) == 0 {
+		d.legend.Add(label + ": all failed")
+		return nil
+	}
+	sc, err := plotter.NewScatter(all)
+	if err != nil {
+		return fmt.Errorf("throughput: series %s: %w", label, err)
+	}
+	sc.GlyphStyle = gs
+	d.plot.Add(sc)
+	if len(errs) > 0 {
+		eb := &plotter.YErrorBars{XYs: errs, YErrors: errVals, LineStyle: draw.LineStyle{Color: col, Width: vg.Points(1)}, CapWidth: vg.Points(6)}
+		d.plot.Add(eb)
+	}
+	lineThumb := &plotter.Line{LineStyle: ls}
+	d.legend.Add(label, lineThumb, sc)
+	return nil
+}
+
+// finishLegend marks the failed points and adds the notes: what the error
+// bars are, and which series did not run.
+func (d *drawnLines) finishLegend(ds dataset) {
+	legend := d.legend
+	if d.anyFailed {
+		sc, err := plotter.NewScatter(d.failedXY)
 		if err == nil {
 			sc.GlyphStyle = draw.GlyphStyle{Color: failedColor, Radius: vg.Points(4), Shape: draw.CrossGlyph{}}
-			p.Add(sc)
+			d.plot.Add(sc)
 			legend.Add("no successful rep.", sc)
 		}
 	}
-	if anyErr {
+	if d.anyErr {
 		legend.Add("")
 		legend.Add("error bars:")
-		legend.Add(opts.ErrorBars.String(), errThumb{style: draw.LineStyle{Color: seriesColors[len(seriesColors)-1], Width: vg.Points(1)}})
+		legend.Add(d.errorBars.String(), errThumb{style: draw.LineStyle{Color: seriesColors[len(seriesColors)-1], Width: vg.Points(1)}})
 	}
-	if anyNoErr {
-		if !anyErr {
+	if d.anyNoErr {
+		if !d.anyErr {
 			legend.Add("")
 		}
 		legend.Add("no error bar: 1 successful rep.")
@@ -257,26 +307,12 @@ func Throughput(runs []*results.Run, opts Options) (*plot.Plot, error) {
 	if len(ds.Skipped) > 0 {
 		legend.Add("")
 		legend.Add("not run (see report):")
-		for i, s := range ds.Skipped {
-			if i == 4 && len(ds.Skipped) > 5 {
-				legend.Add(fmt.Sprintf("  …and %d more", len(ds.Skipped)-4))
-				break
-			}
-			legend.Add("  " + s.Label)
+		var sk []string
+		for _, s := range ds.Skipped {
+			sk = append(sk, s.Label)
 		}
+		addNames(legend, sk)
 	}
-	p.Add(legend)
-
-	slices.Sort(xs)
-	xs = slices.Compact(xs)
-	setXAxis(p, xs)
-	p.Y.Min = 0
-	p.Y.Tick.Marker = niceTicks{}
-	if ymax <= 0 {
-		ymax = 1
-	}
-	p.Y.Max = ymax * 1.08
-	return p, nil
 }
 
 // setXAxis sets a numeric x axis with ticks at the measured values, on a

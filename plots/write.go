@@ -346,25 +346,41 @@ func comparePoints(ds dataset, given []Point) []Point {
 // (where the black hole of the paper forms) first.
 var gatewayHosts = []string{"gw2", "gw1"}
 
+// cpuCand is a point of a run with a CPU trace, as a per-core figure
+// would show it.
+type cpuCand struct {
+	p     results.Point
+	rep   int
+	cpu   CPUTable
+	at    CPUPoint
+	hosts []string
+	hl    map[string][]int
+	label string
+	hot   bool
+}
+
 // cpuFigures writes the per-core figures of one run.
 func (wr *writer) cpuFigures(r *results.Run, runDir, prefix, runLabel string) {
+	bySeries, order := wr.cpuCandidates(r, runDir, runLabel)
+	wr.cpuSweepFigures(r, bySeries, order, prefix)
+	for _, s := range order {
+		for _, c := range wr.chooseCPUPoints(bySeries[s]) {
+			for _, h := range c.hosts {
+				wr.perCoreFigures(c, h, prefix)
+			}
+		}
+	}
+}
+
+// cpuCandidates reads the trace that stands for each point of r, by
+// series in the run's order, with the cores to highlight per host.
+func (wr *writer) cpuCandidates(r *results.Run, runDir, runLabel string) (map[string][]cpuCand, []string) {
 	hl := wr.opts.Highlight
 	if hl == nil {
 		hl = DefaultHighlighter(r.Scenario.Probes.Saturation, r.Scenario.Probes.Persistence)
 	}
 	omit := r.Scenario.Traffic.Omit.Std().Seconds()
-
-	type cand struct {
-		p     results.Point
-		rep   int
-		cpu   CPUTable
-		at    CPUPoint
-		hosts []string
-		hl    map[string][]int
-		label string
-		hot   bool
-	}
-	bySeries := map[string][]cand{}
+	bySeries := map[string][]cpuCand{}
 	var order []string
 	for _, p := range r.Points {
 		rep, cpu, err := pickTrace(runDir, p)
@@ -374,23 +390,13 @@ func (wr *writer) cpuFigures(r *results.Run, runDir, prefix, runLabel string) {
 			}
 			continue
 		}
-		c := cand{p: p, rep: rep, cpu: cpu, hl: map[string][]int{}}
+		c := cpuCand{p: p, rep: rep, cpu: cpu, hl: map[string][]int{}}
 		c.at = CPUPoint{Run: runLabel, Series: p.Series, Tunnels: p.Tunnels, FlowsPerTunnel: p.FlowsPerTunnel,
 			Rep: rep, SharedCores: r.Testbed.SharedCores}
 		if maxT := maxTime(cpu); omit > 0 && maxT > omit*1.5 {
 			c.at.From = omit
 		}
-		for _, h := range gatewayHosts {
-			if len(cpu.Host(h)) > 0 {
-				c.hosts = append(c.hosts, h)
-			}
-		}
-		if len(c.hosts) == 0 {
-			c.hosts = cpu.Hosts()
-		}
-		if r.Testbed.SharedCores && len(c.hosts) > 1 {
-			c.hosts = c.hosts[:1] // machine-wide: the hosts' figures are the same
-		}
+		c.hosts = traceHosts(cpu, r.Testbed.SharedCores)
 		for _, h := range c.hosts {
 			cores, label := hl(h, c.at, cpu)
 			c.hl[h] = cores
@@ -404,7 +410,30 @@ func (wr *writer) cpuFigures(r *results.Run, runDir, prefix, runLabel string) {
 		}
 		bySeries[p.Series] = append(bySeries[p.Series], c)
 	}
-	// The companion of the throughput figure: CPU against the sweep.
+	return bySeries, order
+}
+
+// traceHosts returns the hosts of a trace to draw: the gateways, receive
+// side first, else every host; one when the hosts share their cores.
+func traceHosts(cpu CPUTable, sharedCores bool) []string {
+	var hosts []string
+	for _, h := range gatewayHosts {
+		if len(cpu.Host(h)) > 0 {
+			hosts = append(hosts, h)
+		}
+	}
+	if len(hosts) == 0 {
+		hosts = cpu.Hosts()
+	}
+	if sharedCores && len(hosts) > 1 {
+		hosts = hosts[:1] // machine-wide: the hosts' figures are the same
+	}
+	return hosts
+}
+
+// cpuSweepFigures writes the companion of the throughput figure, CPU
+// against the sweep, per gateway, when a series has two traced points.
+func (wr *writer) cpuSweepFigures(r *results.Run, bySeries map[string][]cpuCand, order []string, prefix string) {
 	var traces []CPUTrace
 	multi := false
 	hostSet := map[string]bool{}
@@ -419,68 +448,72 @@ func (wr *writer) cpuFigures(r *results.Run, runDir, prefix, runLabel string) {
 			}
 		}
 	}
-	if multi {
-		var hosts []string
-		for _, h := range gatewayHosts {
-			if hostSet[h] {
-				hosts = append(hosts, h)
-			}
-		}
-		if r.Testbed.SharedCores && len(hosts) > 1 {
-			hosts = hosts[:1]
-		}
-		for _, h := range hosts {
-			p, err := CPUSweep(traces, h, wr.opts)
-			wr.add(prefix+"cpu-sweep-"+fileName(h), "cpu-sweep", fmt.Sprintf(
-				"CPU of %s at every point with a trace: the busiest core (solid) and the mean of all cores (dashed), busy share after the warm-up. A busiest core near 100 %% while the mean stays low is a black hole.", h),
-				p, err, 0, 0)
+	if !multi {
+		return
+	}
+	var hosts []string
+	for _, h := range gatewayHosts {
+		if hostSet[h] {
+			hosts = append(hosts, h)
 		}
 	}
+	if r.Testbed.SharedCores && len(hosts) > 1 {
+		hosts = hosts[:1]
+	}
+	for _, h := range hosts {
+		p, err := CPUSweep(traces, h, wr.opts)
+		wr.add(prefix+"cpu-sweep-"+fileName(h), "cpu-sweep", fmt.Sprintf(
+			"CPU of %s at every point with a trace: the busiest core (solid) and the mean of all cores (dashed), busy share after the warm-up. A busiest core near 100 %% while the mean stays low is a black hole.", h),
+			p, err, 0, 0)
+	}
+}
 
-	for _, s := range order {
-		cs := bySeries[s]
-		var chosen []cand
-		for _, c := range cs {
-			if wr.opts.CPUFigures == CPUAll || c.hot {
-				chosen = append(chosen, c)
-			}
-		}
-		largest := slices.MaxFunc(cs, func(a, b cand) int {
-			return cmp.Or(cmp.Compare(a.p.Tunnels*a.p.FlowsPerTunnel, b.p.Tunnels*b.p.FlowsPerTunnel), cmp.Compare(a.p.Tunnels, b.p.Tunnels))
-		})
-		if !slices.ContainsFunc(chosen, func(c cand) bool {
-			return c.p.Tunnels == largest.p.Tunnels && c.p.FlowsPerTunnel == largest.p.FlowsPerTunnel
-		}) {
-			chosen = append(chosen, largest)
-		}
-		for _, c := range chosen {
-			for _, h := range c.hosts {
-				base := fmt.Sprintf("%s-%s-t%d-f%d-rep%d", fileName(h), fileName(c.p.Series), c.p.Tunnels, c.p.FlowsPerTunnel, c.rep)
-				hlNote := ""
-				if n := len(c.hl[h]); n > 0 {
-					hlNote = fmt.Sprintf(" Red: %s %s %s.", c.label, pluralWord(n, "core"), joinInts(c.hl[h]))
-				}
-				shared := ""
-				if c.at.SharedCores {
-					shared = " The testbed's hosts share this machine's cores, so the figures are machine-wide."
-				}
-				cores := len(c.cpu.Cores(h))
-				w := vg.Length(0)
-				if cores > 32 {
-					dw, _, _ := wr.opts.size()
-					w = dw * vg.Length(math.Min(2, float64(cores)/32))
-				}
-				p, err := CoreBars(c.cpu, h, c.at, c.hl[h], c.label, wr.opts)
-				wr.add(prefix+"cpu-"+base, "cpu", fmt.Sprintf(
-					"Per-core CPU of %s, %s (%s): user, system and softirq time stacked.%s%s",
-					h, c.at, c.at.windowText(), hlNote, shared), p, err, w, 0)
-				p, err = Heatmap(c.cpu, h, c.at, c.hl[h], c.label, wr.opts)
-				wr.add(prefix+"heatmap-"+base, "heatmap", fmt.Sprintf(
-					"Busy share of every core of %s over time, %s; a black hole is one dark row while the others stay light.%s%s",
-					h, c.at, hlNote, shared), p, err, 0, 0)
-			}
+// chooseCPUPoints picks the points of one series to draw per-core figures
+// for: every one (CPUAll) or the hot ones, and always the largest.
+func (wr *writer) chooseCPUPoints(cs []cpuCand) []cpuCand {
+	var chosen []cpuCand
+	for _, c := range cs {
+		if wr.opts.CPUFigures == CPUAll || c.hot {
+			chosen = append(chosen, c)
 		}
 	}
+	largest := slices.MaxFunc(cs, func(a, b cpuCand) int {
+		return cmp.Or(cmp.Compare(a.p.Tunnels*a.p.FlowsPerTunnel, b.p.Tunnels*b.p.FlowsPerTunnel), cmp.Compare(a.p.Tunnels, b.p.Tunnels))
+	})
+	if !slices.ContainsFunc(chosen, func(c cpuCand) bool {
+		return c.p.Tunnels == largest.p.Tunnels && c.p.FlowsPerTunnel == largest.p.FlowsPerTunnel
+	}) {
+		chosen = append(chosen, largest)
+	}
+	return chosen
+}
+
+// perCoreFigures writes the per-core bars and the heatmap of host h at
+// one point.
+func (wr *writer) perCoreFigures(c cpuCand, h, prefix string) {
+	base := fmt.Sprintf("%s-%s-t%d-f%d-rep%d", fileName(h), fileName(c.p.Series), c.p.Tunnels, c.p.FlowsPerTunnel, c.rep)
+	hlNote := ""
+	if n := len(c.hl[h]); n > 0 {
+		hlNote = fmt.Sprintf(" Red: %s %s %s.", c.label, pluralWord(n, "core"), joinInts(c.hl[h]))
+	}
+	shared := ""
+	if c.at.SharedCores {
+		shared = " The testbed's hosts share this machine's cores, so the figures are machine-wide."
+	}
+	cores := len(c.cpu.Cores(h))
+	w := vg.Length(0)
+	if cores > 32 {
+		dw, _, _ := wr.opts.size()
+		w = dw * vg.Length(math.Min(2, float64(cores)/32))
+	}
+	p, err := CoreBars(c.cpu, h, c.at, c.hl[h], c.label, wr.opts)
+	wr.add(prefix+"cpu-"+base, "cpu", fmt.Sprintf(
+		"Per-core CPU of %s, %s (%s): user, system and softirq time stacked.%s%s",
+		h, c.at, c.at.windowText(), hlNote, shared), p, err, w, 0)
+	p, err = Heatmap(c.cpu, h, c.at, c.hl[h], c.label, wr.opts)
+	wr.add(prefix+"heatmap-"+base, "heatmap", fmt.Sprintf(
+		"Busy share of every core of %s over time, %s; a black hole is one dark row while the others stay light.%s%s",
+		h, c.at, hlNote, shared), p, err, 0, 0)
 }
 
 // pickTrace returns the CPU trace of the repetition of p that best stands

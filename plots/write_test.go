@@ -131,9 +131,9 @@ func TestWriteAllFixture(t *testing.T) {
 	}
 }
 
-func TestWriteAllTry2(t *testing.T) {
+func TestWriteAllLocalSharedCores(t *testing.T) {
 	// A real local run: shared cores, one repetition, three series skipped.
-	run := loadRun(t, "try2")
+	run := loadRun(t, "local-shared-cores")
 	dir := outDir(t)
 	paths, err := WriteAll(dir, []*results.Run{run}, Options{})
 	if err != nil {
@@ -239,12 +239,12 @@ func TestRenderBadInput(t *testing.T) {
 }
 
 func TestWriteAllSeveralRuns(t *testing.T) {
-	fix, try2 := loadRun(t, "fixture"), loadRun(t, "try2")
+	fix, local := loadRun(t, "fixture"), loadRun(t, "local-shared-cores")
 	dir := outDir(t)
-	paths, err := WriteAll(dir, []*results.Run{fix, try2}, Options{
+	paths, err := WriteAll(dir, []*results.Run{fix, local}, Options{
 		RunLabels: []string{"cloudlab", "local"},
 		Formats:   []string{"svg"},
-		RunDirs:   []string{filepath.Join("testdata", "fixture"), filepath.Join("testdata", "try2")},
+		RunDirs:   []string{filepath.Join("testdata", "fixture"), filepath.Join("testdata", "local-shared-cores")},
 	})
 	if err != nil {
 		t.Fatalf("WriteAll: %v", err)

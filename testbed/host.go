@@ -1,7 +1,10 @@
 // Package testbed is the four-host testbed of the papers (source → gw1 ⇄
 // gw2 → drain): the Host abstraction every later stage acts through, and the
 // addressing plan shared by every driver. Drivers live in sub-packages:
-// local (network namespaces on this machine) and, later, ssh.
+// local (network namespaces on this machine) and ssh (four real machines
+// of an inventory file, reached over SSH; testbed/cloudlab writes that
+// inventory for a CloudLab experiment, and testbed/netsetup addresses
+// each machine).
 //
 // It knows nothing of datapaths or iperf3: it runs commands, starts
 // processes and moves files on hosts.

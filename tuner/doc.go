@@ -8,7 +8,10 @@
 // evidence that triggered it — facts of the host (sysfs and procfs
 // values) or numbers measured in a run (findings of the black-hole
 // detector, per-core load, throughput with its 95 % confidence interval)
-// — and the effect the source reports. The rules are:
+// — and the effect the source reports. The numbers an effect quotes from
+// the HPSR 2025 paper (+31 %, 12 tunnels, …) are read from its data in
+// results/paper by claim ID, as `wgbench compare --paper` reads them. The
+// rules are:
 //
 //	multi-tunnel         one tunnel's receive core on gw2 is the bottleneck
 //	threaded-napi        a black hole, or several tunnels on softirq NAPI

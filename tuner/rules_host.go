@@ -48,109 +48,204 @@ func ruleNUMALocal(in *input, r *report) {
 		if in.nicIrrelevant(role) {
 			continue
 		}
-		var nic facts.Link
-		found := false
-		for _, l := range physicalNICs(h) {
-			if l.NUMANode >= 0 {
-				nic, found = l, true
-				break
-			}
-		}
+		nic, found := numaNIC(h)
 		if !found {
 			r.info(id, role, "%d NUMA nodes but no NIC reports its node (device/numa_node): NUMA placement not checked", len(h.Nodes))
 			continue
 		}
-		node, _ := h.Node(nic.NUMANode)
-		local := node.CPUs
-		var ev []Evidence
-		var apply, undo, parts []string
-		var off []string
-		for _, q := range nic.IRQs {
-			if len(q.Affinity) > 0 && !q.Affinity.SubsetOf(local) {
-				off = append(off, fmt.Sprint(q.Number))
-				apply = append(apply, fmt.Sprintf("echo %s > /proc/irq/%d/smp_affinity_list", local, q.Number))
-				undo = append(undo, fmt.Sprintf("echo %s > /proc/irq/%d/smp_affinity_list", q.Affinity, q.Number))
-			}
-		}
-		if len(off) > 0 {
-			parts = append(parts, fmt.Sprintf("%d of %d IRQs", len(off), len(nic.IRQs)))
-			q := nic.IRQs[slices.IndexFunc(nic.IRQs, func(q facts.IRQ) bool { return fmt.Sprint(q.Number) == off[0] })]
-			ev = append(ev, factEv(role, sysPath("proc/irq/%d/smp_affinity_list", q.Number), "%d of %d IRQs of %s may run off node %d (IRQ %d → CPUs %s)",
-				len(off), len(nic.IRQs), nic.Name, nic.NUMANode, q.Number, q.Affinity))
-		}
-		queues := make([]string, 0, len(nic.RPS))
-		for q := range nic.RPS {
-			queues = append(queues, q)
-		}
-		slices.Sort(queues)
-		for _, q := range queues {
-			m := nic.RPS[q]
-			if !m.SubsetOf(local) {
-				p := fmt.Sprintf("/sys/class/net/%s/queues/%s/rps_cpus", nic.Name, q)
-				ev = append(ev, factEv(role, p, "RPS of %s %s steers to CPUs %s, off node %d", nic.Name, q, m, nic.NUMANode))
-				apply = append(apply, fmt.Sprintf("echo %s > %s", local.Intersect(m).Mask(), p))
-				undo = append(undo, fmt.Sprintf("echo %s > %s", m.Mask(), p))
-				parts = append(parts, "RPS "+q)
-			}
-		}
-		var threads []string
-		for _, t := range h.NAPIThreads {
-			if len(t.CPUs) > 0 && !t.CPUs.SubsetOf(local) {
-				threads = append(threads, t.Comm)
-				apply = append(apply, fmt.Sprintf("taskset -pc %s %d   # %s", local, t.PID, t.Comm))
-				undo = append(undo, fmt.Sprintf("taskset -pc %s %d   # %s", t.CPUs, t.PID, t.Comm))
-			}
-		}
-		if len(threads) > 0 {
-			ev = append(ev, factEv(role, "/proc/PID/status Cpus_allowed_list", "NAPI threads %s may run on CPUs off node %d", abbrev(threads, 3), nic.NUMANode))
-			parts = append(parts, "NAPI threads")
-		}
-		if devs := wgDevices(h); len(devs) > 0 {
-			if patched(h) {
-				for _, d := range devs {
-					if d.WireGuard == nil {
-						continue
-					}
-					for _, m := range []struct {
-						file string
-						cpus facts.CPUList
-					}{{"decrypt_cpumask", d.WireGuard.DecryptCPUs}, {"encrypt_cpumask", d.WireGuard.EncryptCPUs}} {
-						if len(m.cpus) > 0 && !m.cpus.SubsetOf(local) {
-							p := d.WireGuard.AttrPath(d.Name, m.file)
-							ev = append(ev, factEv(role, p, "%s of %s covers CPUs %s, off node %d", m.file, d.Name, m.cpus, nic.NUMANode))
-							apply = append(apply, fmt.Sprintf("echo %s > %s", local.Mask(), p))
-							undo = append(undo, fmt.Sprintf("echo %s > %s", m.cpus.Mask(), p))
-							parts = append(parts, "crypto of "+d.Name)
-						}
-					}
-				}
-			} else {
-				ev = append(ev, factEv(role, "/sys/module/wireguard", "the vanilla WireGuard module runs en/decryption workers on every CPU of both nodes"))
-				apply = append(apply, "# crypto: the vanilla module spreads en/decryption over all CPUs; the patched module's encrypt_cpumask/decrypt_cpumask (or the inline engine pinned to node CPUs) keeps it local")
-				parts = append(parts, "crypto workers")
-			}
-		}
-		if e, ok := offNodeLoad(in, role, h, local, nic.NUMANode); ok {
-			ev = append(ev, e)
-		}
-		if len(parts) == 0 {
-			r.ok(id, role, "%s is on NUMA node %d and its IRQs, RPS, NAPI threads and crypto stay on that node's CPUs (%s)", nic.Name, nic.NUMANode, local)
+		f := checkNUMA(h, nic)
+		if f.local() {
+			r.ok(id, role, "%s is on NUMA node %d and its IRQs, RPS, NAPI threads and crypto stay on that node's CPUs (%s)", nic.Name, nic.NUMANode, f.cpus)
 			continue
 		}
-		r.warn(&Suggestion{
-			ID: id, Title: "Keep reception, NAPI and crypto on the NIC's NUMA node", Severity: Medium, Host: role,
-			Fact:     fmt.Sprintf("%s sits on NUMA node %d (CPUs %s) but %s may run on node %s", nic.Name, nic.NUMANode, local, strings.Join(dedupe(parts), ", "), otherNodes(h, nic.NUMANode)),
-			Advice:   fmt.Sprintf("pin %s's IRQs, RPS, the NAPI threads and the crypto workers to node %d's CPUs %s (scenario knob numa_node: -1)", nic.Name, nic.NUMANode, local),
-			Evidence: ev, Apply: apply, Undo: undo,
-			Effect: Effect{
-				Text:   "+31 % on one tunnel when gw2's reception, decryption and forwarding respect NUMA affinity (+45 % with the receive core free of decryption); with threaded NAPI the best multi-tunnel throughput up to ~20 tunnels",
-				Gain:   0.31,
-				Source: hpsr + " §III-C2 (Fig. 7a, 7b), §IV-D (Fig. 8 “NUMA-aware thr”)",
-			},
-			Source: hpsr + " §III-C2 “NUMA affinity”, §IV-D",
-			Verify: &Verify{Tuning: scenarios.Tuning{NUMANode: new(-1)}, On: []scenarios.Datapath{scenarios.Kernel, scenarios.Inline}},
-		})
+		s := f.suggestion(role, h)
+		if e, ok := offNodeLoad(in, role, h, f.cpus, nic.NUMANode); ok {
+			s.Evidence = append(s.Evidence, e)
+		}
+		r.warn(s)
 	}
+}
+
+// numaNIC returns the first physical NIC that reports its NUMA node.
+func numaNIC(h *facts.Host) (facts.Link, bool) {
+	for _, l := range physicalNICs(h) {
+		if l.NUMANode >= 0 {
+			return l, true
+		}
+	}
+	return facts.Link{}, false
+}
+
+// numaFinding is what serves a NIC from off its NUMA node.
+type numaFinding struct {
+	nic  facts.Link
+	cpus facts.CPUList // the NIC's node's CPUs
+	irqs []facts.IRQ   // IRQs whose affinity reaches off the node
+	rps  []rpsOff
+	// threads are NAPI threads allowed off the node.
+	threads []facts.Thread
+	crypto  []cryptoOff
+	// vanillaCrypto is true when the vanilla module runs the crypto
+	// workers on every CPU of every node.
+	vanillaCrypto bool
+}
+
+// rpsOff is a receive queue whose RPS mask reaches off the node.
+type rpsOff struct {
+	queue, path string
+	mask        facts.CPUList
+}
+
+// cryptoOff is a patched module's crypto mask reaching off the node.
+type cryptoOff struct {
+	dev, file, path string
+	cpus            facts.CPUList
+}
+
+// checkNUMA finds what serves nic from off its node.
+func checkNUMA(h *facts.Host, nic facts.Link) numaFinding {
+	node, _ := h.Node(nic.NUMANode)
+	f := numaFinding{nic: nic, cpus: node.CPUs}
+	for _, q := range nic.IRQs {
+		if len(q.Affinity) > 0 && !q.Affinity.SubsetOf(f.cpus) {
+			f.irqs = append(f.irqs, q)
+		}
+	}
+	for _, q := range slices.Sorted(maps.Keys(nic.RPS)) {
+		if m := nic.RPS[q]; !m.SubsetOf(f.cpus) {
+			f.rps = append(f.rps, rpsOff{queue: q, path: fmt.Sprintf("/sys/class/net/%s/queues/%s/rps_cpus", nic.Name, q), mask: m})
+		}
+	}
+	for _, t := range h.NAPIThreads {
+		if len(t.CPUs) > 0 && !t.CPUs.SubsetOf(f.cpus) {
+			f.threads = append(f.threads, t)
+		}
+	}
+	devs := wgDevices(h)
+	f.vanillaCrypto = len(devs) > 0 && !patched(h)
+	if !patched(h) {
+		return f
+	}
+	for _, d := range devs {
+		if d.WireGuard == nil {
+			continue
+		}
+		for _, m := range []struct {
+			file string
+			cpus facts.CPUList
+		}{{"decrypt_cpumask", d.WireGuard.DecryptCPUs}, {"encrypt_cpumask", d.WireGuard.EncryptCPUs}} {
+			if len(m.cpus) > 0 && !m.cpus.SubsetOf(f.cpus) {
+				f.crypto = append(f.crypto, cryptoOff{dev: d.Name, file: m.file, path: d.WireGuard.AttrPath(d.Name, m.file), cpus: m.cpus})
+			}
+		}
+	}
+	return f
+}
+
+// local reports whether everything serving the NIC stays on its node.
+func (f numaFinding) local() bool {
+	return len(f.irqs) == 0 && len(f.rps) == 0 && len(f.threads) == 0 && len(f.crypto) == 0 && !f.vanillaCrypto
+}
+
+// parts names what runs off the node.
+func (f numaFinding) parts() []string {
+	var parts []string
+	if len(f.irqs) > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d IRQs", len(f.irqs), len(f.nic.IRQs)))
+	}
+	for _, q := range f.rps {
+		parts = append(parts, "RPS "+q.queue)
+	}
+	if len(f.threads) > 0 {
+		parts = append(parts, "NAPI threads")
+	}
+	for _, c := range f.crypto {
+		parts = append(parts, "crypto of "+c.dev)
+	}
+	if f.vanillaCrypto {
+		parts = append(parts, "crypto workers")
+	}
+	return dedupe(parts)
+}
+
+// evidence states the finding with the files it was read from.
+func (f numaFinding) evidence(role string) []Evidence {
+	var ev []Evidence
+	nic, node := f.nic, f.nic.NUMANode
+	if len(f.irqs) > 0 {
+		q := f.irqs[0]
+		ev = append(ev, factEv(role, sysPath("proc/irq/%d/smp_affinity_list", q.Number), "%d of %d IRQs of %s may run off node %d (IRQ %d → CPUs %s)",
+			len(f.irqs), len(nic.IRQs), nic.Name, node, q.Number, q.Affinity))
+	}
+	for _, q := range f.rps {
+		ev = append(ev, factEv(role, q.path, "RPS of %s %s steers to CPUs %s, off node %d", nic.Name, q.queue, q.mask, node))
+	}
+	if len(f.threads) > 0 {
+		var comms []string
+		for _, t := range f.threads {
+			comms = append(comms, t.Comm)
+		}
+		ev = append(ev, factEv(role, "/proc/PID/status Cpus_allowed_list", "NAPI threads %s may run on CPUs off node %d", abbrev(comms, 3), node))
+	}
+	for _, c := range f.crypto {
+		ev = append(ev, factEv(role, c.path, "%s of %s covers CPUs %s, off node %d", c.file, c.dev, c.cpus, node))
+	}
+	if f.vanillaCrypto {
+		ev = append(ev, factEv(role, "/sys/module/wireguard", "the vanilla WireGuard module runs en/decryption workers on every CPU of both nodes"))
+	}
+	return ev
+}
+
+// commands returns the shell lines that move everything onto the node,
+// and those that put it back.
+func (f numaFinding) commands() (apply, undo []string) {
+	local := f.cpus
+	for _, q := range f.irqs {
+		apply = append(apply, fmt.Sprintf("echo %s > /proc/irq/%d/smp_affinity_list", local, q.Number))
+		undo = append(undo, fmt.Sprintf("echo %s > /proc/irq/%d/smp_affinity_list", q.Affinity, q.Number))
+	}
+	for _, q := range f.rps {
+		apply = append(apply, fmt.Sprintf("echo %s > %s", local.Intersect(q.mask).Mask(), q.path))
+		undo = append(undo, fmt.Sprintf("echo %s > %s", q.mask.Mask(), q.path))
+	}
+	for _, t := range f.threads {
+		apply = append(apply, fmt.Sprintf("taskset -pc %s %d   # %s", local, t.PID, t.Comm))
+		undo = append(undo, fmt.Sprintf("taskset -pc %s %d   # %s", t.CPUs, t.PID, t.Comm))
+	}
+	for _, c := range f.crypto {
+		apply = append(apply, fmt.Sprintf("echo %s > %s", local.Mask(), c.path))
+		undo = append(undo, fmt.Sprintf("echo %s > %s", c.cpus.Mask(), c.path))
+	}
+	if f.vanillaCrypto {
+		apply = append(apply, "# crypto: the vanilla module spreads en/decryption over all CPUs; the patched module's encrypt_cpumask/decrypt_cpumask (or the inline engine pinned to node CPUs) keeps it local")
+	}
+	return apply, undo
+}
+
+// numaEffect is what the paper measured of NUMA locality.
+func numaEffect() Effect {
+	return Effect{
+		Text: fmt.Sprintf("%s on one tunnel when gw2's reception, decryption and forwarding respect NUMA affinity (%s with the receive core free of decryption); with threaded NAPI the best multi-tunnel throughput up to ~%d tunnels",
+			claimPct("numa-gw2"), claimPct("improved"), claim("numa-thr-best-to-20").Num.X),
+		Gain:   claimGain("numa-gw2"),
+		Source: hpsr + " §III-C2 (Fig. 7a, 7b), §IV-D (Fig. 8 “NUMA-aware thr”)",
+	}
+}
+
+// suggestion builds the advice to keep the NIC's work on its node.
+func (f numaFinding) suggestion(role string, h *facts.Host) *Suggestion {
+	nic := f.nic
+	s := &Suggestion{
+		ID: "numa-local", Title: "Keep reception, NAPI and crypto on the NIC's NUMA node", Severity: Medium, Host: role,
+		Fact:     fmt.Sprintf("%s sits on NUMA node %d (CPUs %s) but %s may run on node %s", nic.Name, nic.NUMANode, f.cpus, strings.Join(f.parts(), ", "), otherNodes(h, nic.NUMANode)),
+		Advice:   fmt.Sprintf("pin %s's IRQs, RPS, the NAPI threads and the crypto workers to node %d's CPUs %s (scenario knob numa_node: -1)", nic.Name, nic.NUMANode, f.cpus),
+		Evidence: f.evidence(role),
+		Effect:   numaEffect(),
+		Source:   hpsr + " §III-C2 “NUMA affinity”, §IV-D",
+		Verify:   &Verify{Tuning: scenarios.Tuning{NUMANode: new(-1)}, On: []scenarios.Datapath{scenarios.Kernel, scenarios.Inline}},
+	}
+	s.Apply, s.Undo = f.commands()
+	return s
 }
 
 // offNodeLoad measures, in the run, how busy the host's cores off the
@@ -483,8 +578,13 @@ func featureStates(l facts.Link, names []string) string {
 	return strings.Join(parts, ", ")
 }
 
-// benchSource is where the papers say how they prepared their machines.
-const benchSource = hpsr + " §III-A “Testbed” (hyper-threading, frequency scaling and idle states disabled); " + netdev + " “Testbed”"
+// benchSource is where the papers say how they prepared their machines:
+// both disable hyper-threading and idle states.
+const benchSource = hpsr + " §III-A “Testbed” (hyper-threading, frequency scaling and idle states disabled); " + netdev + " “Testbed” (hyper-threading and idle states disabled)"
+
+// governorSource: only the HPSR paper disables frequency scaling; the
+// performance governor is the nearest setting sysfs offers.
+const governorSource = hpsr + " §III-A “Testbed” (“we also disable dynamic frequency scaling and idle states on the CPU cores of all nodes”)"
 
 // benchEffect is what benchmark hygiene buys.
 var benchEffect = Effect{
@@ -521,7 +621,7 @@ func ruleGovernor(in *input, r *report) {
 			Fact:     strings.Join(bad, "; ") + " (" + h.CPU.FreqDriver + ")",
 			Advice:   "set the performance governor on every CPU while measuring",
 			Evidence: []Evidence{factEv(role, "/sys/devices/system/cpu/cpu*/cpufreq/scaling_governor", "%s", strings.Join(bad, "; "))},
-			Apply:    apply, Undo: undo, Effect: benchEffect, Source: benchSource,
+			Apply:    apply, Undo: undo, Effect: benchEffect, Source: governorSource,
 		})
 	}
 }

@@ -27,7 +27,8 @@ measured in the run.
 Published values come from results/paper/hpsr2025.yaml: "text" values are
 stated in the paper, "derived" ones computed from stated numbers,
 "estimate" ones fill in the trend the text describes. A "≥" marks a lower
-bound ("over 7 Gbps").`,
+bound ("over 7 Gbps") and a "≤" an upper one; for a bound the last column
+says whether the run meets it, as the ratio to a bound says little.`,
 		Example: `  wgbench compare --paper runs/20261122-101500-cloudlab-fig8-multi-tunnel`,
 		Args:    exactArgs(1, "name one run folder"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -64,29 +65,31 @@ func printComparison(w io.Writer, d *paper.Data, run *results.Run, c *paper.Comp
 		fmt.Fprintln(w, "no measured point has a published counterpart (yet)")
 	} else {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "figure\tseries\trun series\tpoint\tmeasured Gbit/s\t±95% CI\tn\tpublished\tsource\tmeasured/published\t")
+		fmt.Fprintln(tw, "figure\tseries\trun series\tpoint\tmeasured Gbit/s\t±95% CI\tn\tpublished\tsource\tmeasured/published\tbound\t")
 		for _, r := range c.Rows {
 			point := fmt.Sprintf("%s=%d", r.XName, r.X)
 			if r.X == 0 {
 				point = "max"
 			}
-			pub := fmt.Sprintf("%.1f", r.Published.Gbps)
-			if r.Published.Bound == "min" {
-				pub = "≥" + pub
+			pub := paper.BoundSign(r.Published.Bound) + fmt.Sprintf("%.1f", r.Published.Gbps)
+			bound := r.Verdict
+			if bound == "" {
+				bound = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%.2f\t%d\t%s\t%s\t%.2f\t\n", r.Figure, r.Series, r.RunSeries, point, r.Measured, r.CI, r.N, pub, r.Published.Source, r.Ratio)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%.2f\t%d\t%s\t%s\t%.2f\t%s\t\n", r.Figure, r.Series, r.RunSeries, point, r.Measured, r.CI, r.N, pub, r.Published.Source, r.Ratio, bound)
 		}
 		tw.Flush()
 	}
 	if len(c.Claims) > 0 {
 		fmt.Fprintln(w, "\nstated ratios:")
 		for _, cr := range c.Claims {
-			want := fmt.Sprintf("%.2f", cr.Claim.Ratio)
-			if cr.Claim.Bound == "min" {
-				want = "≥" + want
+			want := paper.BoundSign(cr.Claim.Bound) + fmt.Sprintf("%.2f", cr.Claim.Ratio)
+			verdict := ""
+			if cr.Verdict != "" {
+				verdict = ": " + cr.Verdict
 			}
-			fmt.Fprintf(w, "  %s: paper %s (%s), run %.2f (%s %.2f / %s %.2f Gbit/s)\n",
-				cr.Claim.Text, want, cr.Claim.Source, cr.Measured, cr.RunSeries[0], cr.Num, cr.RunSeries[1], cr.Den)
+			fmt.Fprintf(w, "  %s: paper %s (%s), run %.2f (%s %.2f / %s %.2f Gbit/s)%s\n",
+				cr.Claim.Text, want, cr.Claim.Source, cr.Measured, cr.RunSeries[0], cr.Num, cr.RunSeries[1], cr.Den, verdict)
 		}
 	}
 	if len(c.Missing) > 0 {

@@ -117,7 +117,7 @@ func TestComparePaperCLI(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, s := range []string{"fig7", "≥7.0", "improved single tunnel: +45 % over vanilla (Fig. 7b): paper 1.45 (text), run 1.44", "derived"} {
+	for _, s := range []string{"fig7", "≥7.0", "improved single tunnel: +45 % over vanilla (Fig. 7b): paper 1.45 (text), run 1.44", "derived", "meets the bound"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("output lacks %q:\n%s", s, out)
 		}

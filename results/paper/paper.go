@@ -64,7 +64,8 @@ type Series struct {
 type Value struct {
 	X    int     `yaml:"x"`
 	Gbps float64 `yaml:"gbps"`
-	// Bound is "min" when the paper says "over" or "exceeds".
+	// Bound is "min" when the paper says "over" or "exceeds" (or the
+	// value is derived from such a number), "max" for an upper bound.
 	Bound  string `yaml:"bound"`
 	Source string `yaml:"source"`
 	Note   string `yaml:"note"`
@@ -78,8 +79,46 @@ type Claim struct {
 	Num    Selector `yaml:"num"`
 	Den    Selector `yaml:"den"`
 	Ratio  float64  `yaml:"ratio"`
-	Bound  string   `yaml:"bound"`
-	Source string   `yaml:"source"`
+	// Bound makes Ratio a lower ("min") or upper ("max") bound.
+	Bound  string `yaml:"bound"`
+	Source string `yaml:"source"`
+}
+
+// The bounds a value or a claim may be.
+const (
+	// Min is a lower bound: "over", "exceeds", "more than".
+	Min = "min"
+	// Max is an upper bound: "lower than", "below".
+	Max = "max"
+)
+
+// Verdicts of a measurement against a bound.
+const (
+	MeetsBound  = "meets the bound"
+	MissesBound = "misses the bound"
+)
+
+// verdict says whether measured keeps to a bound on published; "" when
+// there is no bound (the ratio of the two says how close they are).
+func verdict(bound string, measured, published float64) string {
+	switch {
+	case bound == Min && measured >= published, bound == Max && measured <= published:
+		return MeetsBound
+	case bound == Min, bound == Max:
+		return MissesBound
+	}
+	return ""
+}
+
+// BoundSign is "≥" for a lower bound, "≤" for an upper one, else "".
+func BoundSign(bound string) string {
+	switch bound {
+	case Min:
+		return "≥"
+	case Max:
+		return "≤"
+	}
+	return ""
 }
 
 // Selector picks a measurement: a series at x, or its maximum.
@@ -118,8 +157,8 @@ func (d *Data) check() error {
 		}
 	}
 	bound := func(where, b string) {
-		if b != "" && b != "min" {
-			errs = append(errs, fmt.Errorf("%s: bound %q; want min or nothing", where, b))
+		if b != "" && b != Min && b != Max {
+			errs = append(errs, fmt.Errorf("%s: bound %q; want min, max or nothing", where, b))
 		}
 	}
 	for _, f := range d.Figures {
@@ -161,6 +200,38 @@ func (d *Data) check() error {
 	return errors.Join(errs...)
 }
 
+// Claim returns the claim with the ID.
+func (d *Data) Claim(id string) (Claim, bool) {
+	for _, c := range d.Claims {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return Claim{}, false
+}
+
+// Value returns the published value of a figure's series at x, or its
+// maximum when x is 0.
+func (d *Data) Value(figure, series string, x int) (Value, bool) {
+	f := d.figure(figure)
+	if f == nil {
+		return Value{}, false
+	}
+	s := f.series(series)
+	switch {
+	case s == nil:
+		return Value{}, false
+	case x == 0 && s.Max != nil:
+		return *s.Max, true
+	}
+	for _, v := range s.Points {
+		if x > 0 && v.X == x {
+			return v, true
+		}
+	}
+	return Value{}, false
+}
+
 func (d *Data) figure(id string) *Figure {
 	for i := range d.Figures {
 		if d.Figures[i].ID == id {
@@ -191,6 +262,9 @@ type Row struct {
 	Published    Value
 	// Ratio is Measured / Published.
 	Ratio float64
+	// Verdict is MeetsBound or MissesBound when the published value is a
+	// bound, "" otherwise.
+	Verdict string
 }
 
 // ClaimRow compares a ratio the paper states with the run's.
@@ -199,6 +273,9 @@ type ClaimRow struct {
 	RunSeries [2]string
 	Measured  float64 // num / den in the run
 	Num, Den  float64
+	// Verdict is MeetsBound or MissesBound when the claim is a bound, ""
+	// otherwise.
+	Verdict string
 }
 
 // Comparison is a run against a paper.
@@ -293,8 +370,9 @@ func Compare(d *Data, run *results.Run) (*Comparison, error) {
 						continue
 					}
 					tested = true
+					m := n.Summary.MeanGbps / dv.Summary.MeanGbps
 					c.Claims = append(c.Claims, ClaimRow{Claim: cl, RunSeries: [2]string{ns, ds},
-						Num: n.Summary.MeanGbps, Den: dv.Summary.MeanGbps, Measured: n.Summary.MeanGbps / dv.Summary.MeanGbps})
+						Num: n.Summary.MeanGbps, Den: dv.Summary.MeanGbps, Measured: m, Verdict: verdict(cl.Bound, m, cl.Ratio)})
 				}
 			}
 			if !tested {
@@ -311,6 +389,7 @@ func row(f *Figure, s *Series, rs string, x int, p results.Point, v Value) Row {
 	if v.Gbps > 0 {
 		r.Ratio = r.Measured / v.Gbps
 	}
+	r.Verdict = verdict(v.Bound, r.Measured, v.Gbps)
 	return r
 }
 

@@ -144,6 +144,7 @@ func TestParseRejects(t *testing.T) {
 		{"bad source", "figures: [{id: f, x: tunnels, series: [{name: s, match: [s], points: [{x: 1, gbps: 1, source: figure}]}]}]", "source \"figure\""},
 		{"unknown key", "figures: [{id: f, x: tunnels, colour: red}]", "colour"},
 		{"bad axis", "figures: [{id: f, x: cores}]", "x \"cores\""},
+		{"bad bound", "figures: [{id: f, x: tunnels, series: [{name: s, match: [s], points: [{x: 1, gbps: 1, bound: about, source: text}]}]}]", "bound \"about\""},
 		{"claim on missing series", "figures: [{id: f, x: tunnels, series: [{name: a, match: [a]}]}]\nclaims: [{id: c, figure: f, num: {series: a, x: 1}, den: {series: b, x: 1}, ratio: 2, source: text}]", "no series b"},
 	}
 	for _, tt := range tests {
@@ -152,5 +153,150 @@ func TestParseRejects(t *testing.T) {
 				t.Errorf("error %v; want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// Every figure starts from the same single-tunnel baseline: one tunnel,
+// one flow, vanilla.
+func TestOneSingleTunnelBaseline(t *testing.T) {
+	d, err := HPSR2025()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var base []Value
+	for _, f := range d.Figures {
+		if s := f.series("vanilla"); s != nil {
+			for _, v := range s.Points {
+				if v.X == 1 {
+					base = append(base, v)
+				}
+			}
+		}
+	}
+	if len(base) != 4 {
+		t.Fatalf("%d single-tunnel vanilla values, want one per figure 4, 6, 7, 8", len(base))
+	}
+	for _, v := range base[1:] {
+		if v != base[0] {
+			t.Errorf("single-tunnel baseline %+v differs from %+v", v, base[0])
+		}
+	}
+	if base[0].Bound != Min {
+		t.Errorf("baseline %+v: derived from \"exceeds 90\", it is a lower bound", base[0])
+	}
+}
+
+// No value is filled in: each is stated or derived from stated numbers,
+// and derived values say so.
+func TestNoInventedValues(t *testing.T) {
+	d, err := HPSR2025()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range d.Figures {
+		for _, s := range f.Series {
+			vals := slices.Clone(s.Points)
+			if s.Max != nil {
+				vals = append(vals, *s.Max)
+			}
+			for _, v := range vals {
+				if v.Source == Estimate || v.Note == "" {
+					t.Errorf("%s/%s x=%d: %+v; want a stated or derived value with its note", f.ID, s.Name, v.X, v)
+				}
+			}
+		}
+	}
+	if v, ok := d.Value("fig8", "numa-aware", 4); ok {
+		t.Errorf("fig8 NUMA-aware at 4 tunnels: %+v; the text gives no number there", v)
+	}
+}
+
+// Claims compare like with like: both sides use the same NAPI mode.
+func TestClaimsLikeForLike(t *testing.T) {
+	d, err := HPSR2025()
+	if err != nil {
+		t.Fatal(err)
+	}
+	threaded := func(s string) bool { return strings.HasSuffix(s, "-thr") }
+	for _, c := range d.Claims {
+		num, den := c.Num.Series, c.Den.Series
+		if num == "inline" || den == "inline" {
+			continue // inline has no NAPI mode of its own to match
+		}
+		if threaded(num) != threaded(den) {
+			t.Errorf("claim %s compares %s with %s", c.ID, num, den)
+		}
+	}
+	c, ok := d.Claim("numa-doubles")
+	if !ok || c.Num.Series != "numa-aware" || c.Den.Series != "vanilla" || c.Bound != Min {
+		t.Errorf("numa-doubles = %+v; want NUMA-aware over vanilla, both softirq, at least 2", c)
+	}
+}
+
+func TestBoundVerdicts(t *testing.T) {
+	d, err := HPSR2025()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := &results.Run{Scenario: scenarios.Scenario{Name: "cloudlab-fig8-multi-tunnel"}}
+	for _, s := range []string{"vanilla", "vanilla-thr", "inline"} {
+		run.Series = append(run.Series, results.SeriesStatus{Name: s})
+	}
+	run.Points = []results.Point{
+		point("vanilla", 1, 4.5), point("vanilla", 4, 13),
+		point("vanilla-thr", 12, 20), point("vanilla-thr", 32, 46),
+		point("inline", 12, 25), point("inline", 32, 95),
+	}
+	c, err := Compare(d, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, r := range c.Rows {
+		rows[fmt.Sprintf("%s/%d", r.Series, r.X)] = r.Verdict
+	}
+	for k, want := range map[string]string{
+		"vanilla/1":     MissesBound, // 4.5 < ≥5.0
+		"vanilla/4":     "",          // "around 13": a value, not a bound
+		"vanilla-thr/0": MeetsBound,  // 46 ≥ 45
+		"inline/32":     MeetsBound,  // 95 ≥ 90
+	} {
+		if got, ok := rows[k]; !ok || got != want {
+			t.Errorf("row %s: verdict %q (present %v), want %q", k, got, ok, want)
+		}
+	}
+	claims := map[string]string{}
+	for _, cr := range c.Claims {
+		claims[cr.Claim.ID] = cr.Verdict
+	}
+	for k, want := range map[string]string{
+		"inline-below-vanilla-thr": MissesBound, // 25/20 > 1: inline is faster at 12
+		"inline-vs-vanilla-thr":    "",
+	} {
+		if got, ok := claims[k]; !ok || got != want {
+			t.Errorf("claim %s: verdict %q (present %v), want %q", k, got, ok, want)
+		}
+	}
+}
+
+func TestLookups(t *testing.T) {
+	d, err := HPSR2025()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := d.Value("fig8", "vanilla", 4); !ok || v.Gbps != 13 {
+		t.Errorf("fig8 vanilla@4 = %+v, %v", v, ok)
+	}
+	if v, ok := d.Value("fig8", "numa-aware-thr", 0); !ok || v.Gbps != 65 {
+		t.Errorf("fig8 numa-aware-thr max = %+v, %v", v, ok)
+	}
+	if _, ok := d.Value("fig9", "vanilla", 1); ok {
+		t.Error("a value of a figure the data does not have")
+	}
+	if c, ok := d.Claim("numa-gw2"); !ok || c.Ratio != 1.31 {
+		t.Errorf("claim numa-gw2 = %+v, %v", c, ok)
+	}
+	if _, ok := d.Claim("nope"); ok {
+		t.Error("a claim the data does not have")
 	}
 }

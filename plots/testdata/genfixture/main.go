@@ -56,7 +56,28 @@ func run(dir string) error {
 		return err
 	}
 	start := time.Date(2026, 11, 21, 14, 30, 0, 0, time.UTC)
-	sc := scenarios.Scenario{
+	sc := fixtureScenario()
+	r := fixtureRun(sc, start)
+	fin := addPoints(r, sc, start.Add(5*time.Second))
+	r.Finished = &fin
+	if err := f.Save(r); err != nil {
+		return err
+	}
+	if err := writeTraces(f); err != nil {
+		return err
+	}
+	// Re-read to prove the folder is valid.
+	if _, _, err := results.Open(dir); err != nil {
+		return err
+	}
+	js, _ := json.Marshal(len(r.Points))
+	fmt.Printf("wrote %s: %s points\n", dir, js)
+	return nil
+}
+
+// fixtureScenario is the multi-tunnel scenario the fixture ran.
+func fixtureScenario() scenarios.Scenario {
+	return scenarios.Scenario{
 		Name:        "multi-tunnel",
 		Description: "HPSR 2025 Fig. 8: aggregate throughput vs tunnels, one TCP flow per tunnel",
 		Testbed:     scenarios.Testbed{Driver: "ssh", Inventory: "cloudlab.hosts"},
@@ -72,12 +93,16 @@ func run(dir string) error {
 		},
 		Probes: scenarios.Probes{Interval: scenarios.Duration(500 * time.Millisecond), Saturation: 90, Persistence: 0.6, Headroom: 0.25},
 	}
+}
+
+// fixtureRun is the run's record without its points.
+func fixtureRun(sc scenarios.Scenario, start time.Time) *results.Run {
 	facts := func(name string) results.HostFacts {
 		return results.HostFacts{Hostname: name + ".wgbench.cloudlab.us", Kernel: "6.8.0-51-generic",
 			CPUModel: "Intel(R) Xeon(R) Silver 4314 CPU @ 2.40GHz", Cores: cores, NUMANodes: 2,
 			Iperf3: "3.16", Wgbench: "v0.3.0", WireGuard: "1.0.0"}
 	}
-	r := &results.Run{
+	return &results.Run{
 		Tool: "v0.3.0", Status: results.StatusComplete, Started: start,
 		ScenarioFile: "scenarios/multi-tunnel.yaml",
 		Overrides:    []string{"testbed.driver=ssh", "testbed.inventory=cloudlab.hosts", "sweep.tunnels=[1,2,4,8]", "repetitions=3", "traffic.duration=10s"},
@@ -97,13 +122,17 @@ func run(dir string) error {
 			{Name: "inline", Datapath: scenarios.Inline, Skipped: "gw1: the inline engine is not built into this wgbench yet"},
 		},
 	}
+}
+
+// addPoints adds the measured points, the repetitions starting at t, and
+// returns when the last one ended.
+func addPoints(r *results.Run, sc scenarios.Scenario, t time.Time) time.Time {
 	// Mean Gbit/s per series and tunnel count, shaped like Fig. 8.
 	means := map[string]map[int]float64{
 		"wggo":            {1: 2.1, 2: 3.6, 4: 5.1, 8: 5.6},
 		"kernel":          {1: 5.0, 2: 8.6, 4: 12.4, 8: 13.1},
 		"kernel-threaded": {1: 4.7, 2: 8.9, 4: 16.2, 8: 27.4},
 	}
-	t := start.Add(5 * time.Second)
 	for _, s := range sc.Series[:3] {
 		for _, tun := range sc.Sweep.Tunnels {
 			p := results.Point{Series: s.Name, Datapath: s.Datapath, Tunnels: tun, FlowsPerTunnel: 1,
@@ -141,12 +170,11 @@ func run(dir string) error {
 			r.Points = append(r.Points, p)
 		}
 	}
-	fin := t
-	r.Finished = &fin
-	if err := f.Save(r); err != nil {
-		return err
-	}
+	return t
+}
 
+// writeTraces writes the cpu.csv traces of the fixture's repetitions.
+func writeTraces(f *results.Folder) error {
 	traces := []struct {
 		series string
 		tun    int
@@ -171,12 +199,6 @@ func run(dir string) error {
 			return err
 		}
 	}
-	// Re-read to prove the folder is valid.
-	if _, _, err := results.Open(dir); err != nil {
-		return err
-	}
-	js, _ := json.Marshal(len(r.Points))
-	fmt.Printf("wrote %s: %s points\n", dir, js)
 	return nil
 }
 
