@@ -71,10 +71,12 @@ type Tunnel struct {
 	mtu   int
 	cpu   int // -1 when not pinned
 
-	// stdBind is true for wireguard-go's StdNetBind, whose UDP GSO
-	// coalesces a send batch by appending to the first buffer of a run;
-	// the TX arena is laid out for it (see newTxState).
+	// stdBind is true for wireguard-go's StdNetBind (or a bind wrapping
+	// it, see isStdNetBind), whose UDP GSO coalesces a send batch by
+	// appending to the first buffer of a run; the TX buffers are laid out
+	// for it (see newTxState).
 	stdBind bool
+	gsoOff  atomic.Bool // the bind fell back from UDP GSO (logged once)
 
 	keys    *noiseKeys     // immutable
 	checker *cookieChecker // MAC1 key immutable; the rest is control-only
@@ -213,7 +215,7 @@ func NewTunnel(dev tun.Device, bind conn.Bind, cfg TunnelConfig, clock Clock) (_
 		}
 		t.cpu = cfg.CPU
 	}
-	_, t.stdBind = bind.(*conn.StdNetBind)
+	t.stdBind = isStdNetBind(bind)
 	t.allowed.Store(newAllowedIPs(cfg.Peer.AllowedIPs))
 	t.pkeep.Store(int64(cfg.Peer.PersistentKeepalive))
 
@@ -348,6 +350,21 @@ func (t *Tunnel) setEndpoint(ep conn.Endpoint) {
 		return
 	}
 	t.remote.Store(&endpoint{ep})
+}
+
+// isStdNetBind reports whether b is wireguard-go's StdNetBind, or a bind
+// whose Unwrap method returns one (a wrapper that instruments it).
+func isStdNetBind(b conn.Bind) bool {
+	for {
+		switch v := b.(type) {
+		case *conn.StdNetBind:
+			return true
+		case interface{ Unwrap() conn.Bind }:
+			b = v.Unwrap()
+		default:
+			return false
+		}
+	}
 }
 
 // sameEndpoint reports whether a and b are the same destination with the
