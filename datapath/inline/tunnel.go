@@ -119,6 +119,7 @@ type Tunnel struct {
 	stats counters
 
 	done      chan struct{}
+	failure   atomic.Pointer[error] // why a data thread stopped the tunnel
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
@@ -267,6 +268,9 @@ func (t *Tunnel) PublicKey() wgtypes.Key { return t.keys.pub }
 // Stats returns a snapshot of the tunnel's counters.
 func (t *Tunnel) Stats() TunnelStats {
 	s := TunnelStats{Name: t.name, Core: t.cpu, ListenPort: int(t.port)}
+	if err := t.Err(); err != nil {
+		s.Failure = err.Error()
+	}
 	t.stats.snapshot(&s)
 	if ns := t.lastHandshakeWall.Load(); ns != 0 {
 		s.LastHandshake = time.Unix(0, ns)
@@ -303,6 +307,38 @@ func (t *Tunnel) Close() error {
 		}
 	})
 	return t.closeErr
+}
+
+// Err returns why the tunnel stopped on its own: a data thread hit an
+// error it cannot go on after (a TUN read failing, say), so the tunnel
+// closed itself rather than stay half-open, answering handshakes but
+// carrying no data. It is nil while the tunnel runs and after a plain
+// Close.
+func (t *Tunnel) Err() error {
+	if p := t.failure.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Done returns a channel that is closed when the tunnel stops, by Close
+// or on its own (see Err).
+func (t *Tunnel) Done() <-chan struct{} { return t.done }
+
+// fail stops the tunnel because a data thread cannot go on: it records
+// err for Err, Stats and UAPI, logs it and closes the tunnel from another
+// goroutine (Close waits for the data threads, the caller among them).
+// After Close started it does nothing: the error is then Close's doing.
+func (t *Tunnel) fail(err error) {
+	if t.closed() || !t.failure.CompareAndSwap(nil, &err) {
+		return
+	}
+	t.log.Error("inline: tunnel stopped", "err", err)
+	go func() {
+		if cerr := t.Close(); cerr != nil {
+			t.log.Error("inline: close failed tunnel", "err", cerr)
+		}
+	}()
 }
 
 // closed reports whether Close has started.

@@ -2,7 +2,7 @@ package inline
 
 import (
 	"errors"
-	"os"
+	"fmt"
 	"time"
 
 	"golang.zx2c4.com/wireguard/conn"
@@ -67,14 +67,16 @@ func (t *Tunnel) txLoop(started chan<- error) {
 		if err == nil {
 			continue
 		}
-		if t.closed() || errors.Is(err, os.ErrClosed) {
+		if t.closed() {
 			return
 		}
 		if errors.Is(err, tun.ErrTooManySegments) {
 			t.stats.drop(DropMalformed, 1)
 			continue
 		}
-		t.log.Error("inline: read from TUN failed; the tunnel stops sending", "err", err)
+		// Without its TX thread the tunnel would go on answering
+		// handshakes and send no data: stop all of it.
+		t.fail(fmt.Errorf("read from TUN: %w", err))
 		return
 	}
 }

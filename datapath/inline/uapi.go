@@ -53,6 +53,12 @@ func (t *Tunnel) ServeUAPI(rw io.ReadWriter) error {
 				opErr = uapiErrorf(unix.EPROTO, "get=1 must be followed by an empty line")
 				break
 			}
+			if err := t.Err(); err != nil {
+				// Report why the tunnel stopped (wg(8) says "Network
+				// is down"), not a device that no longer carries data.
+				opErr = uapiErrorf(unix.ENETDOWN, "tunnel stopped: %v", err)
+				break
+			}
 			opErr = t.uapiGet(rw)
 		case "set=1":
 			opErr = t.uapiSet(r)
