@@ -149,6 +149,7 @@ func NewTunnel(dev tun.Device, bind conn.Bind, cfg TunnelConfig, clock Clock) (_
 	}
 	var (
 		t      *Tunnel
+		keys   *noiseKeys
 		opened bool // the bind is open: Close undoes everything
 	)
 	defer func() {
@@ -157,6 +158,9 @@ func NewTunnel(dev tun.Device, bind conn.Bind, cfg TunnelConfig, clock Clock) (_
 		case opened:
 			err = errors.Join(err, t.Close())
 		default:
+			if keys != nil {
+				keys.wipe()
+			}
 			if cerr := dev.Close(); cerr != nil {
 				err = errors.Join(err, fmt.Errorf("close TUN: %w", cerr))
 			}
@@ -174,7 +178,7 @@ func NewTunnel(dev tun.Device, bind conn.Bind, cfg TunnelConfig, clock Clock) (_
 	if cfg.Peer.PersistentKeepalive < 0 {
 		return nil, errors.New("inline: negative persistent keepalive")
 	}
-	keys, err := newNoiseKeys(cfg.PrivateKey, cfg.Peer.PublicKey, cfg.Peer.PresharedKey)
+	keys, err = newNoiseKeys(cfg.PrivateKey, cfg.Peer.PublicKey, cfg.Peer.PresharedKey)
 	if err != nil {
 		return nil, fmt.Errorf("inline: %w", err)
 	}
@@ -301,6 +305,8 @@ func (t *Tunnel) Close() error {
 			t.hs = nil
 		}
 		t.staged = nil
+		t.keys.wipe()
+		clear(t.checker.secret[:])
 		t.mu.Unlock()
 		if len(errs) > 0 {
 			t.closeErr = fmt.Errorf("inline: close tunnel %s: %w", t.name, errors.Join(errs...))
