@@ -120,6 +120,7 @@ func dh(priv, pub *key) (key, error) {
 		return out, errLowOrder
 	}
 	copy(out[:], r)
+	clear(r) // X25519 returns a fresh slice: wipe that copy of the secret
 	return out, nil
 }
 
@@ -143,6 +144,9 @@ func publicKey(priv *key) key {
 
 // equalMAC compares two MACs in constant time.
 func equalMAC(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
+
+// equalKey compares two keys in constant time.
+func equalKey(a, b *key) bool { return subtle.ConstantTimeCompare(a[:], b[:]) == 1 }
 
 // isZero reports whether b is all zeros, in constant time.
 func isZero(b []byte) bool {

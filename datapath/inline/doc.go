@@ -4,13 +4,16 @@
 //
 // A tunnel is one TUN device, one UDP socket and exactly one peer. Its
 // packets are handled start to finish on one core: a TX thread reads a
-// batch from the TUN, encrypts it in place and sends it; an RX thread
-// receives a batch from the socket, decrypts it in place, checks it and
-// writes it to the TUN. Both threads are locked OS threads pinned to the
+// batch from the TUN, encrypts it (in place, or for wireguard-go's
+// StdNetBind straight into its UDP GSO send buffer) and sends it; an RX
+// thread receives a batch from the socket, decrypts it in place, checks
+// it and writes it to the TUN. Both threads are locked OS threads pinned to the
 // tunnel's core and named "inline/<dev>" (the name the CPU probes of
 // package probes/stage attribute), so there is no worker pool and no
 // hand-off between cores. Scaling across cores comes from running many
-// tunnels, spread over the allowed cores round-robin.
+// tunnels, spread over the allowed cores round-robin. A data thread that
+// cannot go on (a TUN read failing) stops the whole tunnel rather than
+// leave it half-open; Tunnel.Err, TunnelStats.Failure and UAPI say why.
 //
 // Why two threads and not one poll loop: the batched I/O interfaces this
 // package builds on, wireguard-go's tun.Device and conn.Bind, are blocking

@@ -33,7 +33,7 @@ func seedMessages(t testing.TB) (ini, resp, cookie, transport []byte) {
 	transport = make([]byte, messageRoom(28, 1420))
 	copy(transport[transportHeaderSize:], ping(addrB, addrA, 1))
 	var nonce [nonceSize]byte
-	transport = transport[:sealPacket(kp.send, transport, 28, 1420, 2, 0, &nonce)]
+	transport = transport[:sealPacket(kp.send, transport, transport, 28, 1420, 2, 0, &nonce)]
 	cr, _ := newCookieChecker(b.pub).createReply(ini, 1, []byte{1, 2, 3, 4, 5, 6}, now)
 	cookie = make([]byte, cookieReplySize)
 	cr.marshal(cookie)

@@ -81,6 +81,7 @@ func (t *Tunnel) handleInitiation(m *hsMessage, now time.Duration) {
 		t.dropHandshake(err)
 		return
 	}
+	defer c.wipe()
 	t.mu.Lock()
 	if !tai64nAfter(c.timestamp, t.lastTimestamp) {
 		t.mu.Unlock()
@@ -100,6 +101,7 @@ func (t *Tunnel) handleInitiation(m *hsMessage, now time.Duration) {
 		return
 	}
 	resp, keys, err := t.keys.createResponse(c, local, eph)
+	clear(eph[:])
 	if err != nil {
 		t.mu.Unlock()
 		t.dropHandshake(err)
@@ -199,6 +201,7 @@ func (t *Tunnel) initiate(now time.Duration, retry bool) (throttled bool) {
 		return false
 	}
 	msg, hs, err := t.keys.createInitiation(t.clock.Now(), t.newIndex(), eph)
+	clear(eph[:]) // hs keeps its own copy
 	if err != nil {
 		t.mu.Unlock()
 		t.log.Error("inline: create handshake initiation", "err", err)

@@ -38,16 +38,26 @@ func newNoiseKeys(priv, peer, psk key) (*noiseKeys, error) {
 	n.priv[31] = (n.priv[31] & 127) | 64
 	n.pub = publicKey(&n.priv)
 	if n.pub == peer {
+		n.wipe()
 		return nil, errors.New("the peer's public key is our own")
 	}
 	ss, err := dh(&n.priv, &n.peer)
 	if err != nil {
+		n.wipe()
 		return nil, fmt.Errorf("peer public key: %w", err)
 	}
 	n.ss = ss
 	n.hashToPeer = hashOf(initialHash[:], peer[:])
 	n.hashToUs = hashOf(initialHash[:], n.pub[:])
 	return n, nil
+}
+
+// wipe clears the secrets of n: the static private key, the preshared
+// key and the static-static secret. Nothing may use n afterwards.
+func (n *noiseKeys) wipe() {
+	clear(n.priv[:])
+	clear(n.psk[:])
+	clear(n.ss[:])
 }
 
 // initiatorState is the state an initiator keeps between sending its
@@ -79,10 +89,12 @@ func (n *noiseKeys) createInitiation(now time.Time, localIndex uint32, eph key) 
 	h = hashOf(h[:], m.ephemeral[:])
 	es, err := dh(&eph, &n.peer)
 	if err != nil {
+		s.wipe()
 		return m, nil, err
 	}
 	var k key
 	kdf(ck[:], es[:], &ck, &k)
+	clear(es[:])
 	sealZero(m.static[:0], &k, n.pub[:], h[:])
 	h = hashOf(h[:], m.static[:])
 	kdf(ck[:], n.ss[:], &ck, &k)
@@ -91,7 +103,7 @@ func (n *noiseKeys) createInitiation(now time.Time, localIndex uint32, eph key) 
 	h = hashOf(h[:], m.timestamp[:])
 	s.chainKey, s.hash = ck, h
 	clear(k[:])
-	clear(es[:])
+	clear(ck[:])
 	return m, s, nil
 }
 
@@ -102,6 +114,12 @@ type consumedInitiation struct {
 	timestamp   [tai64nSize]byte
 	chainKey    key
 	hash        key
+}
+
+// wipe clears the secrets of c.
+func (c *consumedInitiation) wipe() {
+	clear(c.chainKey[:])
+	clear(c.hash[:])
 }
 
 // consumeInitiation authenticates an initiation (MACs already checked)
@@ -115,7 +133,9 @@ func (n *noiseKeys) consumeInitiation(m *initiation) (*consumedInitiation, error
 		return nil, errAuth
 	}
 	var k, static key
+	defer func() { clear(k[:]); clear(ck[:]) }()
 	kdf(ck[:], es[:], &ck, &k)
+	clear(es[:])
 	if _, err := openZero(static[:0], &k, m.static[:], h[:]); err != nil {
 		return nil, errAuth
 	}
@@ -130,7 +150,6 @@ func (n *noiseKeys) consumeInitiation(m *initiation) (*consumedInitiation, error
 	}
 	c.hash = hashOf(h[:], m.timestamp[:])
 	c.chainKey = ck
-	clear(k[:])
 	return c, nil
 }
 
@@ -141,34 +160,39 @@ type sessionKeys struct {
 
 // createResponse answers a consumed initiation from localIndex with
 // ephemeral private key eph and returns the response (without MACs) and
-// the responder's session keys.
+// the responder's session keys. It wipes the secrets of c, and every
+// intermediate, whatever the outcome.
 func (n *noiseKeys) createResponse(c *consumedInitiation, localIndex uint32, eph key) (response, sessionKeys, error) {
 	var m response
 	var keys sessionKeys
-	defer clear(eph[:])
+	var ee, se, tau, k key
 	ck, h := c.chainKey, c.hash
+	c.wipe()
+	defer func() {
+		clear(eph[:])
+		clear(ee[:])
+		clear(se[:])
+		clear(tau[:])
+		clear(k[:])
+		clear(ck[:])
+	}()
 	m.sender, m.receiver = localIndex, c.remoteIndex
 	m.ephemeral = publicKey(&eph)
 	kdf(ck[:], m.ephemeral[:], &ck)
 	h = hashOf(h[:], m.ephemeral[:])
-	ee, err := dh(&eph, &c.ephemeral)
-	if err != nil {
+	var err error
+	if ee, err = dh(&eph, &c.ephemeral); err != nil {
 		return m, keys, errAuth
 	}
 	kdf(ck[:], ee[:], &ck)
-	se, err := dh(&eph, &n.peer)
-	if err != nil {
+	if se, err = dh(&eph, &n.peer); err != nil {
 		return m, keys, errAuth
 	}
 	kdf(ck[:], se[:], &ck)
-	var tau, k key
 	kdf(ck[:], n.psk[:], &ck, &tau, &k)
 	h = hashOf(h[:], tau[:])
 	sealZero(m.empty[:0], &k, nil, h[:])
 	kdf(ck[:], nil, &keys.recv, &keys.send) // (Tsend_i = Trecv_r, Trecv_i = Tsend_r)
-	clear(ck[:])
-	clear(k[:])
-	clear(tau[:])
 	return m, keys, nil
 }
 
@@ -176,29 +200,32 @@ func (n *noiseKeys) createResponse(c *consumedInitiation, localIndex uint32, eph
 // already checked) and returns the initiator's session keys.
 func (n *noiseKeys) consumeResponse(s *initiatorState, m *response) (sessionKeys, error) {
 	var keys sessionKeys
+	var ee, se, tau, k key
 	ck, h := s.chainKey, s.hash
+	defer func() {
+		clear(ee[:])
+		clear(se[:])
+		clear(tau[:])
+		clear(k[:])
+		clear(ck[:])
+	}()
 	kdf(ck[:], m.ephemeral[:], &ck)
 	h = hashOf(h[:], m.ephemeral[:])
-	ee, err := dh(&s.ephPriv, &m.ephemeral)
-	if err != nil {
+	var err error
+	if ee, err = dh(&s.ephPriv, &m.ephemeral); err != nil {
 		return keys, errAuth
 	}
 	kdf(ck[:], ee[:], &ck)
-	se, err := dh(&n.priv, &m.ephemeral)
-	if err != nil {
+	if se, err = dh(&n.priv, &m.ephemeral); err != nil {
 		return keys, errAuth
 	}
 	kdf(ck[:], se[:], &ck)
-	var tau, k key
 	kdf(ck[:], n.psk[:], &ck, &tau, &k)
 	h = hashOf(h[:], tau[:])
 	if _, err := openZero(nil, &k, m.empty[:], h[:]); err != nil {
 		return keys, errAuth
 	}
 	kdf(ck[:], nil, &keys.send, &keys.recv)
-	clear(ck[:])
-	clear(k[:])
-	clear(tau[:])
 	return keys, nil
 }
 

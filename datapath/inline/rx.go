@@ -3,6 +3,7 @@ package inline
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"time"
 
@@ -69,7 +70,13 @@ func (t *Tunnel) rxLoop(recv conn.ReceiveFunc, started chan<- error) {
 			failures = 0
 			continue
 		}
-		if t.closed() || errors.Is(err, net.ErrClosed) {
+		if t.closed() {
+			return
+		}
+		if errors.Is(err, net.ErrClosed) {
+			// The socket closed under us: without this RX thread the
+			// tunnel would send data no reply can reach.
+			t.fail(fmt.Errorf("receive from UDP: %w", err))
 			return
 		}
 		// Transient socket errors (ICMP-induced ECONNREFUSED and the

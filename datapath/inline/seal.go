@@ -15,16 +15,18 @@ func paddedLen(n, mtu int) int {
 	return p
 }
 
-// sealPacket turns buf, holding a plaintext packet of size n at offset
-// transportHeaderSize, into a transport message in place and returns its
-// length. buf must hold transportHeaderSize+paddedLen(n)+tagSize bytes.
-// nonce is scratch space, kept by the caller so it does not escape.
-func sealPacket(aead cipher.AEAD, buf []byte, n, mtu int, receiver uint32, counter uint64, nonce *[nonceSize]byte) int {
+// sealPacket turns src, holding a plaintext packet of size n at offset
+// transportHeaderSize, into a transport message at the start of dst and
+// returns its length. dst is either src (sealing in place) or memory that
+// does not overlap it; both must hold transportHeaderSize+paddedLen(n)+
+// tagSize bytes, and src's padding is zeroed. nonce is scratch space, kept
+// by the caller so it does not escape.
+func sealPacket(aead cipher.AEAD, dst, src []byte, n, mtu int, receiver uint32, counter uint64, nonce *[nonceSize]byte) int {
 	p := paddedLen(n, mtu)
-	clear(buf[transportHeaderSize+n : transportHeaderSize+p])
-	putTransportHeader(buf, receiver, counter)
+	clear(src[transportHeaderSize+n : transportHeaderSize+p])
+	putTransportHeader(dst, receiver, counter)
 	binary.LittleEndian.PutUint64(nonce[4:], counter)
-	aead.Seal(buf[transportHeaderSize:transportHeaderSize], nonce[:], buf[transportHeaderSize:transportHeaderSize+p], nil)
+	aead.Seal(dst[transportHeaderSize:transportHeaderSize], nonce[:], src[transportHeaderSize:transportHeaderSize+p], nil)
 	return transportHeaderSize + p + tagSize
 }
 

@@ -175,6 +175,6 @@ func forge(t *testing.T, a *end, plain []byte) []byte {
 	buf := make([]byte, messageRoom(len(plain), 1420))
 	copy(buf[transportHeaderSize:], plain)
 	var nonce [nonceSize]byte
-	l := sealPacket(kp.send, buf, len(plain), 1420, kp.remoteIndex, start, &nonce)
+	l := sealPacket(kp.send, buf, buf, len(plain), 1420, kp.remoteIndex, start, &nonce)
 	return buf[:l]
 }

@@ -94,7 +94,7 @@ func (t *Tunnel) flushStaged(now time.Duration) {
 		if size > 0 {
 			data++
 		}
-		l := sealPacket(kp.send, p[:cap(p)], size, t.mtu, kp.remoteIndex, start+uint64(j), &nonce)
+		l := sealPacket(kp.send, p[:cap(p)], p[:cap(p)], size, t.mtu, kp.remoteIndex, start+uint64(j), &nonce)
 		pkts[j] = p[:l]
 		total += l
 	}

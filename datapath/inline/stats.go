@@ -107,6 +107,9 @@ type TunnelStats struct {
 	LastHandshake time.Time `json:"last_handshake,omitzero"`
 	// Drops counts dropped packets by reason; every reason is present.
 	Drops map[DropReason]uint64 `json:"drops"`
+	// Failure says why the tunnel stopped on its own (see Tunnel.Err);
+	// empty while it runs.
+	Failure string `json:"failure,omitempty"`
 }
 
 // snapshot copies c into s.

@@ -71,10 +71,12 @@ type Tunnel struct {
 	mtu   int
 	cpu   int // -1 when not pinned
 
-	// stdBind is true for wireguard-go's StdNetBind, whose UDP GSO
-	// coalesces a send batch by appending to the first buffer of a run;
-	// the TX arena is laid out for it (see newTxState).
+	// stdBind is true for wireguard-go's StdNetBind (or a bind wrapping
+	// it, see isStdNetBind), whose UDP GSO coalesces a send batch by
+	// appending to the first buffer of a run; the TX buffers are laid out
+	// for it (see newTxState).
 	stdBind bool
+	gsoOff  atomic.Bool // the bind fell back from UDP GSO (logged once)
 
 	keys    *noiseKeys     // immutable
 	checker *cookieChecker // MAC1 key immutable; the rest is control-only
@@ -117,6 +119,7 @@ type Tunnel struct {
 	stats counters
 
 	done      chan struct{}
+	failure   atomic.Pointer[error] // why a data thread stopped the tunnel
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
@@ -146,6 +149,7 @@ func NewTunnel(dev tun.Device, bind conn.Bind, cfg TunnelConfig, clock Clock) (_
 	}
 	var (
 		t      *Tunnel
+		keys   *noiseKeys
 		opened bool // the bind is open: Close undoes everything
 	)
 	defer func() {
@@ -154,6 +158,9 @@ func NewTunnel(dev tun.Device, bind conn.Bind, cfg TunnelConfig, clock Clock) (_
 		case opened:
 			err = errors.Join(err, t.Close())
 		default:
+			if keys != nil {
+				keys.wipe()
+			}
 			if cerr := dev.Close(); cerr != nil {
 				err = errors.Join(err, fmt.Errorf("close TUN: %w", cerr))
 			}
@@ -171,7 +178,7 @@ func NewTunnel(dev tun.Device, bind conn.Bind, cfg TunnelConfig, clock Clock) (_
 	if cfg.Peer.PersistentKeepalive < 0 {
 		return nil, errors.New("inline: negative persistent keepalive")
 	}
-	keys, err := newNoiseKeys(cfg.PrivateKey, cfg.Peer.PublicKey, cfg.Peer.PresharedKey)
+	keys, err = newNoiseKeys(cfg.PrivateKey, cfg.Peer.PublicKey, cfg.Peer.PresharedKey)
 	if err != nil {
 		return nil, fmt.Errorf("inline: %w", err)
 	}
@@ -213,7 +220,7 @@ func NewTunnel(dev tun.Device, bind conn.Bind, cfg TunnelConfig, clock Clock) (_
 		}
 		t.cpu = cfg.CPU
 	}
-	_, t.stdBind = bind.(*conn.StdNetBind)
+	t.stdBind = isStdNetBind(bind)
 	t.allowed.Store(newAllowedIPs(cfg.Peer.AllowedIPs))
 	t.pkeep.Store(int64(cfg.Peer.PersistentKeepalive))
 
@@ -265,6 +272,9 @@ func (t *Tunnel) PublicKey() wgtypes.Key { return t.keys.pub }
 // Stats returns a snapshot of the tunnel's counters.
 func (t *Tunnel) Stats() TunnelStats {
 	s := TunnelStats{Name: t.name, Core: t.cpu, ListenPort: int(t.port)}
+	if err := t.Err(); err != nil {
+		s.Failure = err.Error()
+	}
 	t.stats.snapshot(&s)
 	if ns := t.lastHandshakeWall.Load(); ns != 0 {
 		s.LastHandshake = time.Unix(0, ns)
@@ -295,12 +305,46 @@ func (t *Tunnel) Close() error {
 			t.hs = nil
 		}
 		t.staged = nil
+		t.keys.wipe()
+		clear(t.checker.secret[:])
 		t.mu.Unlock()
 		if len(errs) > 0 {
 			t.closeErr = fmt.Errorf("inline: close tunnel %s: %w", t.name, errors.Join(errs...))
 		}
 	})
 	return t.closeErr
+}
+
+// Err returns why the tunnel stopped on its own: a data thread hit an
+// error it cannot go on after (a TUN read failing, say), so the tunnel
+// closed itself rather than stay half-open, answering handshakes but
+// carrying no data. It is nil while the tunnel runs and after a plain
+// Close.
+func (t *Tunnel) Err() error {
+	if p := t.failure.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Done returns a channel that is closed when the tunnel stops, by Close
+// or on its own (see Err).
+func (t *Tunnel) Done() <-chan struct{} { return t.done }
+
+// fail stops the tunnel because a data thread cannot go on: it records
+// err for Err, Stats and UAPI, logs it and closes the tunnel from another
+// goroutine (Close waits for the data threads, the caller among them).
+// After Close started it does nothing: the error is then Close's doing.
+func (t *Tunnel) fail(err error) {
+	if t.closed() || !t.failure.CompareAndSwap(nil, &err) {
+		return
+	}
+	t.log.Error("inline: tunnel stopped", "err", err)
+	go func() {
+		if cerr := t.Close(); cerr != nil {
+			t.log.Error("inline: close failed tunnel", "err", cerr)
+		}
+	}()
 }
 
 // closed reports whether Close has started.
@@ -348,6 +392,21 @@ func (t *Tunnel) setEndpoint(ep conn.Endpoint) {
 		return
 	}
 	t.remote.Store(&endpoint{ep})
+}
+
+// isStdNetBind reports whether b is wireguard-go's StdNetBind, or a bind
+// whose Unwrap method returns one (a wrapper that instruments it).
+func isStdNetBind(b conn.Bind) bool {
+	for {
+		switch v := b.(type) {
+		case *conn.StdNetBind:
+			return true
+		case interface{ Unwrap() conn.Bind }:
+			b = v.Unwrap()
+		default:
+			return false
+		}
+	}
 }
 
 // sameEndpoint reports whether a and b are the same destination with the

@@ -2,9 +2,10 @@ package inline
 
 import (
 	"errors"
-	"os"
+	"fmt"
 	"time"
 
+	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/tun"
 )
 
@@ -16,14 +17,22 @@ type txState struct {
 	out   [][]byte // the sealed messages
 	slot  int
 	nonce [nonceSize]byte
+	// send, for StdNetBind only, is where the sealed messages of a batch
+	// go, back to back (see newTxState); nil means seal in place.
+	send []byte
 }
 
-// newTxState lays the TX buffers out in one arena of batch slots. For
-// StdNetBind each slot's capacity runs to the arena's end: its UDP GSO
+// newTxState lays the TX read buffers out in one arena of batch slots,
+// each capped at its slot. Other binds get the messages sealed in place.
+// For StdNetBind the messages are sealed into a second arena, send, back
+// to back, each slice's capacity running to the arena's end: its UDP GSO
 // coalesces a run of messages by appending each to the first one, which
-// for consecutive slots is a left-to-right compaction inside the arena
-// (every message moves to at most its own slot's start), so it needs no
-// extra buffers. Other binds get slots capped at their length.
+// then copies every message onto itself. So the coalescing needs no extra
+// buffer, and every message is still intact in its own slice when
+// StdNetBind resends the batch without GSO after the kernel refused GSO
+// (EIO). Sealing in place with slots running to the arena's end, as
+// before, let that append overwrite the slots of later messages, and the
+// resend sent garbage.
 func (t *Tunnel) newTxState() *txState {
 	batch := min(max(t.tun.BatchSize(), 1), maxBatch)
 	slot := messageRoom((t.mtu+15)&^15, t.mtu)
@@ -34,9 +43,9 @@ func (t *Tunnel) newTxState() *txState {
 	}
 	for i := range s.bufs {
 		s.bufs[i] = arena[i*slot : (i+1)*slot : (i+1)*slot]
-		if t.stdBind {
-			s.bufs[i] = arena[i*slot : (i+1)*slot]
-		}
+	}
+	if t.stdBind {
+		s.send = make([]byte, batch*slot)
 	}
 	return s
 }
@@ -58,14 +67,16 @@ func (t *Tunnel) txLoop(started chan<- error) {
 		if err == nil {
 			continue
 		}
-		if t.closed() || errors.Is(err, os.ErrClosed) {
+		if t.closed() {
 			return
 		}
 		if errors.Is(err, tun.ErrTooManySegments) {
 			t.stats.drop(DropMalformed, 1)
 			continue
 		}
-		t.log.Error("inline: read from TUN failed; the tunnel stops sending", "err", err)
+		// Without its TX thread the tunnel would go on answering
+		// handshakes and send no data: stop all of it.
+		t.fail(fmt.Errorf("read from TUN: %w", err))
 		return
 	}
 }
@@ -120,8 +131,12 @@ func (t *Tunnel) sealAndSend(kp *keypair, s *txState, start uint64, now time.Dur
 	total := 0
 	for j, i := range s.idx {
 		buf := s.bufs[i]
-		l := sealPacket(kp.send, buf, s.sizes[i], t.mtu, kp.remoteIndex, start+uint64(j), &s.nonce)
-		s.out = append(s.out, buf[:l])
+		dst := buf
+		if s.send != nil {
+			dst = s.send[total:]
+		}
+		l := sealPacket(kp.send, dst, buf, s.sizes[i], t.mtu, kp.remoteIndex, start+uint64(j), &s.nonce)
+		s.out = append(s.out, dst[:l])
 		total += l
 	}
 	if t.send(s.out) {
@@ -143,7 +158,7 @@ func (t *Tunnel) send(msgs [][]byte) bool {
 	ok := true
 	for len(msgs) > 0 {
 		c := min(chunk, len(msgs))
-		if err := t.bind.Send(msgs[:c], remote.ep); err != nil {
+		if err := t.bind.Send(msgs[:c], remote.ep); err != nil && !t.resentWithoutGSO(err) {
 			t.stats.drop(DropIO, c)
 			if !t.closed() {
 				t.log.Debug("inline: UDP send failed", "err", err, "packets", c)
@@ -153,6 +168,21 @@ func (t *Tunnel) send(msgs [][]byte) bool {
 		msgs = msgs[c:]
 	}
 	return ok
+}
+
+// resentWithoutGSO reports whether err is StdNetBind's news that the
+// kernel refused UDP GSO and the batch went out without it; it logs that
+// once per tunnel. The error carries the resend's result: nil means every
+// message went out.
+func (t *Tunnel) resentWithoutGSO(err error) bool {
+	var gso conn.ErrUDPGSODisabled
+	if !errors.As(err, &gso) {
+		return false
+	}
+	if !t.gsoOff.Swap(true) {
+		t.log.Info("inline: the kernel refused UDP GSO on the way to the peer; sending without it", "reason", gso.Error())
+	}
+	return gso.RetryErr == nil
 }
 
 // sentData records that data went out at now (timers.go).

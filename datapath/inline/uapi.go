@@ -53,6 +53,12 @@ func (t *Tunnel) ServeUAPI(rw io.ReadWriter) error {
 				opErr = uapiErrorf(unix.EPROTO, "get=1 must be followed by an empty line")
 				break
 			}
+			if err := t.Err(); err != nil {
+				// Report why the tunnel stopped (wg(8) says "Network
+				// is down"), not a device that no longer carries data.
+				opErr = uapiErrorf(unix.ENETDOWN, "tunnel stopped: %v", err)
+				break
+			}
 			opErr = t.uapiGet(rw)
 		case "set=1":
 			opErr = t.uapiSet(r)
@@ -81,10 +87,16 @@ func (t *Tunnel) ServeUAPI(rw io.ReadWriter) error {
 // uapiGet writes the device and its peer in "get" format.
 func (t *Tunnel) uapiGet(w io.Writer) error {
 	var b strings.Builder
+	t.mu.Lock() // Close wipes the keys under it
+	if t.closed() {
+		t.mu.Unlock()
+		return uapiErrorf(unix.ENETDOWN, "tunnel closed")
+	}
 	fmt.Fprintf(&b, "private_key=%s\n", hex.EncodeToString(t.keys.priv[:]))
 	fmt.Fprintf(&b, "listen_port=%d\n", t.port)
 	fmt.Fprintf(&b, "public_key=%s\n", hex.EncodeToString(t.keys.peer[:]))
 	fmt.Fprintf(&b, "preshared_key=%s\n", hex.EncodeToString(t.keys.psk[:]))
+	t.mu.Unlock()
 	b.WriteString("protocol_version=1\n")
 	if ep := t.remote.Load(); ep != nil {
 		fmt.Fprintf(&b, "endpoint=%s\n", ep.ep.DstToString())
@@ -162,6 +174,15 @@ func (t *Tunnel) uapiSet(r *bufio.Reader) error {
 	return nil
 }
 
+// keyIs compares a key given over UAPI with one of the tunnel's, in
+// constant time and under t.mu (Close wipes the tunnel's keys under it).
+// A stopped tunnel's keys match nothing.
+func (t *Tunnel) keyIs(given, ours *key) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.closed() && equalKey(given, ours)
+}
+
 // setDeviceKey checks an interface-level key; inline can only confirm the
 // values it runs with.
 func (t *Tunnel) setDeviceKey(k, v string) error {
@@ -171,7 +192,7 @@ func (t *Tunnel) setDeviceKey(k, v string) error {
 		if err != nil {
 			return err
 		}
-		if pk != t.keys.priv {
+		if !t.keyIs((*key)(&pk), &t.keys.priv) {
 			return uapiErrorf(unix.EINVAL, "set: an inline tunnel cannot change its private key; bring it up again")
 		}
 	case "listen_port":
@@ -204,7 +225,7 @@ func (t *Tunnel) setPeerKey(c *uapiChange, k, v string) error {
 		if err != nil {
 			return err
 		}
-		if psk != t.keys.psk {
+		if !t.keyIs((*key)(&psk), &t.keys.psk) {
 			return uapiErrorf(unix.EINVAL, "set: an inline tunnel cannot change its preshared key; bring it up again")
 		}
 	case "endpoint":

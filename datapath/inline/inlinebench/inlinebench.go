@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"syscall"
 	"time"
 
@@ -61,13 +62,6 @@ const (
 	// of 64 KiB buffers and measure its allocator instead of its
 	// datapath.
 	Window = 8 * Batch
-
-	// GoalVsWireGuardGo is the inline engine's goal against wireguard-go:
-	// at least this many times its Gbit/s per busy core.
-	GoalVsWireGuardGo = 2.0
-	// GoalVsAEAD is the inline engine's goal against the AEAD bound: at
-	// least this fraction of its Gbit/s per core.
-	GoalVsAEAD = 0.6
 )
 
 // DefaultSizes and DefaultCores are what Run measures by default (cores
@@ -329,23 +323,57 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Goal is the inline engine's standing against its goals at one size and
-// core count, in Gbit/s per busy core. A ratio is 0 when a result it
-// needs is missing.
-type Goal struct {
-	Size  int `json:"size"`
-	Cores int `json:"cores"`
-	// VsWireGuardGo is inline / wireguard-go; met when at least
-	// GoalVsWireGuardGo.
-	VsWireGuardGo    float64 `json:"inline_vs_wireguard_go"`
-	VsWireGuardGoMet bool    `json:"inline_vs_wireguard_go_met"`
-	// VsAEAD is inline / the AEAD bound; met when at least GoalVsAEAD.
-	VsAEAD    float64 `json:"inline_vs_aead"`
-	VsAEADMet bool    `json:"inline_vs_aead_met"`
+// Metric names what a goal compares, all in Gbit/s per busy core.
+type Metric string
+
+// The metrics of the goals.
+const (
+	// VsAEAD is inline / the AEAD bound of the same size.
+	VsAEAD Metric = "inline_vs_aead"
+	// VsWireGuardGo is inline / wireguard-go at the same size and cores.
+	VsWireGuardGo Metric = "inline_vs_wireguard_go"
+	// VsOneCore is inline on this many cores / inline on 1 core, at the
+	// same size: how well the per-core rate holds as cores are added.
+	VsOneCore Metric = "inline_vs_1_core"
+)
+
+// GoalDef is one goal of the inline engine (issue 18): Metric at Size
+// (0: every size measured) and Cores must reach Target.
+type GoalDef struct {
+	Size   int
+	Cores  int
+	Metric Metric
+	Target float64
 }
 
-// Goals compares every inline result with the wireguard-go result of the
-// same size and core count and with the AEAD bound of the same size.
+// GoalDefs are the inline engine's goals in this benchmark. (Its fifth,
+// end to end through one tunnel on the local testbed at ≥ 1.5×
+// wireguard-go's Gbit/s, is measured by the testbed, not here; see
+// EndToEndGoal.)
+var GoalDefs = []GoalDef{
+	{Size: 1420, Cores: 1, Metric: VsAEAD, Target: 0.85},
+	{Size: 1420, Cores: 1, Metric: VsWireGuardGo, Target: 1.1},
+	{Size: 64, Cores: 1, Metric: VsAEAD, Target: 0.70},
+	{Size: 0, Cores: 2, Metric: VsOneCore, Target: 0.95},
+}
+
+// EndToEndGoal is the goal this benchmark cannot measure; the table
+// names it so that it is not forgotten.
+const EndToEndGoal = "end to end, one tunnel on the local testbed: ≥ 1.5x wireguard-go's Gbit/s (measured by the testbed runs, not here)"
+
+// Goal is the inline engine's standing against one goal.
+type Goal struct {
+	Size   int     `json:"size"`
+	Cores  int     `json:"cores"`
+	Metric Metric  `json:"metric"`
+	Target float64 `json:"target"`
+	// Value is the measured ratio; 0 when a result it needs is missing.
+	Value float64 `json:"value"`
+	Met   bool    `json:"met"`
+}
+
+// Goals evaluates GoalDefs on results: a goal is there when the inline
+// result it is about (its size and cores) was measured.
 func Goals(results []Result) []Goal {
 	find := func(impl Impl, size, cores int) *Result {
 		for i := range results {
@@ -362,19 +390,34 @@ func Goals(results []Result) []Goal {
 		}
 		return a.GbpsPerCore / b.GbpsPerCore
 	}
+	var sizes []int
+	for _, r := range results {
+		if r.Impl == Inline && !slices.Contains(sizes, r.Size) {
+			sizes = append(sizes, r.Size)
+		}
+	}
 	var out []Goal
-	for i := range results {
-		in := &results[i]
-		if in.Impl != Inline {
-			continue
+	for _, d := range GoalDefs {
+		for _, size := range sizes {
+			if d.Size != 0 && d.Size != size {
+				continue
+			}
+			in := find(Inline, size, d.Cores)
+			if in == nil {
+				continue
+			}
+			g := Goal{Size: size, Cores: d.Cores, Metric: d.Metric, Target: d.Target}
+			switch d.Metric {
+			case VsAEAD:
+				g.Value = ratio(in, find(AEAD, size, 0))
+			case VsWireGuardGo:
+				g.Value = ratio(in, find(WireGuardGo, size, d.Cores))
+			case VsOneCore:
+				g.Value = ratio(in, find(Inline, size, 1))
+			}
+			g.Met = g.Value > 0 && g.Value >= d.Target
+			out = append(out, g)
 		}
-		g := Goal{Size: in.Size, Cores: in.Cores,
-			VsWireGuardGo: ratio(in, find(WireGuardGo, in.Size, in.Cores)),
-			VsAEAD:        ratio(in, find(AEAD, in.Size, 0)),
-		}
-		g.VsWireGuardGoMet = g.VsWireGuardGo >= GoalVsWireGuardGo
-		g.VsAEADMet = g.VsAEAD >= GoalVsAEAD
-		out = append(out, g)
 	}
 	return out
 }
