@@ -63,6 +63,7 @@ func (p *Point) Resummarize() {
 		}
 	}
 	p.Summary = Summarize(gbps)
+	p.Cost = summarizeCost(p.Repetitions)
 }
 
 // OKRepetitions returns how many repetitions of p succeeded.
