@@ -210,6 +210,8 @@ func WriteAll(dir string, runs []*results.Run, opts Options) ([]string, error) {
 			plural(pt.Tunnels, "tunnel"), plural(pt.FlowsPerTunnel, "flow"), bars), p, err, 0, 0)
 	}
 
+	wr.costFigure(runs)
+
 	// Per-core figures.
 	if opts.CPUFigures != CPUNone {
 		labels := runLabels(runs, opts.RunLabels)

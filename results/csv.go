@@ -16,6 +16,7 @@ var PointsHeader = []string{
 	"series", "datapath", "tunnels", "flows_per_tunnel", "flows",
 	"repetitions", "ok", "mean_gbps", "stddev_gbps", "ci95_gbps",
 	"min_gbps", "max_gbps",
+	"cycles_per_byte", "cycles_per_packet", "gw_cores",
 }
 
 // CSVRow is one row of points.csv: a Point without its repetitions.
@@ -35,12 +36,19 @@ type CSVRow struct {
 	CI95Gbps   float64
 	MinGbps    float64
 	MaxGbps    float64
+	// CyclesPerByte and CyclesPerPacket are the gateways' mean cost (both
+	// together) per payload byte and packet; GWCores is the mean number of
+	// gateway cores busy. All three are 0 when the point has no CPU
+	// samples.
+	CyclesPerByte   float64
+	CyclesPerPacket float64
+	GWCores         float64
 }
 
 // Row returns the points.csv row of p. Its statistics are p.Summary as
 // stored; call Resummarize first to bring them up to date.
 func (p *Point) Row() CSVRow {
-	return CSVRow{
+	r := CSVRow{
 		Series:         p.Series,
 		Datapath:       p.Datapath,
 		Tunnels:        p.Tunnels,
@@ -54,6 +62,10 @@ func (p *Point) Row() CSVRow {
 		MinGbps:        p.Summary.MinGbps,
 		MaxGbps:        p.Summary.MaxGbps,
 	}
+	if p.Cost != nil {
+		r.CyclesPerByte, r.CyclesPerPacket, r.GWCores = p.Cost.CyclesPerByte, p.Cost.CyclesPerPacket, p.Cost.GWCores
+	}
+	return r
 }
 
 // WritePointsCSV writes points in the points.csv format: PointsHeader, then
@@ -72,6 +84,7 @@ func WritePointsCSV(w io.Writer, points []Point) error {
 			strconv.Itoa(r.Repetitions), strconv.Itoa(r.OK),
 			formatFloat(r.MeanGbps), formatFloat(r.StddevGbps), formatFloat(r.CI95Gbps),
 			formatFloat(r.MinGbps), formatFloat(r.MaxGbps),
+			formatFloat(r.CyclesPerByte), formatFloat(r.CyclesPerPacket), formatFloat(r.GWCores),
 		}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("write points csv: %w", err)
@@ -86,11 +99,15 @@ func WritePointsCSV(w io.Writer, points []Point) error {
 
 func formatFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
+// legacyColumns is how many columns points.csv had before the cost
+// columns; such files still read, with zero costs.
+const legacyColumns = 12
+
 // ReadPointsCSV reads rows in the points.csv format. The header must be
-// PointsHeader; errors name the line and column at fault.
+// PointsHeader, or its first twelve columns (a file written before the cost
+// columns); errors name the line and column at fault.
 func ReadPointsCSV(r io.Reader) ([]CSVRow, error) {
 	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = len(PointsHeader)
 	head, err := cr.Read()
 	if errors.Is(err, io.EOF) {
 		return nil, errors.New("points csv: empty, expected a header row")
@@ -98,9 +115,11 @@ func ReadPointsCSV(r io.Reader) ([]CSVRow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("points csv: %w", err)
 	}
-	if strings.Join(head, ",") != strings.Join(PointsHeader, ",") {
+	legacy := strings.Join(head, ",") == strings.Join(PointsHeader[:legacyColumns], ",")
+	if !legacy && strings.Join(head, ",") != strings.Join(PointsHeader, ",") {
 		return nil, fmt.Errorf("points csv: line 1: header is %q, want %q", strings.Join(head, ","), strings.Join(PointsHeader, ","))
 	}
+	cr.FieldsPerRecord = len(head)
 	var rows []CSVRow
 	for {
 		rec, err := cr.Read()
@@ -125,6 +144,9 @@ func ReadPointsCSV(r io.Reader) ([]CSVRow, error) {
 			CI95Gbps:       p.float(9),
 			MinGbps:        p.float(10),
 			MaxGbps:        p.float(11),
+		}
+		if !legacy {
+			row.CyclesPerByte, row.CyclesPerPacket, row.GWCores = p.float(12), p.float(13), p.float(14)
 		}
 		if p.err != nil {
 			return nil, p.err

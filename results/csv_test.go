@@ -14,14 +14,15 @@ func TestWritePointsCSV(t *testing.T) {
 			Series: `wg "go", pinned`, Datapath: "wggo", Tunnels: 2, FlowsPerTunnel: 3,
 			Repetitions: []Repetition{{AggregateBps: 1}, {Error: "x"}},
 			Summary:     Summary{N: 1, MeanGbps: 9.412345678901, StddevGbps: 0, CI95Gbps: 0, MinGbps: 0.001, MaxGbps: 1e-7},
+			Cost:        &PointCost{CyclesPerByte: 12.5, CyclesPerPacket: 17100, GWCores: 1.75},
 		},
 	}
 	var buf bytes.Buffer
 	if err := WritePointsCSV(&buf, points); err != nil {
 		t.Fatal(err)
 	}
-	want := "series,datapath,tunnels,flows_per_tunnel,flows,repetitions,ok,mean_gbps,stddev_gbps,ci95_gbps,min_gbps,max_gbps\n" +
-		`"wg ""go"", pinned",wggo,2,3,6,2,1,9.412345678901,0,0,0.001,0.0000001` + "\n"
+	want := "series,datapath,tunnels,flows_per_tunnel,flows,repetitions,ok,mean_gbps,stddev_gbps,ci95_gbps,min_gbps,max_gbps,cycles_per_byte,cycles_per_packet,gw_cores\n" +
+		`"wg ""go"", pinned",wggo,2,3,6,2,1,9.412345678901,0,0,0.001,0.0000001,12.5,17100,1.75` + "\n"
 	if diff := cmp.Diff(want, buf.String()); diff != "" {
 		t.Errorf("points.csv (-want +got):\n%s", diff)
 	}
@@ -33,6 +34,7 @@ func TestWritePointsCSV(t *testing.T) {
 	wantRows := []CSVRow{{
 		Series: `wg "go", pinned`, Datapath: "wggo", Tunnels: 2, FlowsPerTunnel: 3, Flows: 6,
 		Repetitions: 2, OK: 1, MeanGbps: 9.412345678901, MinGbps: 0.001, MaxGbps: 1e-7,
+		CyclesPerByte: 12.5, CyclesPerPacket: 17100, GWCores: 1.75,
 	}}
 	if diff := cmp.Diff(wantRows, rows); diff != "" {
 		t.Errorf("rows read back (-want +got):\n%s", diff)
@@ -40,7 +42,7 @@ func TestWritePointsCSV(t *testing.T) {
 }
 
 func TestReadPointsCSVErrors(t *testing.T) {
-	const head = "series,datapath,tunnels,flows_per_tunnel,flows,repetitions,ok,mean_gbps,stddev_gbps,ci95_gbps,min_gbps,max_gbps\n"
+	const head = "series,datapath,tunnels,flows_per_tunnel,flows,repetitions,ok,mean_gbps,stddev_gbps,ci95_gbps,min_gbps,max_gbps,cycles_per_byte,cycles_per_packet,gw_cores\n"
 	tests := []struct {
 		name, in, want string
 	}{
@@ -48,8 +50,10 @@ func TestReadPointsCSVErrors(t *testing.T) {
 		{name: "other header", in: "series,tunnels,mean\n", want: "line 1"},
 		{name: "renamed column", in: strings.Replace(head, "ok", "good", 1), want: "header"},
 		{name: "short row", in: head + "a,kernel,1\n", want: "line 2"},
-		{name: "bad integer", in: head + "a,kernel,1,1,1,3,3,1,0,0,1,1\nb,kernel,two,1,1,3,3,1,0,0,1,1\n", want: "line 3: column tunnels"},
-		{name: "bad number", in: head + "a,kernel,1,1,1,3,3,1,0,0,1,fast\n", want: "line 2: column max_gbps"},
+		{name: "bad integer", in: head + "a,kernel,1,1,1,3,3,1,0,0,1,1,0,0,0\nb,kernel,two,1,1,3,3,1,0,0,1,1,0,0,0\n", want: "line 3: column tunnels"},
+		{name: "bad number", in: head + "a,kernel,1,1,1,3,3,1,0,0,1,fast,0,0,0\n", want: "line 2: column max_gbps"},
+		{name: "bad cost", in: head + "a,kernel,1,1,1,3,3,1,0,0,1,1,cheap,0,0\n", want: "line 2: column cycles_per_byte"},
+		{name: "legacy row with cost columns missing", in: head + "a,kernel,1,1,1,3,3,1,0,0,1,1\n", want: "line 2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,5 +76,17 @@ func TestReadPointsCSVHeaderOnly(t *testing.T) {
 	rows, err := ReadPointsCSV(&buf)
 	if err != nil || len(rows) != 0 {
 		t.Errorf("ReadPointsCSV(header only) = %v, %v; want no rows and no error", rows, err)
+	}
+}
+
+func TestReadPointsCSVLegacy(t *testing.T) {
+	in := "series,datapath,tunnels,flows_per_tunnel,flows,repetitions,ok,mean_gbps,stddev_gbps,ci95_gbps,min_gbps,max_gbps\n" +
+		"a,kernel,1,1,1,3,3,2.5,0,0,1,1\n"
+	rows, err := ReadPointsCSV(strings.NewReader(in))
+	if err != nil {
+		t.Fatalf("a points.csv from before the cost columns: %v", err)
+	}
+	if len(rows) != 1 || rows[0].MeanGbps != 2.5 || rows[0].CyclesPerByte != 0 {
+		t.Errorf("rows = %+v, want one row of 2.5 Gbit/s without cost", rows)
 	}
 }

@@ -74,3 +74,98 @@ func GroupFindings(run *Run) []FindingGroup {
 	}
 	return out
 }
+
+// FindingRow is one finding kind on the same gateways and cores, gathered
+// over every point and repetition it held for: a row of a compact findings
+// table.
+type FindingRow struct {
+	Kind  string   `json:"kind"`
+	Hosts []string `json:"hosts"`
+	Cores []int    `json:"cores"`
+	// Points lists the points it held for, by series ("wggo@1,2,4": the
+	// tunnel counts; "×f" marks flows per tunnel above one).
+	Points []string `json:"points"`
+	// Repetitions is how many repetitions had it, of Of (the repetitions
+	// of those points).
+	Repetitions int `json:"repetitions"`
+	Of          int `json:"of"`
+	// Shared is true when the cores are shared with other testbed hosts.
+	Shared bool `json:"shared,omitempty"`
+	// Evidence is the last such finding's summary without the gateway,
+	// the kind and the shared-cores caveat (said once elsewhere).
+	Evidence string `json:"evidence"`
+}
+
+// SummarizeFindings gathers a run's findings by kind, gateways and cores
+// over all points: the most frequent first.
+func SummarizeFindings(run *Run) []FindingRow {
+	type acc struct {
+		row    FindingRow
+		series []string
+		labels map[string][]string
+	}
+	var order []*acc
+	byKey := map[string]*acc{}
+	for _, g := range GroupFindings(run) {
+		key := fmt.Sprint(g.Kind, g.Hosts, g.Cores)
+		a := byKey[key]
+		if a == nil {
+			a = &acc{row: FindingRow{Kind: g.Kind, Hosts: g.Hosts, Cores: g.Cores}, labels: map[string][]string{}}
+			byKey[key] = a
+			order = append(order, a)
+		}
+		if _, ok := a.labels[g.Series]; !ok {
+			a.series = append(a.series, g.Series)
+		}
+		label := fmt.Sprint(g.Tunnels)
+		if g.FlowsPerTunnel > 1 {
+			label += fmt.Sprintf("×%d", g.FlowsPerTunnel)
+		}
+		a.labels[g.Series] = append(a.labels[g.Series], label)
+		a.row.Repetitions += g.Repetitions
+		a.row.Of += g.Of
+		a.row.Evidence = Evidence(g.Example)
+	}
+	shared := sharedKinds(run)
+	out := make([]FindingRow, 0, len(order))
+	for _, a := range order {
+		for _, s := range a.series {
+			a.row.Points = append(a.row.Points, s+"@"+strings.Join(a.labels[s], ","))
+		}
+		a.row.Shared = shared[a.row.Kind]
+		out = append(out, a.row)
+	}
+	slices.SortStableFunc(out, func(x, y FindingRow) int { return y.Repetitions - x.Repetitions })
+	return out
+}
+
+// sharedKinds reports, per finding kind, whether any such finding was on
+// shared cores.
+func sharedKinds(run *Run) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range run.Points {
+		for _, rp := range p.Repetitions {
+			for _, f := range rp.Findings {
+				out[f.Kind] = out[f.Kind] || f.Shared
+			}
+		}
+	}
+	return out
+}
+
+// sharedClause starts the caveat the detector appends on shared cores.
+const sharedClause = "; cores shared by all hosts"
+
+// Evidence shortens a finding's summary for a table cell: without its
+// "<gateway>: <kind>: " prefix and the shared-cores caveat.
+func Evidence(summary string) string {
+	if i := strings.Index(summary, sharedClause); i >= 0 {
+		summary = summary[:i]
+	}
+	for range 2 {
+		if head, rest, ok := strings.Cut(summary, ": "); ok && !strings.ContainsAny(head, " ,") {
+			summary = rest
+		}
+	}
+	return summary
+}

@@ -33,3 +33,27 @@ func TestGroupFindings(t *testing.T) {
 		t.Errorf("Line() = %q", l)
 	}
 }
+
+func TestSummarizeFindings(t *testing.T) {
+	cpuBound := func(host string) Finding {
+		return Finding{Host: host, Kind: "cpu-bound", Cores: []int{0, 1}, Shared: true,
+			Summary: host + ": cpu-bound: cores 0,1 busy ≥90%, mean busy 100%; cores shared by all hosts of the local testbed: figures are machine-wide"}
+	}
+	hot := Finding{Host: "gw2", Kind: "black-hole", Core: 1, Summary: "gw2: black-hole: core 1 busy 99%"}
+	rep := func(i int, fs ...Finding) Repetition { return Repetition{Index: i, Findings: fs} }
+	run := &Run{Points: []Point{
+		{Series: "wggo", Tunnels: 1, FlowsPerTunnel: 1, Repetitions: []Repetition{rep(0, cpuBound("gw1"), cpuBound("gw2")), rep(1, cpuBound("gw1"), cpuBound("gw2"))}},
+		{Series: "wggo", Tunnels: 2, FlowsPerTunnel: 1, Repetitions: []Repetition{rep(0, cpuBound("gw1"), cpuBound("gw2")), rep(1)}},
+		{Series: "inline", Tunnels: 4, FlowsPerTunnel: 2, Repetitions: []Repetition{rep(0, cpuBound("gw1"), cpuBound("gw2"), hot), rep(1, cpuBound("gw2"))}},
+	}}
+	got := SummarizeFindings(run)
+	want := []FindingRow{
+		{Kind: "cpu-bound", Hosts: []string{"gw1", "gw2"}, Cores: []int{0, 1}, Points: []string{"wggo@1,2", "inline@4×2"},
+			Repetitions: 5, Of: 6, Shared: true, Evidence: "cores 0,1 busy ≥90%, mean busy 100%"},
+		{Kind: "black-hole", Hosts: []string{"gw2"}, Cores: []int{1}, Points: []string{"inline@4×2"},
+			Repetitions: 1, Of: 2, Evidence: "core 1 busy 99%"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("SummarizeFindings (-want +got):\n%s", diff)
+	}
+}

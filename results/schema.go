@@ -54,6 +54,9 @@ type Run struct {
 	Series []SeriesStatus `json:"series"`
 	// Points holds the measurements, in the order they were taken.
 	Points []Point `json:"points"`
+	// Clock is the frequency the gateways' CPU time was turned into
+	// cycles with (each point's cost), and which one it is.
+	Clock *Clock `json:"clock,omitempty"`
 }
 
 // TestbedInfo describes the testbed of a run.
@@ -111,6 +114,9 @@ type Point struct {
 	Complete bool `json:"complete"`
 	// Notes records knobs skipped or adjusted for this point.
 	Notes []string `json:"notes,omitempty"`
+	// Cost is what the point cost the gateways per byte and per packet,
+	// split by stage, over its repetitions.
+	Cost *PointCost `json:"cost,omitempty"`
 	// Knobs are the host settings the datapath changed for this point,
 	// with their values before and after; each was restored when the
 	// point ended.
@@ -135,6 +141,9 @@ type Repetition struct {
 	CPU []HostCPU `json:"cpu,omitempty"`
 	// Findings are the black-hole detector's conclusions.
 	Findings []Finding `json:"findings,omitempty"`
+	// Cost is the gateways' CPU over the measured window, per byte and
+	// per packet, split by stage; nil without CPU samples.
+	Cost *RepCost `json:"cost,omitempty"`
 	// Error says why the repetition failed; empty when it succeeded.
 	Error string `json:"error,omitempty"`
 }

@@ -63,6 +63,7 @@ func (p *Point) Resummarize() {
 		}
 	}
 	p.Summary = Summarize(gbps)
+	p.Cost = summarizeCost(p.Repetitions)
 }
 
 // OKRepetitions returns how many repetitions of p succeeded.
@@ -74,4 +75,67 @@ func (p *Point) OKRepetitions() int {
 		}
 	}
 	return n
+}
+
+// Difference is the difference of two means with Welch's 95 % confidence
+// interval (unequal variances).
+type Difference struct {
+	// Diff is mean(b) - mean(a).
+	Diff float64 `json:"diff"`
+	// CI95 is the half-width of the interval; +Inf when either side has
+	// fewer than two values (no spread to judge by).
+	CI95 float64 `json:"ci95"`
+	// DF is the Welch–Satterthwaite degrees of freedom.
+	DF float64 `json:"df"`
+}
+
+// ExcludesZero reports whether the interval Diff ± CI95 leaves out zero:
+// the difference is beyond the repetitions' spread.
+func (d Difference) ExcludesZero() bool {
+	return !math.IsInf(d.CI95, 0) && math.Abs(d.Diff) > d.CI95
+}
+
+// Welch returns mean(b) - mean(a) with Welch's 95 % confidence interval.
+// Values that are not finite are left out.
+func Welch(a, b []float64) Difference {
+	sa, sb := Summarize(a), Summarize(b)
+	d := Difference{Diff: sb.MeanGbps - sa.MeanGbps, CI95: math.Inf(1)}
+	if sa.N < 2 || sb.N < 2 {
+		return d
+	}
+	va := sa.StddevGbps * sa.StddevGbps / float64(sa.N)
+	vb := sb.StddevGbps * sb.StddevGbps / float64(sb.N)
+	se := math.Sqrt(va + vb)
+	if se == 0 {
+		d.CI95, d.DF = 0, float64(sa.N+sb.N-2)
+		return d
+	}
+	d.DF = (va + vb) * (va + vb) / (va*va/float64(sa.N-1) + vb*vb/float64(sb.N-1))
+	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: d.DF}.Quantile(0.975)
+	d.CI95 = t * se
+	return d
+}
+
+// RepetitionGbps returns the aggregate throughput of p's successful
+// repetitions in Gbit/s.
+func (p *Point) RepetitionGbps() []float64 {
+	var out []float64
+	for _, r := range p.Repetitions {
+		if r.OK() {
+			out = append(out, r.AggregateBps/1e9)
+		}
+	}
+	return out
+}
+
+// RepetitionCyclesPerByte returns the cycles per byte of p's successful
+// repetitions that have a cost.
+func (p *Point) RepetitionCyclesPerByte() []float64 {
+	var out []float64
+	for _, r := range p.Repetitions {
+		if r.OK() && r.Cost != nil && r.Cost.Bytes > 0 {
+			out = append(out, r.Cost.CyclesPerByte)
+		}
+	}
+	return out
 }

@@ -112,3 +112,31 @@ func TestResummarize(t *testing.T) {
 		})
 	}
 }
+
+func TestWelch(t *testing.T) {
+	tests := []struct {
+		name     string
+		a, b     []float64
+		diff     float64
+		excludes bool
+	}{
+		{"same values", []float64{1, 2, 3}, []float64{1, 2, 3}, 0, false},
+		{"halved", []float64{10, 10.2, 9.9}, []float64{5, 5.1, 4.95}, -5.0166666666666667, true},
+		{"overlapping", []float64{1, 3, 5}, []float64{2, 4, 6}, 1, false},
+		{"one value a side", []float64{1}, []float64{5}, 4, false},
+		{"constant, different", []float64{2, 2}, []float64{3, 3}, 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := Welch(tt.a, tt.b)
+			if math.Abs(d.Diff-tt.diff) > 1e-9 || d.ExcludesZero() != tt.excludes {
+				t.Errorf("Welch = %+v (excludes zero %v), want diff %g, excludes zero %v", d, d.ExcludesZero(), tt.diff, tt.excludes)
+			}
+		})
+	}
+	// A textbook case: the interval of two samples of 3 (Welch df 2.94).
+	d := Welch([]float64{1, 2, 3}, []float64{4, 6, 8})
+	if math.Abs(d.DF-2.9412) > 1e-3 || math.Abs(d.CI95-4.155) > 0.01 {
+		t.Errorf("Welch df %.4f ci %.3f, want df 2.94, ci 4.155 (t 3.218 × se 1.291)", d.DF, d.CI95)
+	}
+}

@@ -50,6 +50,9 @@ type Options struct {
 	Progress *progress.Reporter
 	// Log receives debug details.
 	Log *slog.Logger
+	// Verbose prints every repetition's detector findings in the
+	// progress; otherwise they are only recorded.
+	Verbose bool
 	// Provision brings up a testbed other than the local one (the SSH
 	// driver); nil provisions network namespaces on this machine.
 	Provision Provisioner
@@ -389,8 +392,10 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 			return err
 		}
 		r.progress("%s rep %d/%d: %s", label, rep+1, sc.Repetitions, describeRep(rp))
-		for _, f := range rp.Findings {
-			r.progress("  finding: %s", f.Summary)
+		if r.opts.Verbose {
+			for _, f := range rp.Findings {
+				r.progress("  finding: %s", f.Summary)
+			}
 		}
 		r.opts.Progress.Done(fmt.Sprintf("%.3f Gbit/s", rp.AggregateBps/1e9))
 	}
@@ -398,7 +403,7 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 	if err := update(func(pt *results.Point) { pt.Complete = true; pt.Resummarize(); done = *pt }); err != nil {
 		return err
 	}
-	r.progress("%s: %.3f ± %.3f Gbit/s (mean ± 95%% CI, n=%d)", label, done.Summary.MeanGbps, done.Summary.CI95Gbps, done.Summary.N)
+	r.progress("%s: %.3f ± %.3f Gbit/s (mean ± 95%% CI, n=%d)%s", label, done.Summary.MeanGbps, done.Summary.CI95Gbps, done.Summary.N, costSummary(done.Cost))
 	if n := len(done.Repetitions); n > 0 {
 		for _, c := range done.Repetitions[n-1].CPU {
 			r.progress("  %s (last repetition)", coreSummary(c))
@@ -441,6 +446,7 @@ func (r *runState) repetition(ctx context.Context, hosts map[string]testbed.Host
 	if len(failed) > 0 {
 		rp.Error = strings.Join(failed, "; ")
 	}
+	r.accountCost(hosts, rawDir, &rp)
 	return rp
 }
 

@@ -78,6 +78,9 @@ func TestIntegrationRunSmallScenario(t *testing.T) {
 					t.Errorf("%s/%d tunnels rep %d flow %d/%d moved no data: %+v", p.Series, p.Tunnels, rp.Index, f.Tunnel, f.Index, f)
 				}
 			}
+			if c := rp.Cost; c == nil || c.CyclesPerByte <= 0 || c.GWCores <= 0 || c.Method != results.ByThread || len(c.Stages) != len(results.CostStages) {
+				t.Errorf("%s/%d tunnels rep %d: cost %+v, want cycles per byte and gateway cores by thread, split in %d stages", p.Series, p.Tunnels, rp.Index, c, len(results.CostStages))
+			}
 			if p.Datapath != scenarios.WireGuardGo {
 				continue
 			}
@@ -112,6 +115,14 @@ func TestIntegrationRunSmallScenario(t *testing.T) {
 	}
 	if len(rows) != len(run.Points) {
 		t.Fatalf("points.csv has %d rows, want %d", len(rows), len(run.Points))
+	}
+	if run.Clock == nil || run.Clock.Hz <= 0 || run.Clock.Source == "" {
+		t.Errorf("run.json clock = %+v, want a frequency and its source", run.Clock)
+	}
+	for i, row := range rows[:4] {
+		if row.CyclesPerByte <= 0 || row.CyclesPerPacket <= row.CyclesPerByte || row.GWCores <= 0 {
+			t.Errorf("points.csv row %d: cycles_per_byte %g, cycles_per_packet %g, gw_cores %g; want them measured", i, row.CyclesPerByte, row.CyclesPerPacket, row.GWCores)
+		}
 	}
 	for i, row := range rows {
 		p := run.Points[i]

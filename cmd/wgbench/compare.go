@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -13,11 +12,24 @@ import (
 )
 
 func newCompareCmd() *cobra.Command {
-	var withPaper bool
+	var (
+		withPaper bool
+		tolerance string
+		format    string
+		figure    string
+	)
 	cmd := &cobra.Command{
-		Use:   "compare --paper RUNDIR",
-		Short: "Put a run's numbers beside the paper's published ones",
-		Long: `compare --paper reads a run folder and prints, for each figure of the HPSR
+		Use:   "compare A B | compare --paper RUNDIR",
+		Short: "Compare two runs point by point (and fail on a regression), or a run with the paper",
+		Long: `compare A B puts every point the two run folders share side by side: the
+mean ± 95 % CI of each, the difference B − A with Welch's 95 % confidence
+interval, the relative change and the cost per byte. A point of B is
+slower when it lost more than --tolerance of A's mean and the interval
+leaves out zero; compare then exits with status 1, so it can gate CI.
+A figure overlays the throughput of both runs (default
+B/plots/compare-runs.png; --figure - for none).
+
+compare --paper reads a run folder and prints, for each figure of the HPSR
 2025 paper that the run's scenario reproduces (scenarios/cloudlab/*.yaml,
 and the local catalogue where the series match), the measured mean ± 95 %
 CI beside the published value of every point both have, with their ratio,
@@ -28,12 +40,29 @@ Published values come from results/paper/hpsr2025.yaml: "text" values are
 stated in the paper, "derived" ones computed from stated numbers,
 "estimate" ones fill in the trend the text describes. A "≥" marks a lower
 bound ("over 7 Gbps") and a "≤" an upper one; for a bound the last column
-says whether the run meets it, as the ratio to a bound says little.`,
-		Example: `  wgbench compare --paper runs/20261122-101500-cloudlab-fig8-multi-tunnel`,
-		Args:    exactArgs(1, "name one run folder"),
+says whether the run meets it, as the ratio to a bound says little.
+
+Exit status: 0 when no point regressed, 1 when one did (or on an error),
+2 on a usage error.`,
+		Example: `  # gate a change: fail when the new run lost more than 5 % anywhere
+  wgbench compare runs/main runs/branch --tolerance 5%
+  wgbench compare runs/main runs/branch --format json
+  # against the published figures
+  wgbench compare --paper runs/20261122-101500-cloudlab-fig8-multi-tunnel`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case withPaper && len(args) != 1:
+				return usageError{fmt.Errorf("compare --paper takes one run folder, got %d arguments", len(args))}
+			case !withPaper && len(args) != 2:
+				return usageError{fmt.Errorf("compare takes two run folders A B (or --paper RUNDIR), got %d arguments", len(args))}
+			case format != "text" && format != "json":
+				return usageError{fmt.Errorf("--format %q: want text or json", format)}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !withPaper {
-				return usageError{errors.New("say what to compare with: --paper (the published figures)")}
+				return runCompareRuns(cmd.OutOrStdout(), args[0], args[1], tolerance, format, figure)
 			}
 			_, run, err := results.Open(args[0])
 			if err != nil {
@@ -52,6 +81,9 @@ says whether the run meets it, as the ratio to a bound says little.`,
 		},
 	}
 	cmd.Flags().BoolVar(&withPaper, "paper", false, "compare with the published figures of the HPSR 2025 paper")
+	cmd.Flags().StringVar(&tolerance, "tolerance", "5%", "how much slower a point of B may be before it counts as a regression")
+	cmd.Flags().StringVar(&format, "format", "text", "output: text or json")
+	cmd.Flags().StringVar(&figure, "figure", "", "overlay figure `FILE` (.png or .svg; default B/plots/compare-runs.png, - for none)")
 	return cmd
 }
 

@@ -90,22 +90,12 @@ func writeReport(dir string) (string, error) {
 		return "", err
 	}
 	figs, figErr := plots.WriteAll(dir, []*results.Run{run}, plots.Options{RunDirs: []string{dir}})
-	extra := report.Extra{RunDir: dir, Findings: findingLines(run), Suggestions: suggestionLines(dir, 0)}
+	extra := report.Extra{RunDir: dir, Suggestions: suggestionLines(dir, 0)}
 	if figErr != nil {
 		extra.Notes = append(extra.Notes, "some figures could not be drawn: "+figErr.Error())
 	}
 	path, err := report.Write(dir, run, figs, extra)
 	return path, err
-}
-
-// findingLines lists the detector's findings of a run, gathered by point,
-// kind and cores over repetitions and gateways.
-func findingLines(run *results.Run) []string {
-	var out []string
-	for _, g := range results.GroupFindings(run) {
-		out = append(out, g.Line())
-	}
-	return out
 }
 
 // suggestionLines asks the tuner about a run folder: the top n

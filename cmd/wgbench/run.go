@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wgbench/wgbench/internal/progress"
+	"github.com/wgbench/wgbench/plots/report"
 	"github.com/wgbench/wgbench/results"
 	"github.com/wgbench/wgbench/runner"
 	"github.com/wgbench/wgbench/scenarios"
@@ -86,6 +88,7 @@ interrupted.`,
 			}
 			rep := progress.New(w, w == os.Stdout && progress.IsTerminal(os.Stdout))
 			opts.Progress = rep
+			opts.Verbose, _ = cmd.Flags().GetBool("verbose")
 			ctx, cancel := context.WithCancelCause(cmd.Context())
 			defer cancel(nil)
 			if err := useSSH(w, &opts, resume, ssh, cancel); err != nil {
@@ -105,9 +108,20 @@ interrupted.`,
 						fmt.Fprintf(w, "report:  %s\n", path)
 					}
 				}
-				if lines := suggestionLines(out, 3); len(lines) > 0 {
+				lines := suggestionLines(out, 3)
+				if len(lines) > 0 {
 					fmt.Fprintln(w, "\ntop suggestions (wgbench tune "+out+" for all, with commands):")
 					for _, l := range lines {
+						fmt.Fprintln(w, "  "+l)
+					}
+				}
+				if len(run.Points) > 0 {
+					top := ""
+					if len(lines) > 0 {
+						top = lines[0]
+					}
+					fmt.Fprintln(w, "\nsummary:")
+					for _, l := range report.Verdict(run, top) {
 						fmt.Fprintln(w, "  "+l)
 					}
 				}
@@ -149,16 +163,32 @@ func printSummary(w io.Writer, run *results.Run) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "series\tdatapath\ttunnels\tflows/tunnel\tGbit/s\t±95% CI\tstddev\tok reps\t")
+	fmt.Fprintln(tw, "series\tdatapath\ttunnels\tflows/tunnel\tGbit/s\t±95% CI\tstddev\tcycles/B\t±95% CI\tgw cores\tok reps\t")
 	for _, p := range run.Points {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.3f\t%.3f\t%.3f\t%d/%d\t\n", p.Series, p.Datapath, p.Tunnels, p.FlowsPerTunnel,
-			p.Summary.MeanGbps, p.Summary.CI95Gbps, p.Summary.StddevGbps, p.Summary.N, len(p.Repetitions))
+		cpb, ci, cores := "—", "—", "—"
+		if c := p.Cost; c != nil {
+			cpb, ci, cores = fmt.Sprintf("%.1f", c.CyclesPerByte), fmt.Sprintf("%.1f", c.CyclesPerByteCI95), fmt.Sprintf("%.2f", c.GWCores)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.3f\t%.3f\t%.3f\t%s\t%s\t%s\t%d/%d\t\n", p.Series, p.Datapath, p.Tunnels, p.FlowsPerTunnel,
+			p.Summary.MeanGbps, p.Summary.CI95Gbps, p.Summary.StddevGbps, cpb, ci, cores, p.Summary.N, len(p.Repetitions))
 	}
 	tw.Flush()
-	if lines := findingLines(run); len(lines) > 0 {
-		fmt.Fprintln(w, "\nfindings (black-hole detector):")
-		for _, l := range lines {
-			fmt.Fprintln(w, "  "+l)
+	if run.Clock != nil {
+		how := "by core"
+		if run.Testbed.SharedCores {
+			how = "by thread, as the testbed's hosts share cores"
+		}
+		fmt.Fprintf(w, "cycles/B: gateway CPU cycles per payload byte, both gateways (%.2f GHz %s clock from %s; attributed %s)\n", run.Clock.Hz/1e9, run.Clock.Source, run.Clock.From, how)
+	}
+	if rows := results.SummarizeFindings(run); len(rows) > 0 {
+		fmt.Fprintln(w, "\nfindings (black-hole detector; -v shows each repetition's):")
+		shared := false
+		for _, f := range rows {
+			fmt.Fprintf(w, "  %s on %s, %s, in %d/%d repetitions: %s\n", f.Kind, strings.Join(f.Hosts, "+"), coreWords(f.Cores), f.Repetitions, f.Of, strings.Join(f.Points, " "))
+			shared = shared || f.Shared
+		}
+		if shared {
+			fmt.Fprintln(w, "  (the testbed's hosts share these cores: per-core figures are machine-wide)")
 		}
 	}
 	for _, s := range run.Series {
@@ -166,6 +196,18 @@ func printSummary(w io.Writer, run *results.Run) {
 			fmt.Fprintf(w, "skipped %s: %s\n", s.Name, s.Skipped)
 		}
 	}
+}
+
+// coreWords renders "core 3" or "cores 0,1".
+func coreWords(cores []int) string {
+	s := make([]string, len(cores))
+	for i, c := range cores {
+		s[i] = fmt.Sprint(c)
+	}
+	if len(s) == 1 {
+		return "core " + s[0]
+	}
+	return "cores " + strings.Join(s, ",")
 }
 
 // exactArgs is cobra.ExactArgs with advice in the error.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -128,7 +129,12 @@ host cannot run (no WireGuard module, say) are reported as not measured.`,
 				_, err = w.Write(y)
 				return err
 			}
-			return rep.WriteText(w, in.header)
+			var buf bytes.Buffer
+			if err := rep.WriteText(&buf, in.header); err != nil {
+				return err
+			}
+			_, err = w.Write(groupTuneLines(buf.Bytes()))
+			return err
 		},
 	}
 	cmd.Flags().StringArrayVar(&factFiles, "facts", nil, "facts written by wgbench facts, as `[ROLE=]FILE` (ROLE gw1 or gw2; repeatable)")

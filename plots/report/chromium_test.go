@@ -81,7 +81,8 @@ window.addEventListener('load', function () {
   }
   var out = document.createElement('pre');
   out.id = 'wgb-check';
-  out.textContent = 'images=' + imgs.length + ' sizes=' + sizes.join(',') + ' title=' + document.title;
+  var v = document.getElementById('verdict');
+  out.textContent = 'images=' + imgs.length + ' sizes=' + sizes.join(',') + ' verdict=' + (v ? Math.round(v.getBoundingClientRect().top) : -1) + ' title=' + document.title;
   document.body.appendChild(out);
   console.info('` + probeMessage + `');
 });
@@ -137,7 +138,7 @@ func TestReportInChromium(t *testing.T) {
 		}
 		dom, logs := chromium(t, 30*time.Second, "--dump-dom", "file://"+checkPath)
 
-		m := regexp.MustCompile(`<pre id="wgb-check">images=(\d+) sizes=([^ ]*) title=([^<]*)</pre>`).FindStringSubmatch(dom)
+		m := regexp.MustCompile(`<pre id="wgb-check">images=(\d+) sizes=([^ ]*) verdict=(-?\d+) title=([^<]*)</pre>`).FindStringSubmatch(dom)
 		if m == nil {
 			t.Fatalf("the page did not load or the hook did not run; DOM tail:\n%s", tail(dom, 1500))
 		}
@@ -152,8 +153,12 @@ func TestReportInChromium(t *testing.T) {
 				t.Errorf("image %d has natural size %s: it did not decode", i, sz)
 			}
 		}
-		if !strings.HasPrefix(m[3], "wgbench report: multi-tunnel") {
-			t.Errorf("page title %q", m[3])
+		// The verdict opens the page: right under the title.
+		if top, _ := strconv.Atoi(m[3]); top < 0 || top > 150 {
+			t.Errorf("the verdict is at %s px from the top, want it right under the title (0..150 px)", m[3])
+		}
+		if !strings.HasPrefix(m[4], "wgbench report: multi-tunnel") {
+			t.Errorf("page title %q", m[4])
 		}
 		if !strings.Contains(dom, "core 5 is a black hole") {
 			t.Error("the findings are not in the DOM")

@@ -52,6 +52,7 @@ var pageTemplate string
 
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"gbit": func(v float64) string { return fmt.Sprintf("%.2f", v) },
+	"ghz":  func(hz float64) float64 { return hz / 1e9 },
 }).Parse(pageTemplate))
 
 // maxFigureBytes bounds a figure file inlined in the report.
@@ -122,6 +123,7 @@ var groupTitles = map[string]string{
 	"cpu-sweep":  "CPU of the gateways against the sweep",
 	"cpu":        "Per-core CPU of the gateways",
 	"heatmap":    "Per-core CPU of the gateways",
+	"cost":       "Cost per byte",
 }
 
 // groupFigures gathers figures by group, groups in order of first
@@ -230,7 +232,9 @@ type pageData struct {
 	Skipped     []results.SeriesStatus
 	Figures     []figureGroup
 	Findings    []string
+	FindingRows []findingRow
 	Suggestions []string
+	Verdict     []string
 	Notes       []string
 	Hosts       []hostRow
 	Addressing  [][2]string
@@ -250,13 +254,20 @@ type seriesTable struct {
 	Rows     []pointRow
 }
 
+// findingRow is one row of the findings table.
+type findingRow struct {
+	Kind, Hosts, Cores, Points, Reps, Evidence string
+}
+
 // pointRow is one point of a series.
 type pointRow struct {
 	Tunnels, Flows, TotalFlows int
 	Mean, CI, Stddev, Min, Max string
-	OK, Total                  int
-	Failed                     bool
-	Notes                      []string
+	// CyclesPerByte and GWCores are the point's cost ("—" without one).
+	CyclesPerByte, GWCores string
+	OK, Total              int
+	Failed                 bool
+	Notes                  []string
 }
 
 // hostRow is one host's facts.
@@ -269,7 +280,21 @@ type hostRow struct {
 var roleOrder = []string{"source", "gw1", "gw2", "drain", "controller"}
 
 func build(dir string, r *results.Run, figs []figure, extra Extra) pageData {
-	d := pageData{Run: r, Figures: groupFigures(figs), Findings: extra.Findings, Suggestions: extra.Suggestions, Notes: extra.Notes}
+	d := pageData{Run: r, Figures: groupFigures(figs), Findings: extra.Findings, Notes: extra.Notes}
+	for _, s := range extra.Suggestions {
+		d.Suggestions = append(d.Suggestions, stripNumber(s))
+	}
+	top := ""
+	if len(d.Suggestions) > 0 {
+		top = d.Suggestions[0]
+	}
+	d.Verdict = Verdict(r, top)
+	for _, f := range results.SummarizeFindings(r) {
+		d.FindingRows = append(d.FindingRows, findingRow{
+			Kind: f.Kind, Hosts: strings.Join(f.Hosts, ", "), Cores: strings.TrimPrefix(strings.TrimPrefix(coreList(f.Cores), "cores "), "core "),
+			Points: strings.Join(f.Points, "; "), Reps: fmt.Sprintf("%d / %d", f.Repetitions, f.Of), Evidence: f.Evidence,
+		})
+	}
 	name := r.Scenario.Name
 	if name == "" {
 		name = "unnamed scenario"
@@ -410,6 +435,14 @@ func pointRowOf(p results.Point) pointRow {
 		} else {
 			row.CI, row.Stddev = "n/a (1 rep.)", "n/a"
 		}
+	}
+	row.CyclesPerByte, row.GWCores = "—", "—"
+	if c := p.Cost; c != nil && finite(c.CyclesPerByte) {
+		row.CyclesPerByte = fmt.Sprintf("%.1f", c.CyclesPerByte)
+		if c.N >= 2 {
+			row.CyclesPerByte += fmt.Sprintf(" ± %.1f", c.CyclesPerByteCI95)
+		}
+		row.GWCores = fmt.Sprintf("%.2f", c.GWCores)
 	}
 	row.Notes = append(row.Notes, p.Notes...)
 	if !p.Complete {
