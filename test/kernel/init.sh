@@ -52,7 +52,7 @@ if [ "$mode" != test ]; then
 		ip route add default via 10.0.2.2 dev "$ctl"
 		nic() {
 			dev=/sys/class/net/$1/device
-			echo "$1 ($(basename "$(readlink -f "$dev")") $(basename "$(readlink -f "$dev/driver")"), numa_node $(cat "$dev/numa_node"), $(ls "$dev/msi_irqs" 2>/dev/null | wc -l) MSI-X vectors, $(ls -d /sys/class/net/"$1"/queues/rx-* | wc -l) rx queue(s)"
+			echo "$1 ($(basename "$(readlink -f "$dev")") $(basename "$(readlink -f "$dev/driver")"), numa_node $(cat "$dev/numa_node"), $(ls "$dev/msi_irqs" 2>/dev/null | wc -l) MSI-X vectors, $(ls -d /sys/class/net/"$1"/queues/rx-* | wc -l) rx queue(s))"
 		}
 		layout=""
 		for n in /sys/devices/system/node/node*; do

@@ -212,13 +212,17 @@ if [ "$mode" = test ]; then
 	shape="2 CPUs, 1 GiB"
 else
 	# The papers' gateway, small: node 0 has CPUs 0-1 and the control NIC
-	# (QEMU's user network, the default route); node 1 has CPUs 2-3 and
-	# two e1000e data ports (MSI-X, 2 queue pairs) behind a PCIe expander
-	# bridge with numa_node=1, cabled to each other through a hub.
+	# (QEMU's user network, the default route) behind a PCIe expander
+	# bridge with numa_node=0; node 1 has CPUs 2-3 and two e1000e data
+	# ports (MSI-X) behind one with numa_node=1, cabled to each other
+	# through a hub (QEMU warns that the hub has no host network: it is
+	# the cable between the two ports only).
 	machine=(-machine q35 -smp 4,sockets=2,cores=2,threads=1 -m 1024
 		-object memory-backend-ram,id=mem0,size=512M -object memory-backend-ram,id=mem1,size=512M
 		-numa node,nodeid=0,cpus=0-1,memdev=mem0 -numa node,nodeid=1,cpus=2-3,memdev=mem1
-		-netdev user,id=ctl,restrict=on -device e1000e,netdev=ctl,mac=52:54:00:00:00:01,bus=pcie.0
+		-device pxb-pcie,id=pxb0,bus_nr=64,numa_node=0,bus=pcie.0
+		-device pcie-root-port,id=rp0,bus=pxb0,chassis=3,slot=0
+		-netdev user,id=ctl,restrict=on -device e1000e,netdev=ctl,mac=52:54:00:00:00:01,bus=rp0
 		-device pxb-pcie,id=pxb1,bus_nr=128,numa_node=1,bus=pcie.0
 		-device pcie-root-port,id=rp1,bus=pxb1,chassis=1,slot=1
 		-device pcie-root-port,id=rp2,bus=pxb1,chassis=2,slot=2
