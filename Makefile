@@ -6,7 +6,7 @@ LDFLAGS  := -X github.com/wgbench/wgbench/internal/version.Version=$(VERSION)
 SCENARIO ?= scenarios/multi-tunnel.yaml
 RUNFLAGS ?=
 
-.PHONY: all setup build run test test-kernel vet fuzz bench clean
+.PHONY: all setup build run test test-kernel rehearse rehearse-catalogue vet fuzz bench clean
 
 all: build
 
@@ -36,6 +36,20 @@ fuzz:
 # minute once the kernel is cached. See test/kernel/README.md.
 test-kernel:
 	@GO=$(GO) ./test/kernel/run.sh
+
+# Rehearse a scenario before booking hardware: Debian's kernel under QEMU
+# shaped like the papers' gateway (2 NUMA nodes, control NIC on node 0, two
+# data ports on node 1 cabled to each other) runs `wgbench run SCENARIO
+# RUNFLAGS` with gw1's and gw2's WAN on the data ports, copies the run
+# folder to REHEARSAL_OUT and fails when a point failed.
+REHEARSAL_OUT ?=
+rehearse:
+	@GO=$(GO) SCENARIO='$(SCENARIO)' RUNFLAGS="$(RUNFLAGS)" REHEARSAL_OUT='$(REHEARSAL_OUT)' ./test/kernel/run.sh rehearse
+
+# Every file in scenarios/ and scenarios/cloudlab/, scaled down (tunnels
+# [1,2], one repetition, 1 s), rehearsed in one boot; a verdict per file.
+rehearse-catalogue:
+	@GO=$(GO) REHEARSAL_OUT='$(REHEARSAL_OUT)' ./test/kernel/run.sh catalogue
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \

@@ -224,7 +224,7 @@ func (r *runState) execute(ctx context.Context) (err error) {
 		r.opts.SharedCores = true
 		provision = func(ctx context.Context, t, f int) (Testbed, error) {
 			r.progress("provisioning the local testbed (4 namespaces, %d×%d flow addresses)…", t, f)
-			return local.Provision(ctx, local.Options{Tunnels: t, FlowsPerTunnel: f, MTU: sc.Testbed.MTU, Binary: r.opts.Binary, Tag: r.opts.Tag})
+			return local.Provision(ctx, local.Options{Tunnels: t, FlowsPerTunnel: f, MTU: sc.Testbed.MTU, Binary: r.opts.Binary, Tag: r.opts.Tag, WAN: local.WAN{GW1: sc.Testbed.WAN.GW1, GW2: sc.Testbed.WAN.GW2}})
 		}
 	}
 	start := time.Now()

@@ -73,6 +73,18 @@ type Testbed struct {
 	Inventory string `yaml:"inventory,omitempty" json:"inventory,omitempty"`
 	// MTU of the testbed links (LAN and WAN), 0 for the default 1500.
 	MTU int `yaml:"mtu,omitempty" json:"mtu,omitempty"`
+	// WAN, local driver only, names two interfaces of this machine cabled
+	// to each other that become gw1's and gw2's WAN ports for the run
+	// instead of a veth pair; they are given back afterwards.
+	WAN WANPorts `yaml:"wan,omitempty" json:"wan,omitzero"`
+}
+
+// WANPorts names the physical WAN ports of the local testbed's gateways.
+type WANPorts struct {
+	// GW1 and GW2 are interface names, such as the two ports of a NIC
+	// looped back.
+	GW1 string `yaml:"gw1,omitempty" json:"gw1,omitempty"`
+	GW2 string `yaml:"gw2,omitempty" json:"gw2,omitempty"`
 }
 
 // Traffic describes the offered load.

@@ -110,6 +110,21 @@ func (d *decoder) validateTestbed(t *Testbed) {
 	default:
 		d.fail("testbed.driver", "%q is not a testbed driver; allowed: local, ssh%s", t.Driver, strictyaml.DidYouMean(t.Driver, []string{"local", "ssh"}))
 	}
+	if w := t.WAN; w.GW1 != "" || w.GW2 != "" {
+		switch {
+		case t.Driver != "local":
+			d.fail("testbed.wan", "only the local driver takes WAN ports; the ssh driver's are in its inventory")
+		case w.GW1 == "" || w.GW2 == "":
+			d.fail("testbed.wan", "give both gw1 and gw2: two interfaces cabled to each other")
+		case w.GW1 == w.GW2:
+			d.fail("testbed.wan.gw2", "%s is gw1's port too; give two interfaces cabled to each other", w.GW2)
+		}
+		for _, p := range []struct{ key, name string }{{"gw1", w.GW1}, {"gw2", w.GW2}} {
+			if p.name != "" && (len(p.name) > 15 || strings.ContainsAny(p.name, "/: \t") || p.name == "." || p.name == "..") {
+				d.fail("testbed.wan."+p.key, "%q is not an interface name (at most 15 characters, no '/', ':' or spaces)", p.name)
+			}
+		}
+	}
 	if t.MTU != 0 && (t.MTU < 1280 || t.MTU > 9000) {
 		d.fail("testbed.mtu", "%d is out of range; allowed 1280..9000, or 0 for the default 1500", t.MTU)
 	}

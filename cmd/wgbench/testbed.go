@@ -19,7 +19,8 @@ func newTestbedCmd() *cobra.Command {
 		Short: "Remove what crashed runs left behind on the local testbed",
 		Long: `clean removes the network namespaces (wgb-<tag>-<role>), the processes
 inside them, stale WireGuard control sockets and state directories of local
-runs whose wgbench process is gone. Runs still in progress are left alone
+runs whose wgbench process is gone. Physical WAN ports such a run took
+(testbed.wan) are given back first, as the run journaled them. Runs still in progress are left alone
 unless --force is given.`,
 		Example: `  sudo wgbench testbed clean
   sudo wgbench testbed clean --dry-run`,
@@ -34,10 +35,15 @@ unless --force is given.`,
 				switch {
 				case lo.Live && !force:
 					fmt.Fprintf(out, "run %s: in use by pid %d, left alone (use --force to remove)\n", lo.Tag, lo.Owner)
+				case lo.Kept != "":
+					fmt.Fprintf(out, "run %s: kept namespaces %v: its WAN ports could not be given back\n", lo.Tag, lo.Namespaces)
 				case dryRun:
 					fmt.Fprintf(out, "run %s: would remove namespaces %v\n", lo.Tag, lo.Namespaces)
 				default:
 					fmt.Fprintf(out, "run %s: removed namespaces %v, stopped %d processes\n", lo.Tag, lo.Namespaces, len(lo.Killed))
+				}
+				if len(lo.Ports) > 0 {
+					fmt.Fprintf(out, "run %s: gave WAN ports %v back with their names, addresses, MTU and state\n", lo.Tag, lo.Ports)
 				}
 			}
 			return err

@@ -2,7 +2,9 @@
 # /init of the initramfs test/kernel/run.sh builds: mounts what wgbench
 # needs, loads the modules, runs the kernel datapath's integration tests and
 # a small `wgbench run`, prints the run folder (tar.gz, base64) between
-# markers and a verdict line, and powers off.
+# markers and a verdict line, and powers off. In a rehearsal
+# (/etc/wgbench/mode), it runs the scenario files listed in
+# /etc/wgbench/rehearse/jobs on the data ports instead.
 /bin/busybox --install -s /bin
 export PATH=/bin:/usr/bin:/sbin:/usr/sbin HOME=/root TMPDIR=/tmp
 # The guest's e1000e (a NIC with MSI-X, on QEMU's isolated user network)
@@ -28,6 +30,62 @@ while read -r m; do
 done </lib/modules/load.list
 [ -c /dev/net/tun ] || mknod /dev/net/tun c 10 200
 ip link set lo up
+
+# make rehearse / make rehearse-catalogue: a gateway shaped like the
+# papers' (test/kernel/run.sh boots it), scenario files run with gw1's and
+# gw2's WAN on the two data ports.
+mode=$(cat /etc/wgbench/mode 2>/dev/null || echo test)
+if [ "$mode" != test ]; then
+	byaddr() {
+		for d in /sys/class/net/*; do
+			[ "$(cat "$d/address")" = "$1" ] && basename "$d"
+		done
+	}
+	ctl=$(byaddr 52:54:00:00:00:01)
+	d1=$(byaddr 52:54:00:00:01:01)
+	d2=$(byaddr 52:54:00:00:01:02)
+	if [ -z "$ctl" ] || [ -z "$d1" ] || [ -z "$d2" ]; then
+		fail "NICs missing: control '$ctl', data '$d1' '$d2'"
+	else
+		ip addr add 10.0.2.15/24 dev "$ctl"
+		ip link set "$ctl" up
+		ip route add default via 10.0.2.2 dev "$ctl"
+		nic() {
+			dev=/sys/class/net/$1/device
+			echo "$1 ($(basename "$(readlink -f "$dev")") $(basename "$(readlink -f "$dev/driver")"), numa_node $(cat "$dev/numa_node"), $(ls "$dev/msi_irqs" 2>/dev/null | wc -l) MSI-X vectors, $(ls -d /sys/class/net/"$1"/queues/rx-* | wc -l) rx queue(s))"
+		}
+		layout=""
+		for n in /sys/devices/system/node/node*; do
+			layout="$layout$(basename "$n") CPUs $(cat "$n/cpulist"); "
+		done
+		say "layout: ${layout}control $(nic "$ctl") holds the default route; data $(nic "$d1") and $(nic "$d2") cabled to each other"
+		say "=== ip route"
+		ip route
+		say "=== wgbench facts (NUMA nodes, links)"
+		mkdir -p /tmp/runs
+		wgbench facts >/tmp/runs/guest-facts.json || fail "wgbench facts exited $?"
+		grep -E '^  "(numa_nodes|default_route)"|^      "(name|driver|bus|numa_node|local_cpus|rx_queues)"|^    "cpus"' /tmp/runs/guest-facts.json
+		grep -A4 '"default_route"' /tmp/runs/guest-facts.json
+		while IFS="$(printf '\t')" read -r name file flags; do
+			say "=== rehearsal $name: wgbench run $file $flags"
+			start=$(date +%s)
+			eval "wgbench run /etc/wgbench/rehearse/$file --out /tmp/runs/$name --set testbed.driver=local --set testbed.inventory= --set testbed.wan.gw1=$d1 --set testbed.wan.gw2=$d2 $flags" >/tmp/runs/$name.log 2>&1
+			rc=$?
+			tail -n 40 /tmp/runs/$name.log
+			say "rehearsal $name: exit $rc in $(( $(date +%s) - start )) s"
+			# The ports must be back, as they were, after each run.
+			for d in "$d1" "$d2"; do
+				[ -e "/sys/class/net/$d" ] || fail "$d did not come back after $name"
+			done
+		done </etc/wgbench/rehearse/jobs
+	fi
+	echo "=== wgbench-guest: results begin"
+	tar -C /tmp -czf - runs | base64
+	echo "=== wgbench-guest: results end"
+	echo "WGBENCH-GUEST-VERDICT: $verdict"
+	sync
+	poweroff -f
+fi
 
 say "=== wgbench doctor"
 wgbench doctor || fail "wgbench doctor exited $?"

@@ -21,7 +21,23 @@
 # Environment: GO (go binary), QEMU_TIMEOUT
 # (seconds, default 420), KERNEL_PKG (a linux-image-* package to use instead
 # of the one linux-image-amd64 depends on).
+#
+# `run.sh rehearse` (make rehearse) and `run.sh catalogue` (make
+# rehearse-catalogue) boot the same kernel shaped like the papers' gateway
+# instead — 4 vCPUs in 2 NUMA nodes, a control NIC on node 0 holding the
+# default route, two data ports on node 1 behind a PCI expander bridge,
+# cabled to each other — and run `wgbench run` on scenario files there with
+# gw1's and gw2's WAN on the data ports (testbed.wan). rehearse takes
+# SCENARIO, RUNFLAGS and REHEARSAL_OUT (default .cache/rehearsal/run);
+# catalogue rehearses every file in scenarios/ and scenarios/cloudlab/,
+# scaled down by CATALOGUE_FLAGS, in one boot, into REHEARSAL_OUT (default
+# .cache/rehearsal/catalogue/<file>). See test/kernel/README.md.
 set -euo pipefail
+mode=${1:-test}
+case $mode in
+test | rehearse | catalogue) ;;
+*) echo "usage: $0 [test|rehearse|catalogue]" >&2; exit 2 ;;
+esac
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -33,15 +49,22 @@ else
 	cache=$repo/.cache/kernel
 fi
 work=$cache/work
+[ "$mode" = test ] || work=$cache/rehearse
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
-timeout_s=${QEMU_TIMEOUT:-420}
+case $mode in
+test) timeout_s=${QEMU_TIMEOUT:-420} ;;
+rehearse) timeout_s=${QEMU_TIMEOUT:-1200} ;;
+catalogue) timeout_s=${QEMU_TIMEOUT:-2400} ;;
+esac
 # The modules the guest loads, with their dependencies.
 modules=(wireguard veth tun xfrm_user nfnetlink e1000e)
 # The integration tests that must pass (not skip) in the guest.
 tests=(TestIntegrationServeKernel TestIntegrationTunnelsCarryTraffic TestIntegrationThreadedNAPI TestIntegrationStockModuleRefusesPatchedKnobs TestIntegrationWANKnobs TestIntegrationNICQueueIRQs TestIntegrationJournalAfterKill)
 
-log() { echo "test-kernel: $*"; }
-die() { echo "test-kernel: FAIL: $*" >&2; exit 1; }
+me=test-kernel
+[ "$mode" = test ] || me=rehearse
+log() { echo "$me: $*"; }
+die() { echo "$me: FAIL: $*" >&2; exit 1; }
 t0=$(date +%s)
 
 # 1. tools
@@ -138,10 +161,42 @@ mkdir -p "$root"/{bin,etc/wgbench,lib/modules,proc,sys,dev,run,tmp,root,usr/bin}
 cp "$busybox" "$root/bin/busybox"
 cp -r "$kdir/modules/." "$root/lib/modules/"
 cp "$here/init.sh" "$root/init"
-cp "$here/guest.yaml" "$root/etc/wgbench/guest.yaml"
-log "building wgbench and the kernel test binary (static)"
-(cd "$repo" && CGO_ENABLED=0 "$GO" build -trimpath -o "$root/bin/wgbench" ./cmd/wgbench)
-(cd "$repo" && CGO_ENABLED=0 "$GO" test -c -trimpath -o "$root/bin/kernel.test" ./datapath/kernel)
+echo "$mode" >"$root/etc/wgbench/mode"
+if [ "$mode" = test ]; then
+	cp "$here/guest.yaml" "$root/etc/wgbench/guest.yaml"
+	log "building wgbench and the kernel test binary (static)"
+	(cd "$repo" && CGO_ENABLED=0 "$GO" build -trimpath -o "$root/bin/wgbench" ./cmd/wgbench)
+	(cd "$repo" && CGO_ENABLED=0 "$GO" test -c -trimpath -o "$root/bin/kernel.test" ./datapath/kernel)
+else
+	# The jobs: one line per scenario, NAME<TAB>FILE<TAB>FLAGS.
+	mkdir -p "$root/etc/wgbench/rehearse"
+	jobs=$root/etc/wgbench/rehearse/jobs
+	: >"$jobs"
+	add_job() { # name file flags
+		cp "$2" "$root/etc/wgbench/rehearse/$1.yaml"
+		printf '%s\t%s\t%s\n' "$1" "$1.yaml" "$3" >>"$jobs"
+	}
+	if [ "$mode" = rehearse ]; then
+		scenario=${SCENARIO:-}
+		[ -n "$scenario" ] || die "give the scenario: make rehearse SCENARIO=path [RUNFLAGS='--set k=v …']"
+		[ -f "$scenario" ] || die "no scenario file $scenario"
+		add_job run "$scenario" "${RUNFLAGS:-}"
+	else
+		flags=${CATALOGUE_FLAGS:-"--set 'sweep.tunnels=[1,2]' --set 'sweep.flows=[1]' --set repetitions=1 --set traffic.duration=1s --set traffic.omit=0s"}
+		for f in "$repo"/scenarios/*.yaml "$repo"/scenarios/cloudlab/*.yaml; do
+			name=$(basename "$f" .yaml)
+			case $f in */cloudlab/*) name=cloudlab-$name ;; esac
+			add_job "$name" "$f" "$flags"
+		done
+	fi
+	# Every job is checked on the host first: a scenario that does not
+	# validate fails here, not after the boot.
+	(cd "$repo" && CGO_ENABLED=0 "$GO" build -trimpath -o "$root/bin/wgbench" ./cmd/wgbench)
+	while IFS=$'\t' read -r name file flags; do
+		eval "\"$root/bin/wgbench\" validate \"$root/etc/wgbench/rehearse/$file\" --set testbed.driver=local --set testbed.inventory= --set testbed.wan.gw1=eth1 --set testbed.wan.gw2=eth2 $flags" >/dev/null ||
+			die "$name does not validate with the rehearsal's settings (above)"
+	done <"$jobs"
+fi
 iperf=$(command -v iperf3)
 cp "$iperf" "$root/usr/bin/iperf3"
 for lib in $(ldd "$iperf" | awk '/=>/ {print $3} /^\t\// {print $1}'); do
@@ -152,21 +207,49 @@ done
 log "initramfs $(du -h "$work/initramfs.cpio.gz" | cut -f1) after $(( $(date +%s) - t0 )) s"
 
 # 4. boot
-log "booting under QEMU (TCG, 2 CPUs, 1 GiB; at most ${timeout_s} s); console: $work/console.log"
+if [ "$mode" = test ]; then
+	machine=(-smp 2 -m 1024 -netdev user,id=wan0,restrict=on -device e1000e,netdev=wan0)
+	shape="2 CPUs, 1 GiB"
+else
+	# The papers' gateway, small: node 0 has CPUs 0-1 and the control NIC
+	# (QEMU's user network, the default route) behind a PCIe expander
+	# bridge with numa_node=0; node 1 has CPUs 2-3 and two e1000e data
+	# ports (MSI-X) behind one with numa_node=1, cabled to each other
+	# through a hub (QEMU warns that the hub has no host network: it is
+	# the cable between the two ports only).
+	machine=(-machine q35 -smp 4,sockets=2,cores=2,threads=1 -m 1024
+		-object memory-backend-ram,id=mem0,size=512M -object memory-backend-ram,id=mem1,size=512M
+		-numa node,nodeid=0,cpus=0-1,memdev=mem0 -numa node,nodeid=1,cpus=2-3,memdev=mem1
+		-device pxb-pcie,id=pxb0,bus_nr=64,numa_node=0,bus=pcie.0
+		-device pcie-root-port,id=rp0,bus=pxb0,chassis=3,slot=0
+		-netdev user,id=ctl,restrict=on -device e1000e,netdev=ctl,mac=52:54:00:00:00:01,bus=rp0
+		-device pxb-pcie,id=pxb1,bus_nr=128,numa_node=1,bus=pcie.0
+		-device pcie-root-port,id=rp1,bus=pxb1,chassis=1,slot=1
+		-device pcie-root-port,id=rp2,bus=pxb1,chassis=2,slot=2
+		-netdev hubport,id=data1,hubid=1 -netdev hubport,id=data2,hubid=1
+		-device e1000e,netdev=data1,mac=52:54:00:00:01:01,bus=rp1
+		-device e1000e,netdev=data2,mac=52:54:00:00:01:02,bus=rp2)
+	shape="4 CPUs in 2 NUMA nodes, 1 GiB, control NIC on node 0, 2 data ports on node 1"
+fi
+log "booting under QEMU (TCG, $shape; at most ${timeout_s} s); console: $work/console.log"
 tb=$(date +%s)
 set +e
-timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 1024 \
+timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max "${machine[@]}" \
 	-kernel "$kdir/vmlinuz" -initrd "$work/initramfs.cpio.gz" \
 	-append "console=ttyS0 panic=-1 quiet loglevel=4 rdinit=/init" \
-	-netdev user,id=wan0,restrict=on -device e1000e,netdev=wan0 \
-	-display none -monitor none -serial "file:$work/console.log" -no-reboot </dev/null
+	-display none -vga none -monitor none -serial "file:$work/console.log" -no-reboot </dev/null
 qrc=$?
 set -e
-log "guest ran $(( $(date +%s) - tb )) s (QEMU exit $qrc$([ $qrc = 124 ] && echo ': timed out'))"
+guest_s=$(( $(date +%s) - tb ))
+log "guest ran $guest_s s (QEMU exit $qrc$([ $qrc = 124 ] && echo ': timed out'))"
 
 # 5. verdict
 console=$work/console.log
 tr -d '\r' <"$console" >"$console.txt" && mv "$console.txt" "$console"
+if [ "$mode" != test ]; then
+	. "$here/rehearse-verdict.sh"
+	exit $?
+fi
 grep -aE '^(--- (PASS|FAIL|SKIP)|wgbench-guest:|WGBENCH-GUEST-VERDICT|OK       |Warning: )' "$console" || true
 show_tail() {
 	echo "--- $console, results block left out:"

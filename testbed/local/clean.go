@@ -27,12 +27,21 @@ type Leftover struct {
 	Live bool
 	// Killed are the pids Clean ended.
 	Killed []int
+	// Ports are the physical WAN ports (Options.WAN) Clean gave back to
+	// this namespace with their journaled state.
+	Ports []string
+	// Kept says why Clean left the run's namespaces in place: its ports
+	// could not be given back. "" when it removed them.
+	Kept string
 }
 
 // Clean finds the namespaces and state of earlier runs and removes those
 // whose owner is gone (all of them with force): the processes inside their
 // namespaces are stopped, the namespaces deleted (with their links and TUN
 // devices), stale WireGuard control sockets and state directories removed.
+// Physical WAN ports a run took are first given back, as its journal
+// recorded them; a run whose ports cannot be given back is kept, but for
+// ports taken from another namespace, which force gives up.
 // With dryRun it only reports.
 func Clean(force, dryRun bool) ([]Leftover, error) {
 	byTag := map[string]*Leftover{}
@@ -74,6 +83,24 @@ func Clean(force, dryRun bool) ([]Leftover, error) {
 				if err != nil {
 					errs = append(errs, err)
 				}
+			}
+			ports, err := restorePorts(filepath.Join(StateDir, tag), func(role string) string {
+				return filepath.Join(NetnsDir, NamespaceName(tag, role))
+			})
+			lo.Ports = ports
+			if errors.Is(err, errOtherNamespace) && force {
+				// Given up: physical ports return to the initial
+				// namespace when theirs is deleted, virtual ones go.
+				err = nil
+			}
+			if err != nil {
+				lo.Kept = err.Error()
+				errs = append(errs, fmt.Errorf("run %s: %w; its namespaces are kept", tag, err))
+				sort.Strings(lo.Namespaces)
+				out = append(out, *lo)
+				continue
+			}
+			for _, ns := range lo.Namespaces {
 				if err := netns.DeleteNamed(ns); err != nil && !errors.Is(err, os.ErrNotExist) {
 					errs = append(errs, fmt.Errorf("delete namespace %s: %w", ns, err))
 				}

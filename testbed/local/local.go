@@ -52,6 +52,11 @@ type Options struct {
 	Binary string
 	// Tag forces the per-run tag (tests); empty picks a random free one.
 	Tag string
+	// WAN, when set, names two interfaces of this machine, cabled to each
+	// other, that become gw1's and gw2's WAN ports for the run instead of
+	// a veth pair. Their state is journaled in the run's state directory
+	// and restored by Teardown, or by Clean after a crash.
+	WAN WAN
 }
 
 // Testbed is a provisioned local testbed.
@@ -62,6 +67,8 @@ type Testbed struct {
 	hosts  map[string]*host
 
 	procs procset.Set[*proc]
+	// wanTaken is set once the WAN ports' journal is written.
+	wanTaken bool
 }
 
 // testHookBeforeNamespace, when set (tests), runs before each namespace
@@ -79,6 +86,12 @@ func Provision(ctx context.Context, opts Options) (tb *Testbed, err error) {
 	}
 	if os.Geteuid() != 0 {
 		return nil, errors.New("local testbed: network namespaces need root; run wgbench as root (sudo)")
+	}
+	if opts.WAN.Set() {
+		// Refuse bad ports before creating anything.
+		if err := checkHomePorts(opts.WAN); err != nil {
+			return nil, fmt.Errorf("local testbed: %w", err)
+		}
 	}
 	bin := opts.Binary
 	if bin == "" {
@@ -216,6 +229,12 @@ func (tb *Testbed) wire(opts Options) error {
 		}
 	}
 	for _, l := range links {
+		if l.name == "wan" && opts.WAN.Set() {
+			if err := tb.takePorts(opts.WAN, opts.MTU, nsh, handles); err != nil {
+				return err
+			}
+			continue
+		}
 		attrs := netlink.NewLinkAttrs()
 		attrs.Name = l.name
 		if opts.MTU > 0 {
@@ -308,6 +327,16 @@ func (tb *Testbed) Teardown() error {
 		if err := killInNamespace(filepath.Join(NetnsDir, h.ns)); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if tb.wanTaken {
+		// Give the WAN ports back before their namespaces go; if that
+		// fails, keep everything for `wgbench testbed clean`.
+		if _, err := restorePorts(tb.state, func(role string) string {
+			return filepath.Join(NetnsDir, NamespaceName(tb.tag, role))
+		}); err != nil {
+			return errors.Join(append(errs, fmt.Errorf("%w; the namespaces and %s are kept: run `wgbench testbed clean`", err, tb.state))...)
+		}
+		tb.wanTaken = false
 	}
 	for _, h := range tb.hosts {
 		if err := netns.DeleteNamed(h.ns); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -61,3 +61,55 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
+
+func TestRehearsal(t *testing.T) {
+	good := results.Repetition{Index: 0, AggregateBps: 1e8}
+	series := []results.SeriesStatus{{Name: "a"}, {Name: "b"}}
+	measured := results.Point{Series: "a", Tunnels: 1, FlowsPerTunnel: 1, Complete: true, Repetitions: []results.Repetition{good}}
+	tests := []struct {
+		name    string
+		run     results.Run
+		problem string // a problem, or "" for none
+		summary string // in the summary
+	}{
+		{"all measured", results.Run{Status: results.StatusComplete, Series: series, Points: []results.Point{
+			measured, {Series: "b", Tunnels: 2, FlowsPerTunnel: 1, Complete: true, Repetitions: []results.Repetition{good}},
+		}}, "", "series b: 1/1 points measured"},
+		{"patched knob", results.Run{Status: results.StatusComplete, Series: series, Points: []results.Point{
+			measured, {Series: "b", Tunnels: 1, FlowsPerTunnel: 1, Notes: []string{"datapath up: encrypt_cpus: needs the patched inline module: stock"}},
+		}}, "", "series b: SKIP: needs the papers' patched module"},
+		{"other failure", results.Run{Status: results.StatusComplete, Series: series, Points: []results.Point{
+			measured, {Series: "b", Tunnels: 1, FlowsPerTunnel: 1, Notes: []string{"datapath up: numa_node set threaded_napi too"}},
+		}}, "series b, 1 tunnel(s) × 1 flow(s): not measured", ""},
+		{"skipped otherwise", results.Run{Status: results.StatusComplete, Series: []results.SeriesStatus{{Name: "a"}, {Name: "b", Skipped: "gw1: no inline engine"}},
+			Points: []results.Point{measured}}, "series b skipped: gw1: no inline engine", ""},
+		{"failed repetition", results.Run{Status: results.StatusComplete, Series: series, Points: []results.Point{
+			measured, {Series: "b", Complete: true, Repetitions: []results.Repetition{{Index: 0, Error: "iperf3 died"}}},
+		}}, "repetition 0 failed: iperf3 died", ""},
+		{"interrupted", results.Run{Status: results.StatusInterrupted, Series: series[:1], Points: []results.Point{measured}}, `run status "interrupted"`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tt.run.Schema = results.SchemaVersion
+			b, err := json.Marshal(tt.run)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, results.RunFile), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			problems, summary, err := rehearsal(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(problems, "\n")
+			if tt.problem == "" && got != "" || !strings.Contains(got, tt.problem) {
+				t.Errorf("problems = %q, want %q", got, tt.problem)
+			}
+			if s := strings.Join(summary, "\n"); !strings.Contains(s, tt.summary) {
+				t.Errorf("summary = %q, want %q", s, tt.summary)
+			}
+		})
+	}
+}

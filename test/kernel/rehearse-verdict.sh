@@ -1,0 +1,62 @@
+# Sourced by test/kernel/run.sh after a rehearsal boot (make rehearse,
+# make rehearse-catalogue): copies each job's run folder out of the guest's
+# console to REHEARSAL_OUT, prints its table and checks it with
+# `checkrun -rehearsal`. Returns non-zero when the guest gave no verdict or
+# any job's run failed a point.
+grep -aE '^wgbench-guest:' "$console" || true
+if ! grep -aq '^WGBENCH-GUEST-VERDICT:' "$console"; then
+	echo "--- $console, results block left out:"
+	sed '/^=== wgbench-guest: results begin$/,/^=== wgbench-guest: results end$/d' "$console" | tail -n 60
+	die "the guest gave no verdict (crashed or timed out after $guest_s s); see $console"
+fi
+out=$work/out
+rm -rf "$out"
+mkdir -p "$out"
+sed -n '/^=== wgbench-guest: results begin$/,/^=== wgbench-guest: results end$/p' "$console" | sed '1d;$d' |
+	base64 -d 2>/dev/null | tar -xzf - -C "$out" 2>/dev/null || echo "$me: the guest's run folders did not come out whole" >&2
+(cd "$repo" && "$GO" build -o "$work/checkrun" ./test/kernel/checkrun) || die "build checkrun"
+if [ "$mode" = rehearse ]; then
+	base=${REHEARSAL_OUT:-$repo/.cache/rehearsal/run}
+else
+	base=${REHEARSAL_OUT:-$repo/.cache/rehearsal/catalogue}
+fi
+failed=0
+summary=()
+while IFS=$'\t' read -r name file flags; do
+	dest=$base
+	[ "$mode" = rehearse ] || dest=$base/$name
+	took=$(grep -a "^wgbench-guest: rehearsal $name: " "$console" | sed -n 's/.* in \([0-9]*\) s$/\1/p' | tail -1)
+	rm -rf "$dest"
+	mkdir -p "$(dirname "$dest")"
+	if [ ! -f "$out/runs/$name/run.json" ]; then
+		summary+=("$(printf '%-28s FAIL  %5ss  no run folder came out of the guest' "$name" "${took:-?}")")
+		failed=1
+		continue
+	fi
+	mv "$out/runs/$name" "$dest"
+	[ -f "$out/runs/$name.log" ] && mv "$out/runs/$name.log" "$dest/rehearsal.log"
+	if [ "$mode" = rehearse ]; then
+		echo "--- wgbench run in the guest ($dest/rehearsal.log):"
+		cat "$dest/rehearsal.log" 2>/dev/null || true
+	fi
+	if check=$("$work/checkrun" -rehearsal "$dest" 2>&1); then
+		skips=$(echo "$check" | grep -c 'SKIP' || true)
+		summary+=("$(printf '%-28s PASS  %5ss  %s' "$name" "${took:-?}" "$([ "$skips" -gt 0 ] && echo "$skips series skipped for the patched module")")")
+	else
+		summary+=("$(printf '%-28s FAIL  %5ss  %s' "$name" "${took:-?}" "$(echo "$check" | grep 'FAIL' | head -1 | sed 's/^checkrun: FAIL: //')")")
+		failed=1
+	fi
+	echo "$check" | sed "s/^checkrun: /$name: /"
+	echo "$name: run folder $dest"
+done <"$root/etc/wgbench/rehearse/jobs"
+echo "=== rehearsal: $(grep -a '^wgbench-guest: layout:' "$console" | head -1 | sed 's/^wgbench-guest: layout: //')"
+printf '%-28s %-5s %6s  %s\n' scenario verdict guest why
+printf '%s\n' "${summary[@]}"
+verdict=$(grep -a '^WGBENCH-GUEST-VERDICT:' "$console" | tail -1 | awk '{print $2}')
+[ "$verdict" = PASS ] || { echo "$me: the guest's verdict is $verdict" >&2; failed=1; }
+if [ $failed != 0 ]; then
+	echo "$me: FAIL after $(( $(date +%s) - t0 )) s (guest $guest_s s); console: $console" >&2
+	return 1
+fi
+log "PASS in $(( $(date +%s) - t0 )) s (guest $guest_s s)"
+return 0
