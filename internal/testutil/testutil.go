@@ -2,6 +2,8 @@
 package testutil
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -36,9 +38,11 @@ func Wgbench(t testing.TB) string {
 	buildOnce.Do(func() {
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
-		// One fixed place, rebuilt by every test process, so nothing
-		// accumulates in the temporary directory.
-		dir := filepath.Join(os.TempDir(), "wgbench-test-bin")
+		// One fixed place per checkout, rebuilt by every test process, so
+		// nothing accumulates in the temporary directory and two checkouts
+		// testing at once never run each other's binary.
+		sum := sha256.Sum256([]byte(filepath.Clean(root)))
+		dir := filepath.Join(os.TempDir(), "wgbench-test-bin", hex.EncodeToString(sum[:6]))
 		if buildErr = os.MkdirAll(dir, 0o755); buildErr != nil {
 			return
 		}
