@@ -9,18 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/wgbench/wgbench/internal/testutil"
 )
-
-// cpuTime returns the user+system CPU time this process has used.
-func cpuTime(b *testing.B) time.Duration {
-	b.Helper()
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // benchOptions are the two cases of the benchmarks: the sampler in a
 // gateway's own network namespace (one process in it, as on the local
@@ -58,9 +48,9 @@ func BenchmarkSampler(b *testing.B) {
 			var cpu, wall time.Duration
 			for range b.N {
 				ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
-				t0, c0 := time.Now(), cpuTime(b)
+				t0, c0 := time.Now(), testutil.CPUTime(b)
 				err := s.Run(ctx, DefaultInterval, io.Discard)
-				cpu, wall = cpu+cpuTime(b)-c0, wall+time.Since(t0)
+				cpu, wall = cpu+testutil.CPUTime(b)-c0, wall+time.Since(t0)
 				cancel()
 				if err != nil {
 					b.Fatal(err)
@@ -88,7 +78,7 @@ func BenchmarkSample(b *testing.B) {
 			var buf bytes.Buffer
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := cpuTime(b)
+			start := testutil.CPUTime(b)
 			for range b.N {
 				now = now.Add(DefaultInterval)
 				smp, err := s.sample(now)
@@ -99,7 +89,7 @@ func BenchmarkSample(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			perSample := (cpuTime(b) - start) / time.Duration(b.N)
+			perSample := (testutil.CPUTime(b) - start) / time.Duration(b.N)
 			b.ReportMetric(perSample.Seconds()*float64(time.Second/DefaultInterval)*100, "%core")
 			b.ReportMetric(float64(perSample.Microseconds()), "cpu-µs/op")
 		})

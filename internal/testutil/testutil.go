@@ -2,6 +2,8 @@
 package testutil
 
 import (
+	"time"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -12,6 +14,8 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/vishvananda/netns"
 )
@@ -81,4 +85,15 @@ func InNetns(path string, fn func() error) error {
 		errc <- fn()
 	}()
 	return <-errc
+}
+
+// CPUTime returns the user+system CPU time this process has used, for
+// benchmarks that report CPU per operation beside wall time.
+func CPUTime(tb testing.TB) time.Duration {
+	tb.Helper()
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
