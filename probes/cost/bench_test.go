@@ -3,23 +3,13 @@ package cost
 import (
 	"bytes"
 	"context"
+	"os/exec"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/wgbench/wgbench/internal/testutil"
 	"github.com/wgbench/wgbench/probes"
 )
-
-// cpuTime returns the user+system CPU time this process has used.
-func cpuTime(b *testing.B) time.Duration {
-	b.Helper()
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // BenchmarkAccount shows that the cost accounting costs nothing measurable
 // at 4 Hz. It first records a real trace of this whole machine (every
@@ -33,11 +23,20 @@ func BenchmarkAccount(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// Busy threads for the trace to hold: on an idle machine the sampler
+	// writes no thread rows, and accounting an empty trace proves nothing.
+	for range 2 {
+		burn := exec.Command("sh", "-c", "while :; do :; done")
+		if err := burn.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = burn.Process.Kill(); _ = burn.Wait() })
+	}
 	var buf bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	c0 := cpuTime(b)
+	c0 := testutil.CPUTime(b)
 	err = s.Run(ctx, probes.DefaultInterval, &buf)
-	sampling := cpuTime(b) - c0
+	sampling := testutil.CPUTime(b) - c0
 	cancel()
 	if err != nil {
 		b.Fatal(err)
@@ -54,13 +53,16 @@ func BenchmarkAccount(b *testing.B) {
 	for _, smp := range tr.Samples {
 		rows += len(smp.Threads)
 	}
+	if rows == 0 {
+		b.Fatal("the trace holds no thread rows, so accounting it measures nothing")
+	}
 	traces := []*probes.Trace{tr, tr}
 	perSec := float64(time.Second / probes.DefaultInterval)
 	baseline := sampling.Seconds() / float64(n+1) // n samples and the baseline snapshot
 
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := cpuTime(b)
+	start := testutil.CPUTime(b)
 	for i := range b.N {
 		u := Account(traces, 0, 1e9, i%2 == 0)
 		if u.Window <= 0 {
@@ -68,7 +70,7 @@ func BenchmarkAccount(b *testing.B) {
 		}
 	}
 	// Per sample of one gateway: each iteration accounts 2n samples.
-	perSample := (cpuTime(b) - start).Seconds() / float64(b.N) / float64(2*n)
+	perSample := (testutil.CPUTime(b) - start).Seconds() / float64(b.N) / float64(2*n)
 	b.StopTimer()
 	accountPct, samplingPct := perSample*perSec*100, baseline*perSec*100
 	b.ReportMetric(perSample*1e6, "account-µs/sample")
