@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wgbench/wgbench/internal/cpuset"
 	"github.com/wgbench/wgbench/plots"
 	"github.com/wgbench/wgbench/results"
 	"github.com/wgbench/wgbench/scenarios"
@@ -314,7 +315,7 @@ func (d *pageData) header(r *results.Run, name string, extra Extra) {
 	d.Verdict = Verdict(r, top)
 	for _, f := range results.SummarizeFindings(r) {
 		d.FindingRows = append(d.FindingRows, findingRow{
-			Kind: f.Kind, Hosts: strings.Join(f.Hosts, ", "), Cores: strings.TrimPrefix(strings.TrimPrefix(coreList(f.Cores), "cores "), "core "),
+			Kind: f.Kind, Hosts: strings.Join(f.Hosts, ", "), Cores: strings.TrimPrefix(strings.TrimPrefix(cpuset.Set(f.Cores).Words(), "cores "), "core "),
 			Points: strings.Join(f.Points, "; "), Reps: fmt.Sprintf("%d / %d", f.Repetitions, f.Of), Evidence: f.Evidence,
 		})
 	}
