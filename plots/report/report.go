@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -396,7 +397,7 @@ func (d *pageData) testbed(r *results.Run) {
 	if r.Testbed.SharedCores {
 		d.SharedNote = "The hosts of this testbed share one machine's cores (the local testbed): per-core CPU figures are machine-wide and mix the four hosts, and throughput is bounded by what one machine can do for all of them. Compare datapaths with each other here; absolute numbers need separate machines (the ssh testbed)."
 	}
-	for _, k := range sortedKeys(r.Testbed.Addressing) {
+	for _, k := range slices.Sorted(maps.Keys(r.Testbed.Addressing)) {
 		d.Addressing = append(d.Addressing, [2]string{k, r.Testbed.Addressing[k]})
 	}
 	for _, role := range roleOrder {
@@ -404,7 +405,7 @@ func (d *pageData) testbed(r *results.Run) {
 			d.Hosts = append(d.Hosts, hostRow{Role: role, HostFacts: f})
 		}
 	}
-	for _, role := range sortedKeys(r.Hosts) {
+	for _, role := range slices.Sorted(maps.Keys(r.Hosts)) {
 		if !slices.Contains(roleOrder, role) {
 			d.Hosts = append(d.Hosts, hostRow{Role: role, HostFacts: r.Hosts[role]})
 		}
@@ -527,15 +528,6 @@ func fmtTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // shellSafe matches words that need no quoting in a POSIX shell.
