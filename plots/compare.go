@@ -182,15 +182,7 @@ func compareLegend(ds dataset, d drawnBars, absent []string, eb ErrorBars) *side
 		legend.Add("not measured here:")
 		addNames(legend, absent)
 	}
-	if len(ds.Skipped) > 0 {
-		legend.Add("")
-		legend.Add("not run (see report):")
-		var sk []string
-		for _, s := range ds.Skipped {
-			sk = append(sk, s.Label)
-		}
-		addNames(legend, sk)
-	}
+	addSkipped(legend, ds.Skipped)
 	return legend
 }
 
@@ -214,6 +206,20 @@ func setBarAxes(p *plot.Plot, names []string, ymax float64) {
 }
 
 // addNames adds up to five names to a legend as indented notes.
+// addSkipped lists the series that were not run, if any, under a heading.
+func addSkipped(l *sideLegend, skipped []skipped) {
+	if len(skipped) == 0 {
+		return
+	}
+	l.Add("")
+	l.Add("not run (see report):")
+	var sk []string
+	for _, s := range skipped {
+		sk = append(sk, s.Label)
+	}
+	addNames(l, sk)
+}
+
 func addNames(l *sideLegend, names []string) {
 	for i, n := range names {
 		if i == 4 && len(names) > 5 {

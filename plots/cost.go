@@ -73,18 +73,56 @@ type costData struct {
 	ymax          float64
 }
 
+// costKey is one category of the cost figure: a tunnel and flow count.
+type costKey struct{ t, f int }
+
+// costLine is one series' costs, by category.
+type costLine struct {
+	label string
+	pts   map[costKey]*results.PointCost
+}
+
+// costPoints is what the runs measured of cost per byte, gathered by series.
+type costPoints struct {
+	lines          []*costLine
+	cats           map[costKey]bool
+	tunnels, flows map[int]bool
+	method, clock  string
+}
+
+// costDataOf gathers the cost figure's bars from runs.
 func costDataOf(runs []*results.Run, opts Options) (costData, error) {
-	type key struct{ t, f int }
-	type line struct {
-		label string
-		pts   map[key]*results.PointCost
+	cp := gatherCosts(runs, opts)
+	if len(cp.lines) == 0 {
+		return costData{}, fmt.Errorf("cost per byte: no point has CPU samples: %w", ErrNoData)
 	}
+	keys := make([]costKey, 0, len(cp.cats))
+	for k := range cp.cats {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b costKey) int { return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.f, b.f)) })
+	byFlows := len(cp.tunnels) == 1 && len(cp.flows) > 1
+	xlabel := "tunnels"
+	switch {
+	case byFlows:
+		xlabel = "flows per tunnel"
+	case len(cp.flows) > 1:
+		xlabel = "tunnels × flows per tunnel"
+	}
+	names, bars, ymax := cp.bars(keys, byFlows)
+	if ymax <= 0 {
+		ymax = 1
+	}
+	return costData{title: costTitle(cp.method, cp.clock), xlabel: xlabel, names: names, bars: bars, ymax: ymax}, nil
+}
+
+// gatherCosts collects the points of runs that have a finite cost per
+// byte, one line per series (per run and series when there are several
+// runs), in the order they first appear.
+func gatherCosts(runs []*results.Run, opts Options) costPoints {
 	labels := runLabels(runs, opts.RunLabels)
-	var lines []*line
-	index := map[string]*line{}
-	cats := map[key]bool{}
-	tunnels, flows := map[int]bool{}, map[int]bool{}
-	method, clock := "", ""
+	cp := costPoints{cats: map[costKey]bool{}, tunnels: map[int]bool{}, flows: map[int]bool{}}
+	index := map[string]*costLine{}
 	for ri, r := range runs {
 		if r == nil {
 			continue
@@ -99,71 +137,72 @@ func costDataOf(runs []*results.Run, opts Options) (costData, error) {
 			}
 			l := index[label]
 			if l == nil {
-				l = &line{label: label, pts: map[key]*results.PointCost{}}
+				l = &costLine{label: label, pts: map[costKey]*results.PointCost{}}
 				index[label] = l
-				lines = append(lines, l)
+				cp.lines = append(cp.lines, l)
 			}
-			k := key{p.Tunnels, p.FlowsPerTunnel}
+			k := costKey{p.Tunnels, p.FlowsPerTunnel}
 			l.pts[k] = p.Cost
-			cats[k] = true
-			tunnels[p.Tunnels], flows[p.FlowsPerTunnel] = true, true
-			method = p.Cost.Method
+			cp.cats[k] = true
+			cp.tunnels[p.Tunnels], cp.flows[p.FlowsPerTunnel] = true, true
+			cp.method = p.Cost.Method
 		}
-		if r.Clock != nil && clock == "" {
-			clock = fmt.Sprintf("%.2f GHz %s clock", r.Clock.Hz/1e9, r.Clock.Source)
+		if r.Clock != nil && cp.clock == "" {
+			cp.clock = fmt.Sprintf("%.2f GHz %s clock", r.Clock.Hz/1e9, r.Clock.Source)
 		}
 	}
-	if len(lines) == 0 {
-		return costData{}, fmt.Errorf("cost per byte: no point has CPU samples: %w", ErrNoData)
-	}
-	keys := make([]key, 0, len(cats))
-	for k := range cats {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b key) int { return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.f, b.f)) })
-	byFlows := len(tunnels) == 1 && len(flows) > 1
-	xlabel := "tunnels"
-	switch {
-	case byFlows:
-		xlabel = "flows per tunnel"
-	case len(flows) > 1:
-		xlabel = "tunnels × flows per tunnel"
-	}
+	return cp
+}
 
-	n := len(lines)
+// bars lays out one stacked bar per line and category, side by side in
+// each category; it returns the category names and the top of the
+// highest whisker.
+func (cp costPoints) bars(keys []costKey, byFlows bool) (names []string, bars *costBars, ymax float64) {
+	n := len(cp.lines)
 	width := 0.8 / float64(n)
-	bars := &costBars{width: width}
-	ymax := 0.0
-	var names []string
+	bars = &costBars{width: width}
 	for ci, k := range keys {
 		switch {
 		case byFlows:
 			names = append(names, fmt.Sprint(k.f))
-		case len(flows) > 1:
+		case len(cp.flows) > 1:
 			names = append(names, fmt.Sprintf("%d×%d", k.t, k.f))
 		default:
 			names = append(names, fmt.Sprint(k.t))
 		}
-		for i, l := range lines {
+		for i, l := range cp.lines {
 			pc := l.pts[k]
 			if pc == nil {
 				continue
 			}
 			b := costBar{x: float64(ci) + (float64(i)-float64(n-1)/2)*width, ci: pc.CyclesPerByteCI95, label: truncate(l.label, 12)}
-			for _, st := range results.CostStages {
-				v := 0.0
-				for _, s := range pc.Stages {
-					if s.Stage == st && finite(s.CyclesPerByte) {
-						v = s.CyclesPerByte
-					}
-				}
-				b.stages = append(b.stages, v)
-			}
+			b.stages = stageCosts(pc)
 			bars.bars = append(bars.bars, b)
 			ymax = max(ymax, pc.CyclesPerByte+pc.CyclesPerByteCI95)
 		}
 	}
+	return names, bars, ymax
+}
 
+// stageCosts is pc's cycles per byte of each stage, in results.CostStages
+// order; a stage it lacks counts 0.
+func stageCosts(pc *results.PointCost) []float64 {
+	var out []float64
+	for _, st := range results.CostStages {
+		v := 0.0
+		for _, s := range pc.Stages {
+			if s.Stage == st && finite(s.CyclesPerByte) {
+				v = s.CyclesPerByte
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// costTitle is the cost figure's title, with how the cycles were
+// attributed and the clock below it.
+func costTitle(method, clock string) string {
 	title := "Cost per byte: gateway CPU cycles per payload byte, both gateways"
 	var sub []string
 	if method == results.ByThread {
@@ -179,10 +218,7 @@ func costDataOf(runs []*results.Run, opts Options) (costData, error) {
 		}
 		title += ")"
 	}
-	if ymax <= 0 {
-		ymax = 1
-	}
-	return costData{title: title, xlabel: xlabel, names: names, bars: bars, ymax: ymax}, nil
+	return title
 }
 
 // costBars draws the stacked bars of Cost.

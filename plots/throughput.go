@@ -304,15 +304,7 @@ func (d *drawnLines) finishLegend(ds dataset) {
 		}
 		legend.Add("no error bar: 1 successful rep.")
 	}
-	if len(ds.Skipped) > 0 {
-		legend.Add("")
-		legend.Add("not run (see report):")
-		var sk []string
-		for _, s := range ds.Skipped {
-			sk = append(sk, s.Label)
-		}
-		addNames(legend, sk)
-	}
+	addSkipped(legend, ds.Skipped)
 }
 
 // setXAxis sets a numeric x axis with ticks at the measured values, on a

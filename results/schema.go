@@ -75,18 +75,26 @@ type TestbedInfo struct {
 
 // HostFacts records what a host is, so results can be compared fairly.
 type HostFacts struct {
-	Hostname  string   `json:"hostname,omitempty"`
-	Kernel    string   `json:"kernel,omitempty"`
-	CPUModel  string   `json:"cpu_model,omitempty"`
-	Cores     int      `json:"cores,omitempty"`
-	NUMANodes int      `json:"numa_nodes,omitempty"`
-	Iperf3    string   `json:"iperf3,omitempty"`
-	Wgbench   string   `json:"wgbench,omitempty"`
-	WireGuard string   `json:"wireguard_module,omitempty"`
-	Notes     []string `json:"notes,omitempty"`
+	Machine
 	// AllowedCPUs are the CPUs ("0-15") wgbench's processes were confined
 	// to on the host (the SSH inventory's cores); empty means all.
 	AllowedCPUs string `json:"allowed_cpus,omitempty"`
+}
+
+// Machine is what a host is: its name, kernel and processors and the
+// versions of what wgbench runs there. The facts probe (probes/facts.Host)
+// embeds it too, so its JSON reads as a HostFacts.
+type Machine struct {
+	Hostname  string `json:"hostname,omitempty"`
+	Kernel    string `json:"kernel,omitempty"`
+	CPUModel  string `json:"cpu_model,omitempty"`
+	Cores     int    `json:"cores,omitempty"`
+	NUMANodes int    `json:"numa_nodes,omitempty"`
+	Iperf3    string `json:"iperf3,omitempty"`
+	Wgbench   string `json:"wgbench,omitempty"`
+	WireGuard string `json:"wireguard_module,omitempty"`
+	// Notes say what could not be read and what was assumed.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // SeriesStatus says whether a series ran and, if not, why.

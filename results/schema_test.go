@@ -81,10 +81,10 @@ func fullRun() *Run {
 			Addressing: map[string]string{"lan1": "10.1.0.0/24"},
 		},
 		Hosts: map[string]HostFacts{
-			"gw1": {
+			"gw1": {Machine: Machine{
 				Hostname: "gw1", Kernel: "6.18.44", CPUModel: "EPYC", Cores: 2, NUMANodes: 1,
 				Iperf3: "3.12", Wgbench: "v0.1.0", WireGuard: "builtin", Notes: []string{"shared"},
-			},
+			}},
 		},
 		Series: []SeriesStatus{
 			{Name: "kernel, threaded", Datapath: scenarios.Kernel},

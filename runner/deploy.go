@@ -2,7 +2,6 @@ package runner
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/wgbench/wgbench/datapath"
 	"github.com/wgbench/wgbench/datapath/kernel"
+	"github.com/wgbench/wgbench/internal/syncbuf"
 	"github.com/wgbench/wgbench/results"
 	"github.com/wgbench/wgbench/scenarios"
 	"github.com/wgbench/wgbench/testbed"
@@ -56,7 +56,7 @@ type journal struct {
 type gwProc struct {
 	host testbed.Host
 	proc testbed.Process
-	log  *bytes.Buffer
+	log  *syncbuf.Buffer
 	// tuning is what the kernel engine reported it changed, if anything.
 	tuning *kernel.Report
 	// done is closed when the process has exited, with its exit status
@@ -256,9 +256,9 @@ func tunnelPorts(ctx context.Context, gw1, gw2 testbed.Host, n int) (ports []int
 // on h and waits for its readiness line.
 func startDatapath(ctx context.Context, h testbed.Host, spec datapath.ProcessSpec) (gwProc, error) {
 	pr, pw := io.Pipe()
-	logBuf := &bytes.Buffer{}
+	logBuf := &syncbuf.Buffer{}
 	argv := append([]string{testbed.Self}, spec.Args...)
-	p, err := h.Start(ctx, testbed.Cmd{Argv: argv, Stdout: pw, Stderr: &lockedWriter{w: logBuf}, Stage: spec.Stage})
+	p, err := h.Start(ctx, testbed.Cmd{Argv: argv, Stdout: pw, Stderr: logBuf, Stage: spec.Stage})
 	if err != nil {
 		return gwProc{}, err
 	}
@@ -413,17 +413,4 @@ func lastLine(s string) string {
 		return s[i+1:]
 	}
 	return s
-}
-
-// lockedWriter serialises writes from a process's output copier with
-// reads by the runner.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

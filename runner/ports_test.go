@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wgbench/wgbench/internal/syncbuf"
 	"github.com/wgbench/wgbench/internal/testutil"
 	"github.com/wgbench/wgbench/scenarios"
 	"github.com/wgbench/wgbench/testbed"
@@ -197,8 +198,8 @@ series:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logBuf bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logBuf}, nil))
+	var logBuf syncbuf.Buffer
+	log := slog.New(slog.NewTextHandler(&logBuf, nil))
 
 	var b *blockers
 	var tag string

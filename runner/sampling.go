@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wgbench/wgbench/internal/syncbuf"
 	"github.com/wgbench/wgbench/probes"
 	"github.com/wgbench/wgbench/probes/analyze"
 	"github.com/wgbench/wgbench/results"
@@ -23,7 +24,7 @@ type sampler struct {
 	host   testbed.Host
 	proc   testbed.Process
 	path   string
-	stderr *bytes.Buffer
+	stderr *syncbuf.Buffer
 }
 
 // startSamplers starts the CPU samplers on both gateways. A sampler that
@@ -35,12 +36,12 @@ func (r *runState) startSamplers(ctx context.Context, hosts map[string]testbed.H
 		h := hosts[role]
 		// One file per repetition on the host: nothing stale is read back.
 		name := strings.ReplaceAll(rawDir, "/", "_") + "-trace-" + role + ".jsonl"
-		s := &sampler{host: h, path: path.Join(h.TempDir(), name), stderr: &bytes.Buffer{}}
+		s := &sampler{host: h, path: path.Join(h.TempDir(), name), stderr: &syncbuf.Buffer{}}
 		argv := []string{testbed.Self, "agent", "sample", "--host", role, "--interval", r.opts.Scenario.Probes.Interval.Std().String(), "--out", s.path}
 		if shared {
 			argv = append(argv, "--shared-cores")
 		}
-		p, err := h.Start(ctx, testbed.Cmd{Argv: argv, Stderr: &lockedWriter{w: s.stderr}, Stage: "probe"})
+		p, err := h.Start(ctx, testbed.Cmd{Argv: argv, Stderr: s.stderr, Stage: "probe"})
 		if err != nil {
 			r.opts.Log.Warn("start sampler", "host", role, "err", err)
 			continue

@@ -91,8 +91,8 @@ func TestUsableCPUs(t *testing.T) {
 		want []int
 	}{
 		{"unknown host", results.HostFacts{}, nil},
-		{"all cores", results.HostFacts{Cores: 4}, []int{0, 1, 2, 3}},
-		{"confined by the inventory", results.HostFacts{Cores: 32, AllowedCPUs: "2-3,8"}, []int{2, 3, 8}},
+		{"all cores", results.HostFacts{Machine: results.Machine{Cores: 4}}, []int{0, 1, 2, 3}},
+		{"confined by the inventory", results.HostFacts{Machine: results.Machine{Cores: 32}, AllowedCPUs: "2-3,8"}, []int{2, 3, 8}},
 	}
 	for _, tt := range tests {
 		if got := usableCPUs(tt.h); !slices.Equal(got, tt.want) {

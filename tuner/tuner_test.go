@@ -252,7 +252,7 @@ func TestCollisionProb(t *testing.T) {
 // host builds facts with one underlay link and tunnels.
 func host(under facts.Link, tunnels ...facts.Link) *facts.Host {
 	under.Offloads.Error = "not read"
-	h := &facts.Host{Source: "test", Cores: 4, NUMANodes: 1, CPU: facts.CPU{Online: facts.CPUList{0, 1, 2, 3}},
+	h := &facts.Host{Source: "test", Machine: results.Machine{Cores: 4, NUMANodes: 1}, CPU: facts.CPU{Online: facts.CPUList{0, 1, 2, 3}},
 		Nodes: []facts.NUMANode{{ID: 0, CPUs: facts.CPUList{0, 1, 2, 3}}}, Links: []facts.Link{under}, DefaultRoute: under.Name}
 	for _, t := range tunnels {
 		t.Kind = facts.KindWireGuard

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wgbench/wgbench/internal/cpuset"
 	"github.com/wgbench/wgbench/internal/progress"
 	"github.com/wgbench/wgbench/plots/report"
 	"github.com/wgbench/wgbench/results"
@@ -184,7 +185,7 @@ func printSummary(w io.Writer, run *results.Run) {
 		fmt.Fprintln(w, "\nfindings (black-hole detector; -v shows each repetition's):")
 		shared := false
 		for _, f := range rows {
-			fmt.Fprintf(w, "  %s on %s, %s, in %d/%d repetitions: %s\n", f.Kind, strings.Join(f.Hosts, "+"), coreWords(f.Cores), f.Repetitions, f.Of, strings.Join(f.Points, " "))
+			fmt.Fprintf(w, "  %s on %s, %s, in %d/%d repetitions: %s\n", f.Kind, strings.Join(f.Hosts, "+"), cpuset.Set(f.Cores).Words(), f.Repetitions, f.Of, strings.Join(f.Points, " "))
 			shared = shared || f.Shared
 		}
 		if shared {
@@ -196,18 +197,6 @@ func printSummary(w io.Writer, run *results.Run) {
 			fmt.Fprintf(w, "skipped %s: %s\n", s.Name, s.Skipped)
 		}
 	}
-}
-
-// coreWords renders "core 3" or "cores 0,1".
-func coreWords(cores []int) string {
-	s := make([]string, len(cores))
-	for i, c := range cores {
-		s[i] = fmt.Sprint(c)
-	}
-	if len(s) == 1 {
-		return "core " + s[0]
-	}
-	return "cores " + strings.Join(s, ",")
 }
 
 // exactArgs is cobra.ExactArgs with advice in the error.

@@ -141,6 +141,19 @@ func (s Set) String() string {
 	return b.String()
 }
 
+// Words names s's CPUs for a sentence, one by one in s's order: "core 3"
+// for one, "cores 0,1,2" for more (no ranges). The empty set is "cores ".
+func (s Set) Words() string {
+	n := make([]string, len(s))
+	for i, c := range s {
+		n[i] = strconv.Itoa(c)
+	}
+	if len(n) == 1 {
+		return "core " + n[0]
+	}
+	return "cores " + strings.Join(n, ",")
+}
+
 // Mask formats s as a hexadecimal mask: 32-bit words separated by commas,
 // most significant first, the first without leading zeros ([0 1] is "3",
 // [0 40] is "100,00000001"). The empty set is "0". Negative numbers, which

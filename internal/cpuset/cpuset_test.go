@@ -202,3 +202,20 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+func TestWords(t *testing.T) {
+	tests := []struct {
+		in   Set
+		want string
+	}{
+		{nil, "cores "},
+		{Set{3}, "core 3"},
+		{Set{0, 1, 2}, "cores 0,1,2"},
+		{Set{8, 0}, "cores 8,0"},
+	}
+	for _, tt := range tests {
+		if got := tt.in.Words(); got != tt.want {
+			t.Errorf("Set(%v).Words() = %q, want %q", []int(tt.in), got, tt.want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wgbench/wgbench/internal/cpuset"
 	"github.com/wgbench/wgbench/plots"
 	"github.com/wgbench/wgbench/results"
 	"github.com/wgbench/wgbench/scenarios"
@@ -279,8 +281,31 @@ type hostRow struct {
 // roleOrder is the order hosts are listed in.
 var roleOrder = []string{"source", "gw1", "gw2", "drain", "controller"}
 
+// build gathers what the report page shows of run r, drawn from dir.
 func build(dir string, r *results.Run, figs []figure, extra Extra) pageData {
 	d := pageData{Run: r, Figures: groupFigures(figs), Findings: extra.Findings, Notes: extra.Notes}
+	name := r.Scenario.Name
+	if name == "" {
+		name = "unnamed scenario"
+	}
+	d.header(r, name, extra)
+	ran, failedReps, totalReps := d.seriesTables(r)
+	d.overview(r, ran, failedReps, totalReps)
+	if len(figs) == 0 {
+		d.Notes = append(d.Notes, "No figure was given for this report: nothing the data supports, or the figures were not drawn (run wgbench plot on the run folder).")
+	}
+	d.testbed(r)
+	d.scenarioSource(r)
+	runDir := extra.RunDir
+	if runDir == "" {
+		runDir = dir
+	}
+	d.rerun(r, name, runDir)
+	return d
+}
+
+// header fills the title, the times, the verdict and the findings table.
+func (d *pageData) header(r *results.Run, name string, extra Extra) {
 	for _, s := range extra.Suggestions {
 		d.Suggestions = append(d.Suggestions, stripNumber(s))
 	}
@@ -291,13 +316,9 @@ func build(dir string, r *results.Run, figs []figure, extra Extra) pageData {
 	d.Verdict = Verdict(r, top)
 	for _, f := range results.SummarizeFindings(r) {
 		d.FindingRows = append(d.FindingRows, findingRow{
-			Kind: f.Kind, Hosts: strings.Join(f.Hosts, ", "), Cores: strings.TrimPrefix(strings.TrimPrefix(coreList(f.Cores), "cores "), "core "),
+			Kind: f.Kind, Hosts: strings.Join(f.Hosts, ", "), Cores: strings.TrimPrefix(strings.TrimPrefix(cpuset.Set(f.Cores).Words(), "cores "), "core "),
 			Points: strings.Join(f.Points, "; "), Reps: fmt.Sprintf("%d / %d", f.Repetitions, f.Of), Evidence: f.Evidence,
 		})
-	}
-	name := r.Scenario.Name
-	if name == "" {
-		name = "unnamed scenario"
 	}
 	d.Title = "wgbench report: " + name
 	d.Started = fmtTime(r.Started)
@@ -312,13 +333,16 @@ func build(dir string, r *results.Run, figs []figure, extra Extra) pageData {
 		gen = time.Now()
 	}
 	d.Generated = fmtTime(gen)
+}
 
-	// Series tables.
+// seriesTables fills one table per series that ran and the list of skipped
+// series; it returns how many series ran, and how many repetitions failed
+// of how many.
+func (d *pageData) seriesTables(r *results.Run) (ran, failedReps, totalReps int) {
 	tuning := map[string]scenarios.Tuning{}
 	for _, s := range r.Scenario.Series {
 		tuning[s.Name] = s.Tuning
 	}
-	ran, failedReps, totalReps := 0, 0, 0
 	for _, name := range seriesNames(r) {
 		if st, ok := status(r, name); ok && st.Skipped != "" {
 			d.Skipped = append(d.Skipped, st)
@@ -351,6 +375,11 @@ func build(dir string, r *results.Run, figs []figure, extra Extra) pageData {
 		}
 		d.Series = append(d.Series, tab)
 	}
+	return ran, failedReps, totalReps
+}
+
+// overview fills the sentences that sum up what ran and with what traffic.
+func (d *pageData) overview(r *results.Run, ran, failedReps, totalReps int) {
 	d.Overview = append(d.Overview,
 		fmt.Sprintf("%s ran, %s skipped; %s measured with %s (%s failed).",
 			count(ran, "series", "series"), count(len(d.Skipped), "series", "series"),
@@ -360,15 +389,15 @@ func build(dir string, r *results.Run, figs []figure, extra Extra) pageData {
 			r.Scenario.Traffic.Tool, strings.ToUpper(string(r.Scenario.Traffic.Protocol)),
 			r.Scenario.Traffic.Duration, r.Scenario.Traffic.Omit, count(r.Scenario.Repetitions, "repetition", "repetitions")))
 	}
-	if len(figs) == 0 {
-		d.Notes = append(d.Notes, "No figure was given for this report: nothing the data supports, or the figures were not drawn (run wgbench plot on the run folder).")
-	}
+}
 
-	// Testbed and hosts.
+// testbed fills the testbed note, its addressing and the hosts, in role
+// order and then any other roles by name.
+func (d *pageData) testbed(r *results.Run) {
 	if r.Testbed.SharedCores {
 		d.SharedNote = "The hosts of this testbed share one machine's cores (the local testbed): per-core CPU figures are machine-wide and mix the four hosts, and throughput is bounded by what one machine can do for all of them. Compare datapaths with each other here; absolute numbers need separate machines (the ssh testbed)."
 	}
-	for _, k := range sortedKeys(r.Testbed.Addressing) {
+	for _, k := range slices.Sorted(maps.Keys(r.Testbed.Addressing)) {
 		d.Addressing = append(d.Addressing, [2]string{k, r.Testbed.Addressing[k]})
 	}
 	for _, role := range roleOrder {
@@ -376,24 +405,25 @@ func build(dir string, r *results.Run, figs []figure, extra Extra) pageData {
 			d.Hosts = append(d.Hosts, hostRow{Role: role, HostFacts: f})
 		}
 	}
-	for _, role := range sortedKeys(r.Hosts) {
+	for _, role := range slices.Sorted(maps.Keys(r.Hosts)) {
 		if !slices.Contains(roleOrder, role) {
 			d.Hosts = append(d.Hosts, hostRow{Role: role, HostFacts: r.Hosts[role]})
 		}
 	}
+}
 
-	// The scenario as run.
+// scenarioSource fills the scenario as run, as YAML or else as JSON.
+func (d *pageData) scenarioSource(r *results.Run) {
 	if y, err := r.Scenario.YAML(); err == nil {
 		d.ScenarioSrc, d.ScenarioFmt = string(y), "YAML"
 	} else if j, err := json.MarshalIndent(r.Scenario, "", "  "); err == nil {
 		d.ScenarioSrc, d.ScenarioFmt = string(j), "JSON"
 	}
+}
 
-	// How to run it again.
-	runDir := extra.RunDir
-	if runDir == "" {
-		runDir = dir
-	}
+// rerun fills the commands that run the scenario again and redraw the
+// report from runDir.
+func (d *pageData) rerun(r *results.Run, name, runDir string) {
 	if r.ScenarioFile != "" {
 		args := []string{"wgbench", "run", r.ScenarioFile}
 		for _, o := range r.Overrides {
@@ -407,7 +437,6 @@ func build(dir string, r *results.Run, figs []figure, extra Extra) pageData {
 	d.Commands = append(d.Commands,
 		shellJoin([]string{"wgbench", "plot", runDir}),
 		shellJoin([]string{"wgbench", "report", runDir}))
-	return d
 }
 
 // pointRowOf turns a point into a table row.
@@ -499,15 +528,6 @@ func fmtTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // shellSafe matches words that need no quoting in a POSIX shell.

@@ -180,7 +180,7 @@ func TestWriteFixture(t *testing.T) {
 func TestWriteEscapes(t *testing.T) {
 	run := &results.Run{Schema: 1, Status: results.StatusFailed, Error: `iperf3 said <b>no</b> & "quit"`,
 		Scenario: scenarios.Scenario{Name: `x"><script>alert(1)</script>`, Description: "<img src=x onerror=alert(1)>"},
-		Hosts:    map[string]results.HostFacts{"gw1": {Kernel: "<i>6.1</i>"}},
+		Hosts:    map[string]results.HostFacts{"gw1": {Machine: results.Machine{Kernel: "<i>6.1</i>"}}},
 		Series:   []results.SeriesStatus{{Name: "<s>", Skipped: "because <reasons>"}},
 	}
 	dir := t.TempDir()

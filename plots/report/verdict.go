@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/wgbench/wgbench/internal/cpuset"
 	"github.com/wgbench/wgbench/results"
 	"github.com/wgbench/wgbench/scenarios"
 )
@@ -26,7 +27,7 @@ func Verdict(run *results.Run, topSuggestion string) []string {
 	if rows := results.SummarizeFindings(run); len(rows) > 0 {
 		f := rows[0]
 		out = append(out, fmt.Sprintf("The detector's bottleneck: %s on %s (%s) in %d of %d repetitions%s.",
-			f.Kind, strings.Join(f.Hosts, " and "), coreList(f.Cores), f.Repetitions, f.Of, sharedSuffix(f.Shared)))
+			f.Kind, strings.Join(f.Hosts, " and "), cpuset.Set(f.Cores).Words(), f.Repetitions, f.Of, sharedSuffix(f.Shared)))
 	} else if len(run.Points) > 0 {
 		out = append(out, "The detector found no saturated core.")
 	}
@@ -44,17 +45,6 @@ func sharedSuffix(shared bool) string {
 		return ", on cores every testbed host shares"
 	}
 	return ""
-}
-
-func coreList(cores []int) string {
-	s := make([]string, len(cores))
-	for i, c := range cores {
-		s[i] = fmt.Sprint(c)
-	}
-	if len(s) == 1 {
-		return "core " + s[0]
-	}
-	return "cores " + strings.Join(s, ",")
 }
 
 var numberPrefix = regexp.MustCompile(`^\s*\d+\.\s+`)

@@ -49,6 +49,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wgbench/wgbench/internal/cpuset"
 	"github.com/wgbench/wgbench/probes"
 	"github.com/wgbench/wgbench/probes/stage"
 )
@@ -470,7 +471,7 @@ func (e evidence) cpuBound(saturated []int, a *acc) Finding {
 	f.OwnPct = round1(own / a.dt)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: cpu-bound: %s busy ≥%s%% for ≥%s of the window and the host only %s idle (< %s headroom), mean busy %s%%, %s of it softirq; ",
-		e.host, coreList(saturated), num(e.th.Saturation), pct(e.th.Persistence), pct(f.HostIdle), pct(e.th.Headroom), num(f.BusyMean), pct(f.SoftirqShare))
+		e.host, cpuset.Set(saturated).Words(), num(e.th.Saturation), pct(e.th.Persistence), pct(f.HostIdle), pct(e.th.Headroom), num(f.BusyMean), pct(f.SoftirqShare))
 	writeStages(&b, f.Stages, "threads (percent of one core)")
 	if e.shared {
 		fmt.Fprintf(&b, "; cores shared by all hosts of the local testbed: figures are machine-wide, %s's own threads used %s%% of one core", e.host, num(f.OwnPct))
@@ -502,17 +503,6 @@ func writeStages(b *strings.Builder, st []StageShare, label string) {
 			fmt.Fprintf(b, " [%s]", strings.Join(s.Threads, " "))
 		}
 	}
-}
-
-func coreList(cs []int) string {
-	s := make([]string, len(cs))
-	for i, c := range cs {
-		s[i] = strconv.Itoa(c)
-	}
-	if len(cs) == 1 {
-		return "core " + s[0]
-	}
-	return "cores " + strings.Join(s, ",")
 }
 
 func clamp01(v float64) float64 { return max(0, min(1, v)) }

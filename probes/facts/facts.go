@@ -43,20 +43,11 @@ import (
 // extraDir is the snapshot folder for what the live host has no file for.
 const extraDir = "wgbench"
 
-// Host is everything the facts know about one host. Its first fields
-// carry the same JSON names as results.HostFacts, so the JSON of a Host
-// reads as a HostFacts too (the runner stores that summary in run.json).
+// Host is everything the facts know about one host. Its first fields are
+// results.HostFacts', so the JSON of a Host reads as a HostFacts too (the
+// runner stores that summary in run.json).
 type Host struct {
-	Hostname  string `json:"hostname,omitempty"`
-	Kernel    string `json:"kernel,omitempty"`
-	CPUModel  string `json:"cpu_model,omitempty"`
-	Cores     int    `json:"cores,omitempty"`
-	NUMANodes int    `json:"numa_nodes,omitempty"`
-	Iperf3    string `json:"iperf3,omitempty"`
-	Wgbench   string `json:"wgbench,omitempty"`
-	WireGuard string `json:"wireguard_module,omitempty"`
-	// Notes say what could not be read and what was assumed.
-	Notes []string `json:"notes,omitempty"`
+	results.Machine
 	// AllowedCPUs are the CPUs wgbench's processes were confined to on
 	// the host (the SSH inventory's cores), when not all online ones.
 	AllowedCPUs CPUList `json:"allowed_cpus,omitempty"`
@@ -368,20 +359,14 @@ func (h *Host) Node(id int) (NUMANode, bool) {
 
 // Summary returns the facts results.HostFacts records in run.json.
 func (h *Host) Summary() results.HostFacts {
-	return results.HostFacts{
-		Hostname: h.Hostname, Kernel: h.Kernel, CPUModel: h.CPUModel, Cores: h.Cores, AllowedCPUs: h.AllowedCPUs.String(),
-		NUMANodes: h.NUMANodes, Iperf3: h.Iperf3, Wgbench: h.Wgbench, WireGuard: h.WireGuard,
-		Notes: h.Notes,
-	}
+	return results.HostFacts{Machine: h.Machine, AllowedCPUs: h.AllowedCPUs.String()}
 }
 
 // FromSummary makes a Host of the summary a run recorded, for runs
 // without full facts.
 func FromSummary(s results.HostFacts) *Host {
-	h := &Host{Hostname: s.Hostname, Kernel: s.Kernel, CPUModel: s.CPUModel, Cores: s.Cores,
-		NUMANodes: s.NUMANodes, Iperf3: s.Iperf3, Wgbench: s.Wgbench, WireGuard: s.WireGuard,
-		Notes:  append([]string{"summary only (run.json): links, governor, idle states and IRQs unknown"}, s.Notes...),
-		Source: "run.json summary"}
+	h := &Host{Machine: s.Machine, Source: "run.json summary"}
+	h.Notes = append([]string{"summary only (run.json): links, governor, idle states and IRQs unknown"}, s.Notes...)
 	h.AllowedCPUs, _ = cpuset.Parse(s.AllowedCPUs)
 	return h
 }

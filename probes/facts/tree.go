@@ -187,15 +187,9 @@ func (r *recorder) mkdir(rel string) {
 }
 
 func (r *recorder) symlink(rel, target string) {
-	if r == nil {
-		return
+	if p, ok := r.fresh(rel); ok {
+		r.fail(os.Symlink(target, p))
 	}
-	p := filepath.Join(r.out, rel)
-	if _, err := os.Lstat(p); err == nil {
-		return
-	}
-	r.mkdir(filepath.Dir(rel))
-	r.fail(os.Symlink(target, p))
 }
 
 func (r *recorder) file(rel string, data []byte) {
@@ -211,15 +205,24 @@ func (r *recorder) file(rel string, data []byte) {
 
 // placeholder creates an empty file unless rel is already there.
 func (r *recorder) placeholder(rel string) {
+	if p, ok := r.fresh(rel); ok {
+		r.fail(os.WriteFile(p, nil, 0o644))
+	}
+}
+
+// fresh is where rel goes in the snapshot, with its folder made, and
+// whether it is still to be written: not when r records nothing or rel is
+// already there.
+func (r *recorder) fresh(rel string) (string, bool) {
 	if r == nil {
-		return
+		return "", false
 	}
 	p := filepath.Join(r.out, rel)
 	if _, err := os.Lstat(p); err == nil {
-		return
+		return "", false
 	}
 	r.mkdir(filepath.Dir(rel))
-	r.fail(os.WriteFile(p, nil, 0o644))
+	return p, true
 }
 
 // extra stores a file the live host has no file for (ethtool answers,

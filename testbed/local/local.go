@@ -209,6 +209,40 @@ func (tb *Testbed) wire(opts Options) error {
 			n.Close()
 		}
 	}()
+	if err := tb.openNamespaces(nsh, handles); err != nil {
+		return err
+	}
+	for _, l := range links {
+		if l.name == "wan" && opts.WAN.Set() {
+			if err := tb.takePorts(opts.WAN, opts.MTU, nsh, handles); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := addVeth(l, opts.MTU, nsh, handles); err != nil {
+			return err
+		}
+	}
+	if err := addFlowAddrs(handles, opts.Tunnels, opts.FlowsPerTunnel); err != nil {
+		return err
+	}
+	if err := addRoutes(handles); err != nil {
+		return err
+	}
+	for _, gw := range []string{testbed.GW1, testbed.GW2} {
+		if err := inNamespace(nsh[gw], func() error {
+			return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0o644)
+		}); err != nil {
+			return fmt.Errorf("%s: enable forwarding: %w", gw, err)
+		}
+	}
+	return nil
+}
+
+// openNamespaces opens each host's namespace and a netlink handle in it,
+// by role, into nsh and handles (which the caller closes), and sets each
+// namespace's loopback up.
+func (tb *Testbed) openNamespaces(nsh map[string]netns.NsHandle, handles map[string]*netlink.Handle) error {
 	for role, h := range tb.hosts {
 		n, err := netns.GetFromName(h.ns)
 		if err != nil {
@@ -228,53 +262,56 @@ func (tb *Testbed) wire(opts Options) error {
 			return fmt.Errorf("%s: set lo up: %w", role, err)
 		}
 	}
-	for _, l := range links {
-		if l.name == "wan" && opts.WAN.Set() {
-			if err := tb.takePorts(opts.WAN, opts.MTU, nsh, handles); err != nil {
-				return err
-			}
-			continue
+	return nil
+}
+
+// addVeth creates link l as a veth pair between its two hosts, with the
+// MTU if it is set, and gives each end its address and sets it up.
+func addVeth(l link, mtu int, nsh map[string]netns.NsHandle, handles map[string]*netlink.Handle) error {
+	attrs := netlink.NewLinkAttrs()
+	attrs.Name = l.name
+	if mtu > 0 {
+		attrs.MTU = mtu
+	}
+	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: l.name, PeerNamespace: netlink.NsFd(nsh[l.b])}
+	if err := handles[l.a].LinkAdd(veth); err != nil {
+		return fmt.Errorf("create veth %s between %s and %s: %w", l.name, l.a, l.b, err)
+	}
+	for _, side := range []struct {
+		role string
+		addr netip.Prefix
+	}{{l.a, l.addrA}, {l.b, l.addrB}} {
+		nh := handles[side.role]
+		dev, err := nh.LinkByName(l.name)
+		if err != nil {
+			return fmt.Errorf("%s: find %s: %w", side.role, l.name, err)
 		}
-		attrs := netlink.NewLinkAttrs()
-		attrs.Name = l.name
-		if opts.MTU > 0 {
-			attrs.MTU = opts.MTU
+		if mtu > 0 {
+			if err := nh.LinkSetMTU(dev, mtu); err != nil {
+				return fmt.Errorf("%s: set MTU of %s to %d: %w", side.role, l.name, mtu, err)
+			}
 		}
-		veth := &netlink.Veth{LinkAttrs: attrs, PeerName: l.name, PeerNamespace: netlink.NsFd(nsh[l.b])}
-		if err := handles[l.a].LinkAdd(veth); err != nil {
-			return fmt.Errorf("create veth %s between %s and %s: %w", l.name, l.a, l.b, err)
+		if err := nh.AddrAdd(dev, &netlink.Addr{IPNet: prefixNet(side.addr)}); err != nil {
+			return fmt.Errorf("%s: add %s to %s: %w", side.role, side.addr, l.name, err)
 		}
-		for _, side := range []struct {
-			role string
-			addr netip.Prefix
-		}{{l.a, l.addrA}, {l.b, l.addrB}} {
-			nh := handles[side.role]
-			dev, err := nh.LinkByName(l.name)
-			if err != nil {
-				return fmt.Errorf("%s: find %s: %w", side.role, l.name, err)
-			}
-			if opts.MTU > 0 {
-				if err := nh.LinkSetMTU(dev, opts.MTU); err != nil {
-					return fmt.Errorf("%s: set MTU of %s to %d: %w", side.role, l.name, opts.MTU, err)
-				}
-			}
-			if err := nh.AddrAdd(dev, &netlink.Addr{IPNet: prefixNet(side.addr)}); err != nil {
-				return fmt.Errorf("%s: add %s to %s: %w", side.role, side.addr, l.name, err)
-			}
-			if err := nh.LinkSetUp(dev); err != nil {
-				return fmt.Errorf("%s: set %s up: %w", side.role, l.name, err)
-			}
+		if err := nh.LinkSetUp(dev); err != nil {
+			return fmt.Errorf("%s: set %s up: %w", side.role, l.name, err)
 		}
 	}
-	// Per-flow addresses on the sites.
+	return nil
+}
+
+// addFlowAddrs adds each flow's address to the LAN link of its site: the
+// source address on the source, the destination on the drain.
+func addFlowAddrs(handles map[string]*netlink.Handle, tunnels, flowsPerTunnel int) error {
 	for _, site := range []string{testbed.Source, testbed.Drain} {
 		nh := handles[site]
 		dev, err := nh.LinkByName("lan")
 		if err != nil {
 			return fmt.Errorf("%s: find lan: %w", site, err)
 		}
-		for t := 0; t < opts.Tunnels; t++ {
-			for f := 0; f < opts.FlowsPerTunnel; f++ {
+		for t := 0; t < tunnels; t++ {
+			for f := 0; f < flowsPerTunnel; f++ {
 				src, dst, err := testbed.FlowAddrs(t, f)
 				if err != nil {
 					return err
@@ -289,6 +326,12 @@ func (tb *Testbed) wire(opts Options) error {
 			}
 		}
 	}
+	return nil
+}
+
+// addRoutes routes each site through its gateway, and each gateway to the
+// flow addresses of its own site.
+func addRoutes(handles map[string]*netlink.Handle) error {
 	routes := []struct {
 		role string
 		dst  netip.Prefix
@@ -302,13 +345,6 @@ func (tb *Testbed) wire(opts Options) error {
 	for _, r := range routes {
 		if err := handles[r.role].RouteAdd(&netlink.Route{Dst: prefixNet(r.dst.Masked()), Gw: r.via.AsSlice()}); err != nil {
 			return fmt.Errorf("%s: route %s via %s: %w", r.role, r.dst, r.via, err)
-		}
-	}
-	for _, gw := range []string{testbed.GW1, testbed.GW2} {
-		if err := inNamespace(nsh[gw], func() error {
-			return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0o644)
-		}); err != nil {
-			return fmt.Errorf("%s: enable forwarding: %w", gw, err)
 		}
 	}
 	return nil

@@ -231,19 +231,43 @@ func homeNamespace() (netns.NsHandle, uint64, uint64, error) {
 	return r.h, st.Dev, st.Ino, nil
 }
 
+// homeNS is this process's network namespace, open, with a netlink handle
+// in it and the namespace's identity.
+type homeNS struct {
+	ns       netns.NsHandle
+	nl       *netlink.Handle
+	dev, ino uint64
+}
+
+// openHome opens this process's network namespace and a netlink handle in
+// it; close releases both.
+func openHome() (*homeNS, error) {
+	ns, dev, ino, err := homeNamespace()
+	if err != nil {
+		return nil, err
+	}
+	nl, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		ns.Close()
+		return nil, fmt.Errorf("netlink: %w", err)
+	}
+	return &homeNS{ns: ns, nl: nl, dev: dev, ino: ino}, nil
+}
+
+func (h *homeNS) close() {
+	h.nl.Close()
+	h.ns.Close()
+}
+
 // takePorts journals the ports' state, then moves each into its gateway's
 // namespace as "wan" with addr, mtu (0: 1500) and up.
 func (tb *Testbed) takePorts(w WAN, mtu int, nsh map[string]netns.NsHandle, handles map[string]*netlink.Handle) error {
-	home, dev, ino, err := homeNamespace()
+	home, err := openHome()
 	if err != nil {
 		return err
 	}
-	defer home.Close()
-	hh, err := netlink.NewHandleAt(home)
-	if err != nil {
-		return fmt.Errorf("netlink: %w", err)
-	}
-	defer hh.Close()
+	defer home.close()
+	hh := home.nl
 	ports, err := checkPorts(hh, w)
 	if err != nil {
 		return err
@@ -252,7 +276,7 @@ func (tb *Testbed) takePorts(w WAN, mtu int, nsh map[string]netns.NsHandle, hand
 	if err != nil {
 		return fmt.Errorf("WAN ports: %w", err)
 	}
-	if err := writeJournal(tb.state, &journal{HomeDev: dev, HomeIno: ino, Ports: states}); err != nil {
+	if err := writeJournal(tb.state, &journal{HomeDev: home.dev, HomeIno: home.ino, Ports: states}); err != nil {
 		return fmt.Errorf("WAN ports: journal their state: %w", err)
 	}
 	tb.wanTaken = true
@@ -326,23 +350,18 @@ func restorePorts(state string, gwNS func(role string) string) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
-	home, dev, ino, err := homeNamespace()
+	home, err := openHome()
 	if err != nil {
 		return nil, err
 	}
-	defer home.Close()
-	if dev != j.HomeDev || ino != j.HomeIno {
-		return nil, fmt.Errorf("WAN ports %s were taken from another network namespace (inode %d) than this one (%d); run `wgbench testbed clean` there, or with --force here to give them up: %w", portNames(j.Ports), j.HomeIno, ino, errOtherNamespace)
+	defer home.close()
+	if home.dev != j.HomeDev || home.ino != j.HomeIno {
+		return nil, fmt.Errorf("WAN ports %s were taken from another network namespace (inode %d) than this one (%d); run `wgbench testbed clean` there, or with --force here to give them up: %w", portNames(j.Ports), j.HomeIno, home.ino, errOtherNamespace)
 	}
-	hh, err := netlink.NewHandleAt(home)
-	if err != nil {
-		return nil, fmt.Errorf("netlink: %w", err)
-	}
-	defer hh.Close()
 	var errs []error
 	var restored []string
 	for _, ps := range j.Ports {
-		if err := restorePort(hh, home, ps, gwNS(ps.Role)); err != nil {
+		if err := restorePort(home.nl, home.ns, ps, gwNS(ps.Role)); err != nil {
 			errs = append(errs, fmt.Errorf("give WAN port %s back from %s: %w", ps.Name, ps.Role, err))
 			continue
 		}
@@ -456,16 +475,11 @@ func moveHome(gh *netlink.Handle, l netlink.Link, ps portState, home netns.NsHan
 
 // checkHomePorts runs checkPorts in this process's namespace.
 func checkHomePorts(w WAN) error {
-	home, _, _, err := homeNamespace()
+	home, err := openHome()
 	if err != nil {
 		return err
 	}
-	defer home.Close()
-	hh, err := netlink.NewHandleAt(home)
-	if err != nil {
-		return fmt.Errorf("netlink: %w", err)
-	}
-	defer hh.Close()
-	_, err = checkPorts(hh, w)
+	defer home.close()
+	_, err = checkPorts(home.nl, w)
 	return err
 }

@@ -83,30 +83,32 @@ func (h *host) Start(ctx context.Context, cmd testbed.Cmd) (testbed.Process, err
 	return h.start(ctx, cmd, h.spec.Sudo)
 }
 
-func (h *host) start(ctx context.Context, cmd testbed.Cmd, sudo bool) (testbed.Process, error) {
+// launch is the command line that runs cmd on the host, the environment
+// it runs in, and whether it gets a lifeline on stdin.
+//
+// Once wgbench is installed, a command that reads no input (and on a
+// host with cores, every command) runs as wgbench or under it
+// (`wgbench agent exec`), which gives it
+//   - a lifeline for stdin when it reads no input, held open until it
+//     ends: if the session dies with the connection, a wgbench verb
+//     stops and undoes what it did, and agent exec stops its command
+//     (iperf3, say), instead of running on unattended;
+//   - the inventory's cores: wgbench confines itself to them before
+//     anything else, and what it starts inherits the affinity.
+//
+// Before the install (the look around, the copy) commands run bare.
+func (h *host) launch(cmd testbed.Cmd) (argv, env []string, lifeline bool, err error) {
 	if len(cmd.Argv) == 0 {
-		return nil, fmt.Errorf("%s: empty command", h.spec.Name())
+		return nil, nil, false, fmt.Errorf("%s: empty command", h.spec.Name())
 	}
-	argv := append([]string{}, cmd.Argv...)
-	var env []string
+	argv = append([]string{}, cmd.Argv...)
 	if cmd.Stage != "" {
 		env = append(env, "WGBENCH_STAGE="+cmd.Stage)
 	}
-	// Once wgbench is installed, a command that reads no input (and on a
-	// host with cores, every command) runs as wgbench or under it
-	// (`wgbench agent exec`), which gives it
-	//   - a lifeline for stdin when it reads no input, held open until it
-	//     ends: if the session dies with the connection, a wgbench verb
-	//     stops and undoes what it did, and agent exec stops its command
-	//     (iperf3, say), instead of running on unattended;
-	//   - the inventory's cores: wgbench confines itself to them before
-	//     anything else, and what it starts inherits the affinity.
-	// Before the install (the look around, the copy) commands run bare.
-	lifeline := false
 	switch {
 	case argv[0] == testbed.Self:
 		if h.bin == "" {
-			return nil, fmt.Errorf("%s: wgbench is not installed on the host yet", h.spec.Name())
+			return nil, nil, false, fmt.Errorf("%s: wgbench is not installed on the host yet", h.spec.Name())
 		}
 		argv[0] = h.bin
 		lifeline = cmd.Stdin == nil
@@ -119,6 +121,16 @@ func (h *host) start(ctx context.Context, cmd testbed.Cmd, sudo bool) (testbed.P
 	}
 	if h.bin != "" && argv[0] == h.bin && len(h.spec.Cores) > 0 {
 		env = append(env, testbed.CPUsEnv+"="+cpuset.Set(h.spec.Cores).String())
+	}
+	return argv, env, lifeline, nil
+}
+
+// start runs cmd on the host in a session of its own, through sudo when
+// sudo is set, and returns once the command has a pid (or has ended).
+func (h *host) start(ctx context.Context, cmd testbed.Cmd, sudo bool) (testbed.Process, error) {
+	argv, env, lifeline, err := h.launch(cmd)
+	if err != nil {
+		return nil, err
 	}
 	s, release, err := h.cl.session(ctx)
 	if err != nil {

@@ -252,100 +252,152 @@ func (d *invDecoder) host(role string, n *yaml.Node, defaults map[string]*yaml.N
 	}
 	before := len(d.errs)
 	h := &HostSpec{Role: role, User: DefaultUser, WorkDir: DefaultWorkDir, KnownHosts: DefaultKnownHosts, Line: n.Line}
-	get := func(key string) (*yaml.Node, string, bool) {
-		if v, ok := keys[key]; ok {
-			return v, strictyaml.JoinPath(path, key), true
-		}
-		if v, ok := defaults[key]; ok {
-			return v, strictyaml.JoinPath("defaults", key), true
-		}
-		return nil, "", false
-	}
-	str := func(key string, dst *string) {
-		if v, p, ok := get(key); ok {
-			if v.Kind != yaml.ScalarNode || v.ShortTag() == "!!null" || strings.TrimSpace(v.Value) == "" {
-				d.fail(v, p, "expected a non-empty string, got %s", kind(v))
-				return
-			}
-			*dst = strings.TrimSpace(v.Value)
-		}
-	}
-	boolean := func(key string, dst *bool) {
-		if v, p, ok := get(key); ok {
-			if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!bool" || v.Decode(dst) != nil {
-				d.fail(v, p, "expected true or false, got %s", kind(v))
-			}
-		}
-	}
+	hn := hostNode{d: d, n: n, role: role, path: path, keys: keys, defaults: defaults}
 	var addr string
-	str("ssh", &addr)
-	str("user", &h.User)
-	boolean("sudo", &h.Sudo)
-	str("key", &h.Key)
-	boolean("agent", &h.Agent)
-	str("known_hosts", &h.KnownHosts)
-	str("workdir", &h.WorkDir)
-	str("lan", &h.LAN)
-	str("wan", &h.WAN)
-	if v, p, ok := get("cores"); ok {
-		var cl scenarios.CPUList
-		if err := v.Decode(&cl); err != nil {
-			d.fail(v, p, "%v", err)
-		}
-		h.Cores = cl
-	}
-	if addr == "" {
-		if _, _, ok := get("ssh"); !ok {
-			d.fail(n, strictyaml.JoinPath(path, "ssh"), "missing; give the SSH address as host or host:port")
-		}
-	} else if a, err := normalizeAddr(addr); err != nil {
-		d.fail(keys["ssh"], strictyaml.JoinPath(path, "ssh"), "%v", err)
-	} else {
-		h.Addr = a
-	}
-	checkIf := func(key, val string, need bool) {
-		node := keys[key]
-		switch {
-		case val == "" && need:
-			what := "the interface towards its site"
-			if key == "wan" {
-				what = "the interface towards the other gateway"
-			}
-			d.fail(n, strictyaml.JoinPath(path, key), "missing; %s needs %s (a name, MAC or IPv4 address)", role, what)
-		case val != "" && !need:
-			d.fail(node, strictyaml.JoinPath(path, key), "%s has no WAN link; remove it", role)
-		case val != "":
-			if _, err := netsetup.ParseSpec(val); err != nil {
-				d.fail(node, strictyaml.JoinPath(path, key), "%v", err)
-			}
-		}
-	}
-	checkIf("lan", h.LAN, true)
-	checkIf("wan", h.WAN, role == testbed.GW1 || role == testbed.GW2)
-	if h.LAN != "" && h.LAN == h.WAN {
-		d.fail(keys["wan"], strictyaml.JoinPath(path, "wan"), "the same interface as lan; a gateway needs two")
-	}
-	if v, p, ok := get("workdir"); ok {
-		switch {
-		case !strings.HasPrefix(h.WorkDir, "/"):
-			d.fail(v, p, "%q is not an absolute path on the host; write e.g. %s", h.WorkDir, DefaultWorkDir)
-		case strings.ContainsAny(h.WorkDir, "\n\x00"):
-			d.fail(v, p, "the work directory cannot contain newlines")
-		}
-	}
+	hn.str("ssh", &addr)
+	hn.str("user", &h.User)
+	hn.boolean("sudo", &h.Sudo)
+	hn.str("key", &h.Key)
+	hn.boolean("agent", &h.Agent)
+	hn.str("known_hosts", &h.KnownHosts)
+	hn.str("workdir", &h.WorkDir)
+	hn.str("lan", &h.LAN)
+	hn.str("wan", &h.WAN)
+	hn.cores(&h.Cores)
+	hn.address(addr, h)
+	hn.interfaces(h)
+	hn.workDir(h)
 	h.Key = d.localPath(h.Key)
 	h.KnownHosts = d.localPath(h.KnownHosts)
-	if v, p, ok := get("key"); ok && h.Key != "" && d.checkFiles {
-		if st, err := os.Stat(h.Key); err != nil {
-			d.failOnce(v, p, "the key file %s cannot be used (%v); name the private key that logs in to the host, or set agent: true to use ssh-agent", h.Key, errors.Unwrap(err))
-		} else if st.IsDir() {
-			d.failOnce(v, p, "%s is a directory; name the private key file in it (e.g. %s)", h.Key, filepath.Join(h.Key, "id_ed25519"))
-		}
-	}
+	hn.keyFile(h)
 	if len(d.errs) > before {
 		return nil
 	}
 	return h
+}
+
+// hostNode is one host's mapping being decoded: its keys, the defaults
+// that fill the keys it lacks, and where it stands, for messages.
+type hostNode struct {
+	d              *invDecoder
+	n              *yaml.Node
+	role, path     string
+	keys, defaults map[string]*yaml.Node
+}
+
+// get is the host's value for key, or else the default's, with the path
+// it was found at.
+func (hn hostNode) get(key string) (*yaml.Node, string, bool) {
+	if v, ok := hn.keys[key]; ok {
+		return v, strictyaml.JoinPath(hn.path, key), true
+	}
+	if v, ok := hn.defaults[key]; ok {
+		return v, strictyaml.JoinPath("defaults", key), true
+	}
+	return nil, "", false
+}
+
+// str decodes key, if set, as a non-empty string into dst.
+func (hn hostNode) str(key string, dst *string) {
+	if v, p, ok := hn.get(key); ok {
+		if v.Kind != yaml.ScalarNode || v.ShortTag() == "!!null" || strings.TrimSpace(v.Value) == "" {
+			hn.d.fail(v, p, "expected a non-empty string, got %s", kind(v))
+			return
+		}
+		*dst = strings.TrimSpace(v.Value)
+	}
+}
+
+// boolean decodes key, if set, as true or false into dst.
+func (hn hostNode) boolean(key string, dst *bool) {
+	if v, p, ok := hn.get(key); ok {
+		if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!bool" || v.Decode(dst) != nil {
+			hn.d.fail(v, p, "expected true or false, got %s", kind(v))
+		}
+	}
+}
+
+// cores decodes the cores key, if set, as a CPU list into dst.
+func (hn hostNode) cores(dst *[]int) {
+	if v, p, ok := hn.get("cores"); ok {
+		var cl scenarios.CPUList
+		if err := v.Decode(&cl); err != nil {
+			hn.d.fail(v, p, "%v", err)
+		}
+		*dst = cl
+	}
+}
+
+// address checks the SSH address addr, which must be given, and sets
+// h.Addr to it as host:port.
+func (hn hostNode) address(addr string, h *HostSpec) {
+	p := strictyaml.JoinPath(hn.path, "ssh")
+	if addr == "" {
+		if _, _, ok := hn.get("ssh"); !ok {
+			hn.d.fail(hn.n, p, "missing; give the SSH address as host or host:port")
+		}
+	} else if a, err := normalizeAddr(addr); err != nil {
+		hn.d.fail(hn.keys["ssh"], p, "%v", err)
+	} else {
+		h.Addr = a
+	}
+}
+
+// interfaces checks the LAN interface, which every host needs, and the
+// WAN one, which gateways need and other hosts must not have, and that
+// they differ.
+func (hn hostNode) interfaces(h *HostSpec) {
+	hn.iface("lan", h.LAN, true)
+	hn.iface("wan", h.WAN, hn.role == testbed.GW1 || hn.role == testbed.GW2)
+	if h.LAN != "" && h.LAN == h.WAN {
+		hn.d.fail(hn.keys["wan"], strictyaml.JoinPath(hn.path, "wan"), "the same interface as lan; a gateway needs two")
+	}
+}
+
+// iface checks the interface val given at key: there when need says it
+// must be, absent otherwise, and a name, MAC or IPv4 address.
+func (hn hostNode) iface(key, val string, need bool) {
+	node := hn.keys[key]
+	p := strictyaml.JoinPath(hn.path, key)
+	switch {
+	case val == "" && need:
+		what := "the interface towards its site"
+		if key == "wan" {
+			what = "the interface towards the other gateway"
+		}
+		hn.d.fail(hn.n, p, "missing; %s needs %s (a name, MAC or IPv4 address)", hn.role, what)
+	case val != "" && !need:
+		hn.d.fail(node, p, "%s has no WAN link; remove it", hn.role)
+	case val != "":
+		if _, err := netsetup.ParseSpec(val); err != nil {
+			hn.d.fail(node, p, "%v", err)
+		}
+	}
+}
+
+// workDir checks that a work directory that was set is an absolute path
+// on one line.
+func (hn hostNode) workDir(h *HostSpec) {
+	if v, p, ok := hn.get("workdir"); ok {
+		switch {
+		case !strings.HasPrefix(h.WorkDir, "/"):
+			hn.d.fail(v, p, "%q is not an absolute path on the host; write e.g. %s", h.WorkDir, DefaultWorkDir)
+		case strings.ContainsAny(h.WorkDir, "\n\x00"):
+			hn.d.fail(v, p, "the work directory cannot contain newlines")
+		}
+	}
+}
+
+// keyFile checks, when the decoder checks files, that a key file that was
+// named is a file here.
+func (hn hostNode) keyFile(h *HostSpec) {
+	if v, p, ok := hn.get("key"); ok && h.Key != "" && hn.d.checkFiles {
+		if st, err := os.Stat(h.Key); err != nil {
+			hn.d.failOnce(v, p, "the key file %s cannot be used (%v); name the private key that logs in to the host, or set agent: true to use ssh-agent", h.Key, errors.Unwrap(err))
+		} else if st.IsDir() {
+			hn.d.failOnce(v, p, "%s is a directory; name the private key file in it (e.g. %s)", h.Key, filepath.Join(h.Key, "id_ed25519"))
+		}
+	}
 }
 
 // localPath expands ~ and makes p relative to the inventory's folder.

@@ -17,7 +17,6 @@ package ssh
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -34,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wgbench/wgbench/internal/syncbuf"
 	"github.com/wgbench/wgbench/testbed"
 	"github.com/wgbench/wgbench/testbed/internal/procset"
 )
@@ -88,7 +88,7 @@ type Testbed struct {
 type netSetup struct {
 	proc   *proc
 	stdin  io.WriteCloser
-	stderr *lockedBuffer
+	stderr *syncbuf.Buffer
 }
 
 // Tag returns the run tag: it names the run directories on the hosts and
@@ -329,7 +329,7 @@ func (tb *Testbed) startNetSetup(ctx context.Context, h *host, opts Options) err
 	}
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
-	ns := &netSetup{stdin: inW, stderr: &lockedBuffer{}}
+	ns := &netSetup{stdin: inW, stderr: &syncbuf.Buffer{}}
 	// Not bound to ctx: net-setup lives until Teardown, whatever the
 	// context of the provisioning.
 	p, err := h.Start(context.Background(), testbed.Cmd{Argv: argv, Stdin: inR, Stdout: outW, Stderr: ns.stderr, Stage: "net-setup"})
@@ -423,22 +423,4 @@ func (tb *Testbed) Teardown() error {
 		}
 		return errors.Join(errs...)
 	})
-}
-
-// lockedBuffer is a bytes.Buffer safe for a writer and a reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -98,9 +98,9 @@ func fixtureScenario() scenarios.Scenario {
 // fixtureRun is the run's record without its points.
 func fixtureRun(sc scenarios.Scenario, start time.Time) *results.Run {
 	facts := func(name string) results.HostFacts {
-		return results.HostFacts{Hostname: name + ".wgbench.cloudlab.us", Kernel: "6.8.0-51-generic",
+		return results.HostFacts{Machine: results.Machine{Hostname: name + ".wgbench.cloudlab.us", Kernel: "6.8.0-51-generic",
 			CPUModel: "Intel(R) Xeon(R) Silver 4314 CPU @ 2.40GHz", Cores: cores, NUMANodes: 2,
-			Iperf3: "3.16", Wgbench: "v0.3.0", WireGuard: "1.0.0"}
+			Iperf3: "3.16", Wgbench: "v0.3.0", WireGuard: "1.0.0"}}
 	}
 	return &results.Run{
 		Tool: "v0.3.0", Status: results.StatusComplete, Started: start,
@@ -112,8 +112,8 @@ func fixtureRun(sc scenarios.Scenario, start time.Time) *results.Run {
 		}},
 		Hosts: map[string]results.HostFacts{
 			"source": facts("source"), "gw1": facts("gw1"), "gw2": facts("gw2"), "drain": facts("drain"),
-			"controller": {Hostname: "laptop", Kernel: "6.10.0", CPUModel: "Apple M2", Cores: 8, Wgbench: "v0.3.0",
-				Notes: []string{"controller only: drives the testbed over SSH"}},
+			"controller": {Machine: results.Machine{Hostname: "laptop", Kernel: "6.10.0", CPUModel: "Apple M2", Cores: 8, Wgbench: "v0.3.0",
+				Notes: []string{"controller only: drives the testbed over SSH"}}},
 		},
 		Series: []results.SeriesStatus{
 			{Name: "wggo", Datapath: scenarios.WireGuardGo},

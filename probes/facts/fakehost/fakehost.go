@@ -188,6 +188,8 @@ func Write(dir string, m *Machine) error {
 	return w.err
 }
 
+// links writes each link's sysfs, ethtool and interrupt files, and the
+// interrupt and IPv6 address tables of them all.
 func (w *writer) links(m *Machine) {
 	var irqs []string
 	var inet6 strings.Builder
@@ -200,18 +202,7 @@ func (w *writer) links(m *Machine) {
 		iflink := idx + 2
 		switch l.Kind {
 		case "wireguard":
-			w.file(d+"/type", "65534")
-			w.file(d+"/uevent", "DEVTYPE=wireguard\nINTERFACE="+l.Name)
-			if p := l.Patched; p != nil {
-				pd := d
-				if p.Subdir {
-					pd += "/wireguard"
-				}
-				w.file(pd+"/inline_en", map[bool]string{false: "0", true: "1"}[p.InlineEn])
-				w.file(pd+"/encrypt_cpumask", p.EncryptMask)
-				w.file(pd+"/decrypt_cpumask", p.DecryptMask)
-				w.file(pd+"/peer_0/serial_work_cpu", "0")
-			}
+			w.wireguard(d, l)
 		case "tun":
 			w.file(d+"/type", "65534")
 			w.file(d+"/uevent", "INTERFACE="+l.Name)
@@ -221,74 +212,15 @@ func (w *writer) links(m *Machine) {
 			w.file(d+"/uevent", "INTERFACE="+l.Name)
 			iflink = 100 + idx
 		default:
-			w.file(d+"/type", "1")
-			w.file(d+"/uevent", "INTERFACE="+l.Name)
-			w.file(d+"/device/uevent", "DRIVER="+l.Driver+"\nPCI_SLOT_NAME="+l.Bus)
-			w.file(d+"/device/numa_node", strconv.Itoa(l.NUMANode))
-			if l.NUMANode >= 0 && m.NUMA {
-				w.file(d+"/device/local_cpulist", m.SocketCPUs(l.NUMANode))
-			}
-			for q := range l.Queues {
-				w.file(fmt.Sprintf("%s/device/msi_irqs/%d", d, irq), "msix")
-				aff := "0"
-				if len(l.IRQAffinity) > 0 {
-					aff = l.IRQAffinity[min(q, len(l.IRQAffinity)-1)]
-				}
-				w.file(fmt.Sprintf("proc/irq/%d/smp_affinity_list", irq), aff)
-				w.file(fmt.Sprintf("proc/irq/%d/effective_affinity_list", irq), strings.SplitN(strings.SplitN(aff, ",", 2)[0], "-", 2)[0])
-				irqs = append(irqs, fmt.Sprintf("%4d:          0          0  IR-PCI-MSIX-%s %d-edge      %s-TxRx-%d", irq, l.Bus, q, l.Name, q))
-				irq++
-			}
-			if l.Indirection != nil {
-				var b strings.Builder
-				fmt.Fprintf(&b, "RX flow hash indirection table for %s with %d RX ring(s):\n", l.Name, l.Queues)
-				for i := 0; i < len(l.Indirection); i += 8 {
-					fmt.Fprintf(&b, "%5d:", i)
-					for _, q := range l.Indirection[i:min(i+8, len(l.Indirection))] {
-						fmt.Fprintf(&b, "%6d", q)
-					}
-					b.WriteString("\n")
-				}
-				w.file("wgbench/ethtool/"+l.Name+"/rxfh-indir", b.String())
-			}
-			if l.UDP4Hash != "" {
-				text := map[byte]string{'s': "IP SA", 'd': "IP DA", 'f': "L4 bytes 0 & 1 [TCP/UDP src port]", 'n': "L4 bytes 2 & 3 [TCP/UDP dst port]"}
-				s := "UDP over IPV4 flows use these fields for computing Hash flow key:\n"
-				for i := range len(l.UDP4Hash) {
-					s += text[l.UDP4Hash[i]] + "\n"
-				}
-				w.file("wgbench/ethtool/"+l.Name+"/udp4-hash", s)
-			}
-			nt := fmt.Sprintf("%d RX rings available\n", l.Queues)
-			if l.NTupleRules >= 0 {
-				nt += fmt.Sprintf("Total %d rules\n", l.NTupleRules)
-			}
-			w.file("wgbench/ethtool/"+l.Name+"/ntuple", nt)
+			irqs = append(irqs, w.nic(m, d, l, &irq)...)
 		}
 		w.file(d+"/iflink", strconv.Itoa(iflink))
-		for q := range max(1, l.Queues) {
-			rps := "0"
-			if v, ok := l.RPS[q]; ok {
-				rps = v
-			}
-			w.file(fmt.Sprintf("%s/queues/rx-%d/rps_cpus", d, q), rps)
-			w.file(fmt.Sprintf("%s/queues/tx-%d/xps_cpus", d, q), "0")
-		}
+		w.queues(d, l)
 		if l.Threaded != "" {
 			w.file(d+"/threaded", l.Threaded)
 		}
 		if l.Features != nil {
-			var b strings.Builder
-			fmt.Fprintf(&b, "Features for %s:\n", l.Name)
-			names := make([]string, 0, len(l.Features))
-			for n := range l.Features {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			for _, n := range names {
-				fmt.Fprintf(&b, "%s: %s\n", n, l.Features[n])
-			}
-			w.file("wgbench/ethtool/"+l.Name+"/features", b.String())
+			w.features(l)
 		}
 		if l.IPv6 {
 			fmt.Fprintf(&inet6, "20010db8000000000000000000000001 %02x 40 00 80 %8s\n", idx+2, l.Name)
@@ -296,6 +228,109 @@ func (w *writer) links(m *Machine) {
 	}
 	w.file("proc/interrupts", "            CPU0       CPU1\n"+strings.Join(irqs, "\n")+"\n")
 	w.file("proc/net/if_inet6", inet6.String())
+}
+
+// wireguard writes a WireGuard link's type, and the patched module's knobs
+// if it has them.
+func (w *writer) wireguard(d string, l Link) {
+	w.file(d+"/type", "65534")
+	w.file(d+"/uevent", "DEVTYPE=wireguard\nINTERFACE="+l.Name)
+	if p := l.Patched; p != nil {
+		pd := d
+		if p.Subdir {
+			pd += "/wireguard"
+		}
+		w.file(pd+"/inline_en", map[bool]string{false: "0", true: "1"}[p.InlineEn])
+		w.file(pd+"/encrypt_cpumask", p.EncryptMask)
+		w.file(pd+"/decrypt_cpumask", p.DecryptMask)
+		w.file(pd+"/peer_0/serial_work_cpu", "0")
+	}
+}
+
+// nic writes a physical NIC's device files, one MSI-X interrupt per queue
+// numbered from *irq on, and its ethtool answers; it returns the NIC's
+// lines of /proc/interrupts.
+func (w *writer) nic(m *Machine, d string, l Link, irq *int) []string {
+	w.file(d+"/type", "1")
+	w.file(d+"/uevent", "INTERFACE="+l.Name)
+	w.file(d+"/device/uevent", "DRIVER="+l.Driver+"\nPCI_SLOT_NAME="+l.Bus)
+	w.file(d+"/device/numa_node", strconv.Itoa(l.NUMANode))
+	if l.NUMANode >= 0 && m.NUMA {
+		w.file(d+"/device/local_cpulist", m.SocketCPUs(l.NUMANode))
+	}
+	var irqs []string
+	for q := range l.Queues {
+		n := *irq
+		w.file(fmt.Sprintf("%s/device/msi_irqs/%d", d, n), "msix")
+		aff := "0"
+		if len(l.IRQAffinity) > 0 {
+			aff = l.IRQAffinity[min(q, len(l.IRQAffinity)-1)]
+		}
+		w.file(fmt.Sprintf("proc/irq/%d/smp_affinity_list", n), aff)
+		w.file(fmt.Sprintf("proc/irq/%d/effective_affinity_list", n), strings.SplitN(strings.SplitN(aff, ",", 2)[0], "-", 2)[0])
+		irqs = append(irqs, fmt.Sprintf("%4d:          0          0  IR-PCI-MSIX-%s %d-edge      %s-TxRx-%d", n, l.Bus, q, l.Name, q))
+		*irq++
+	}
+	w.ethtool(l)
+	return irqs
+}
+
+// ethtool writes what ethtool says of a NIC's RSS indirection table, UDP
+// hash fields and ntuple rules.
+func (w *writer) ethtool(l Link) {
+	if l.Indirection != nil {
+		var b strings.Builder
+		fmt.Fprintf(&b, "RX flow hash indirection table for %s with %d RX ring(s):\n", l.Name, l.Queues)
+		for i := 0; i < len(l.Indirection); i += 8 {
+			fmt.Fprintf(&b, "%5d:", i)
+			for _, q := range l.Indirection[i:min(i+8, len(l.Indirection))] {
+				fmt.Fprintf(&b, "%6d", q)
+			}
+			b.WriteString("\n")
+		}
+		w.file("wgbench/ethtool/"+l.Name+"/rxfh-indir", b.String())
+	}
+	if l.UDP4Hash != "" {
+		text := map[byte]string{'s': "IP SA", 'd': "IP DA", 'f': "L4 bytes 0 & 1 [TCP/UDP src port]", 'n': "L4 bytes 2 & 3 [TCP/UDP dst port]"}
+		s := "UDP over IPV4 flows use these fields for computing Hash flow key:\n"
+		for i := range len(l.UDP4Hash) {
+			s += text[l.UDP4Hash[i]] + "\n"
+		}
+		w.file("wgbench/ethtool/"+l.Name+"/udp4-hash", s)
+	}
+	nt := fmt.Sprintf("%d RX rings available\n", l.Queues)
+	if l.NTupleRules >= 0 {
+		nt += fmt.Sprintf("Total %d rules\n", l.NTupleRules)
+	}
+	w.file("wgbench/ethtool/"+l.Name+"/ntuple", nt)
+}
+
+// queues writes the RPS and XPS masks of each of a link's queues (one at
+// least).
+func (w *writer) queues(d string, l Link) {
+	for q := range max(1, l.Queues) {
+		rps := "0"
+		if v, ok := l.RPS[q]; ok {
+			rps = v
+		}
+		w.file(fmt.Sprintf("%s/queues/rx-%d/rps_cpus", d, q), rps)
+		w.file(fmt.Sprintf("%s/queues/tx-%d/xps_cpus", d, q), "0")
+	}
+}
+
+// features writes what ethtool -k says of a link's offloads, sorted by name.
+func (w *writer) features(l Link) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Features for %s:\n", l.Name)
+	names := make([]string, 0, len(l.Features))
+	for n := range l.Features {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(&b, "%s: %s\n", n, l.Features[n])
+	}
+	w.file("wgbench/ethtool/"+l.Name+"/features", b.String())
 }
 
 type writer struct {
