@@ -27,6 +27,14 @@
 //	smt                  hyper-threading during benchmarks
 //	irqbalance           irqbalance overriding pinned IRQs
 //
+// The NIC-level rules (numa-local, rss-collisions, mtu, decrypt-off-rx-core)
+// look at the tunnels' NIC: the link of the route to the WireGuard peers'
+// endpoints (facts.ChooseUnderlay); from a run folder, whose facts were
+// read before any tunnel was up, the WAN the testbed used (the route to
+// run.json's WAN subnet, or the local testbed's "wan" port); only when
+// none is known, the fastest physical port that is up. An "underlay" Info
+// line says which link was chosen and why.
+//
 // Each check also yields an "OK" line when it holds, and an "Info" line
 // when the facts to decide are missing, so a report says what was checked
 // and what could not be.

@@ -189,26 +189,27 @@ func measuredEv(host, where, format string, args ...any) Evidence {
 	return Evidence{Kind: KindMeasured, Host: host, Text: fmt.Sprintf(format, args...), Where: where}
 }
 
-// underlay returns the link a host's tunnels are carried on: the default
-// route's link, else its physical links (the one with the smallest MTU),
-// else its veth links. ok is false when the host has none.
+// underlay returns the link a host's tunnels are carried on: the one the
+// facts chose (facts.ChooseUnderlay: the route to the WireGuard peers'
+// endpoints, the testbed's WAN, else the fastest physical port that is
+// up), chosen again for facts written before they recorded it. ok is
+// false when the host has none.
 func underlay(h *facts.Host) (facts.Link, bool) {
-	if l, ok := h.Link(h.DefaultRoute); ok && l.Kind != facts.KindWireGuard && l.Kind != facts.KindTun {
-		return l, true
+	u := underlayChoice(h)
+	if u == nil {
+		return facts.Link{}, false
 	}
-	for _, kind := range []string{facts.KindPhysical, facts.KindVeth} {
-		var best facts.Link
-		found := false
-		for _, l := range h.Links {
-			if l.Kind == kind && (!found || l.MTU < best.MTU) {
-				best, found = l, true
-			}
-		}
-		if found {
-			return best, true
+	return h.Link(u.Link)
+}
+
+// underlayChoice returns the facts' choice of underlay, or makes it.
+func underlayChoice(h *facts.Host) *facts.Underlay {
+	if h.Underlay != nil {
+		if _, ok := h.Link(h.Underlay.Link); ok {
+			return h.Underlay
 		}
 	}
-	return facts.Link{}, false
+	return facts.ChooseUnderlay(h, nil)
 }
 
 // physicalNICs returns the host's physical links, the underlay first.

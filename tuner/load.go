@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 
 	"github.com/wgbench/wgbench/probes/facts"
 	"github.com/wgbench/wgbench/results"
+	"github.com/wgbench/wgbench/testbed/netsetup"
 )
 
 // gatewayRoles are the hosts whose facts the rules read.
@@ -37,7 +39,26 @@ func LoadRun(dir string) (*results.Run, Hosts, error) {
 			return nil, nil, err
 		}
 	}
+	wan := runWAN(run)
+	for _, role := range gatewayRoles {
+		if h := hosts[role]; h != nil && !summaryOnly(h) && !h.Underlay.Found() {
+			h.Underlay = facts.ChooseUnderlay(h, wan)
+		}
+	}
 	return run, hosts, nil
+}
+
+// runWAN is what a run tells of the gateways' WAN: the subnet of its
+// addressing plan and the name the local testbed gives the WAN port in
+// a gateway's namespace (testbed/netsetup.WAN). The runner reads the
+// gateways' facts before any tunnel is up, so they know no peer
+// endpoint; the WAN is where the tunnels then ran.
+func runWAN(run *results.Run) *facts.TestbedWAN {
+	wan := &facts.TestbedWAN{Link: string(netsetup.WAN), Where: "run.json testbed.addressing.wan"}
+	if p, err := netip.ParsePrefix(run.Testbed.Addressing["wan"]); err == nil {
+		wan.Subnet = p
+	}
+	return wan
 }
 
 // ReadFactsFile reads facts written by `wgbench facts` (a facts.Host as

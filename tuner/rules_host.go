@@ -424,7 +424,7 @@ func ruleMTU(in *input, r *report) {
 		}
 		u, ok := underlay(h)
 		if !ok {
-			r.info(id, role, "no link under the tunnels found (no default route, no physical or veth link): tunnel MTU not checked")
+			r.info(id, role, "no link under the tunnels found (no peer route, physical port, default route or veth link): tunnel MTU not checked")
 			continue
 		}
 		overhead, fam := 60, "IPv4"
@@ -771,9 +771,25 @@ func ruleFactsCoverage(in *input, r *report) {
 		return
 	}
 	for _, role := range in.hosts.roles() {
-		if summaryOnly(in.hosts[role]) {
+		h := in.hosts[role]
+		if summaryOnly(h) {
 			r.info(id, role, "only the run.json summary of %s's facts (no %s in the run folder): host checks not made for it", role, facts.RunFile(role))
+			continue
 		}
+		if in.nicIrrelevant(role) {
+			continue
+		}
+		u := underlayChoice(h)
+		if u == nil {
+			r.info("underlay", role, "no link but tunnels: the tunnels' NIC is unknown, NIC checks not made")
+			continue
+		}
+		l, _ := h.Link(u.Link)
+		node := ""
+		if l.NUMANode >= 0 && len(h.Nodes) > 1 {
+			node = fmt.Sprintf(", NUMA node %d", l.NUMANode)
+		}
+		r.info("underlay", role, "the tunnels' NIC is %s (%s%s), chosen by %s", l.Name, l.Kind, node, u.Reason)
 	}
 }
 

@@ -27,7 +27,11 @@ each host key against its known_hosts file and reports, one line per fact,
 OK or Warning/Error with what to do: commands run as root (directly or
 through sudo -n), iperf3 on source and drain, the data-plane interfaces
 found (by name, MAC or address) and not carrying the SSH connection, the
-installed wgbench. It changes nothing on the hosts.
+installed wgbench, and on each gateway whether the papers' patched
+WireGuard module is loaded (its inline_en, encrypt_cpumask and
+decrypt_cpumask attributes on a WireGuard device, else the loaded module's
+file), with what the CloudLab profile's start-up said of its build. It
+changes nothing on the hosts.
 
 A host whose key is not in known_hosts is refused unless
 --accept-new-host-keys is given: its key is then added and its fingerprint

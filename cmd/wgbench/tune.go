@@ -309,6 +309,11 @@ NUMA node, queues, IRQs and their affinity, RPS/XPS masks, offloads, RSS and
 ntuple rules; MTUs; WireGuard devices (threaded NAPI, the patched module's
 inline attributes); irqbalance; sysctls. What cannot be read is said so.
 
+"underlay" names the tunnels' NIC and why: the link of the route to the
+WireGuard peers' endpoints (wgctrl, then a netlink route lookup; in a
+snapshot, proc/net/route and the endpoints it recorded); with no endpoint
+known, the fastest physical port that is up; then the default route's.
+
 --root reads a snapshot (sys/ and proc/ below DIR) instead of this host;
 "facts snapshot OUT" writes one, to analyse this host anywhere.`,
 		Example: `  wgbench facts > gw2-facts.json
@@ -344,8 +349,11 @@ NAPI threads) and the idle/isolation kernel parameters are kept.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "snapshot of %s (%d CPUs, %d links) written to %s\nread it with: wgbench facts --root %s, wgbench tune --root %s\n",
-				h.Hostname, h.Cores, len(h.Links), args[0], args[0], args[0])
+			fmt.Fprintf(cmd.OutOrStdout(), "snapshot of %s (%d CPUs, %d links) written to %s\n", h.Hostname, h.Cores, len(h.Links), args[0])
+			if u := h.Underlay; u != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "the tunnels' NIC: %s, chosen by %s\n", u.Link, u.Reason)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "read it with: wgbench facts --root %s, wgbench tune --root %s\n", args[0], args[0])
 			return nil
 		},
 	})

@@ -43,6 +43,21 @@ func TestTuneCLI(t *testing.T) {
 			}
 		}
 	})
+	t.Run("tunnels' NIC, not the control NIC", func(t *testing.T) {
+		out, errOut, code := wgbench(t, "tune", "--root", filepath.Join(tunerFixtures, "machines", "cloudlab-control"))
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		for _, s := range []string{"Warning: host: ens2f0np0 sits on NUMA node 1 (CPUs 8-15)", "apply:    echo 8-15 > /proc/irq/",
+			"Info:    host: the tunnels' NIC is ens2f0np0 (physical, NUMA node 1), chosen by the route to the WireGuard peers' endpoints"} {
+			if !strings.Contains(out, s) {
+				t.Errorf("output lacks %q:\n%s", s, out)
+			}
+		}
+		if strings.Contains(out, "eno1 sits on NUMA node") {
+			t.Errorf("NUMA advice about the control NIC eno1:\n%s", out)
+		}
+	})
 	t.Run("json", func(t *testing.T) {
 		out, errOut, code := wgbench(t, "tune", run, "--format", "json")
 		var rep tuner.Report
@@ -115,6 +130,17 @@ func TestFactsCLI(t *testing.T) {
 	}
 	if _, _, code := wgbench(t, "facts", "snapshot", dir); code == 0 {
 		t.Error("snapshot into a non-empty directory succeeded")
+	}
+	// The facts name the tunnels' NIC and why: on a CloudLab gateway the
+	// peers' route, not the control NIC of the default route.
+	out, errOut, code = wgbench(t, "facts", "--root", filepath.Join(tunerFixtures, "machines", "cloudlab-control"))
+	var cl facts.Host
+	if code != 0 || json.Unmarshal([]byte(out), &cl) != nil {
+		t.Fatalf("facts --root cloudlab-control: exit %d, %s", code, errOut)
+	}
+	if cl.DefaultRoute != "eno1" || cl.Underlay == nil || cl.Underlay.Link != "ens2f0np0" || cl.Underlay.How != facts.HowEndpoints ||
+		!strings.Contains(cl.Underlay.Reason, "10.10.1.1:51820") {
+		t.Errorf("cloudlab-control: default route %q, underlay %+v; want ens2f0np0 by the peers' endpoints", cl.DefaultRoute, cl.Underlay)
 	}
 }
 

@@ -63,6 +63,14 @@ type Host struct {
 	Links []Link `json:"links"`
 	// DefaultRoute is the device of the IPv4 (else IPv6) default route.
 	DefaultRoute string `json:"default_route,omitempty"`
+	// Routes are the main routing table's routes.
+	Routes []Route `json:"routes,omitempty"`
+	// Endpoints are the WireGuard peers' endpoints and the links they
+	// are routed through.
+	Endpoints []Endpoint `json:"wg_endpoints,omitempty"`
+	// Underlay is the link the tunnels are carried on, and why that one
+	// (ChooseUnderlay).
+	Underlay *Underlay `json:"underlay,omitempty"`
 	// Irqbalance says whether the irqbalance daemon runs.
 	Irqbalance Service `json:"irqbalance"`
 	// NAPIThreads are the threaded-NAPI kernel threads (napi/<dev>-<id>)
@@ -144,6 +152,8 @@ type Link struct {
 	MTU     int    `json:"mtu"`
 	// State is the operstate: up, down, unknown, …
 	State string `json:"state,omitempty"`
+	// SpeedMbps is the link speed in Mbit/s; 0 when unknown.
+	SpeedMbps int `json:"speed_mbps,omitempty"`
 	// Driver is the device driver (physical links).
 	Driver string `json:"driver,omitempty"`
 	// Bus is the device's bus address, e.g. 0000:3b:00.0.
@@ -475,6 +485,9 @@ func collect(ctx context.Context, t *tree, live bool) (*Host, error) {
 	}
 	readNodes(t, h)
 	readLinks(t, h, live)
+	h.Routes = readRoutes(t)
+	readEndpoints(t, h, live)
+	h.Underlay = ChooseUnderlay(h, nil)
 	readProcs(t, h)
 	readSysctls(t, h)
 	readBootParams(t, h)

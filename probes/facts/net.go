@@ -33,6 +33,9 @@ func readLinks(t *tree, h *Host, live bool) {
 		l := Link{Name: name, NUMANode: -1, IPv6: v6[name]}
 		l.MTU, _ = readInt(t, path.Join(base, "mtu"))
 		l.State, _ = t.read(path.Join(base, "operstate"))
+		if n, err := readInt(t, path.Join(base, "speed")); err == nil && n > 0 {
+			l.SpeedMbps = n
+		}
 		if u, err := t.read(path.Join(base, "uevent")); err == nil {
 			l.DevType = ueventValue(u, "DEVTYPE")
 		}

@@ -99,3 +99,77 @@ func TestProfileRequest(t *testing.T) {
 		t.Errorf("an empty node type was accepted: %+v", r)
 	}
 }
+
+// startupScript returns the shell script of a node's start-up service
+// (the profile wraps it in sudo bash -c '…').
+func startupScript(t *testing.T, service string) string {
+	t.Helper()
+	inner, ok := strings.CutPrefix(service, "sudo bash -c '")
+	if !ok || !strings.HasSuffix(inner, "'") {
+		t.Fatalf("start-up %q is not sudo bash -c '…'", service)
+	}
+	return strings.ReplaceAll(strings.TrimSuffix(inner, "'"), `'\''`, "'")
+}
+
+// TestProfileStartup: every node stops irqbalance, turbo and the C-states
+// deeper than C1; the gateways alone clone the authors' repository (the
+// paper's ref. [7]), build the module for the running kernel and load it.
+func TestProfileStartup(t *testing.T) {
+	const repo = "https://github.com/MircoBarone/wireguard-linux"
+	hygiene := []string{"systemctl stop irqbalance", "intel_pstate/no_turbo", "cpufreq/boost", `"$n" -ge 2`, "/disable"}
+	module := []string{"git clone --depth 1", `M="$src/drivers/net/wireguard"`, "linux-headers-$kver", "modprobe wireguard",
+		"/sys/class/net/wgbench-probe/inline_en", "/var/tmp/wgbench-patched-module.status"}
+	for _, tc := range []struct {
+		name, params string
+		gwHas        []string // in the gateways' scripts
+		allHas       []string // in every script
+		none         []string // in no script
+		errs         bool
+	}{
+		{name: "defaults", params: `{}`, gwHas: append(module, `"`+repo+`"`), allHas: hygiene},
+		{name: "no tuning", params: `{"tune": false}`, gwHas: module, allHas: []string{`if [ "False" = "True" ]`}},
+		{name: "no module", params: `{"patched": false}`, none: []string{"git clone", "modprobe wireguard"}},
+		{name: "a branch", params: `{"patched_ref": "v6.8-inline"}`, gwHas: []string{"--sparse --branch v6.8-inline "}},
+		{name: "another repository", params: `{"patched_repo": "https://example.org/wg.git"}`, gwHas: []string{`"https://example.org/wg.git"`}, none: []string{repo}},
+		{name: "shell in the ref", params: `{"patched_ref": "x;reboot"}`, errs: true},
+		{name: "no repository", params: `{"patched_repo": " "}`, errs: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := runProfile(t, tc.params)
+			if tc.errs {
+				if err == nil || len(r.Errors) == 0 {
+					t.Fatalf("accepted: %+v", r.Nodes)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range r.Nodes {
+				script := startupScript(t, n.Services[0])
+				gw := n.ClientID == "gw1" || n.ClientID == "gw2"
+				if out, err := exec.Command("bash", "-n", "-c", script).CombinedOutput(); err != nil {
+					t.Errorf("%s: start-up is not valid bash: %v\n%s", n.ClientID, err, out)
+				}
+				for _, s := range tc.allHas {
+					if !strings.Contains(script, s) {
+						t.Errorf("%s: start-up lacks %q", n.ClientID, s)
+					}
+				}
+				for _, s := range tc.gwHas {
+					if gw != strings.Contains(script, s) {
+						t.Errorf("%s: start-up has %q: %v, want %v", n.ClientID, s, !gw, gw)
+					}
+				}
+				for _, s := range tc.none {
+					if strings.Contains(script, s) {
+						t.Errorf("%s: start-up has %q", n.ClientID, s)
+					}
+				}
+				if !strings.HasSuffix(strings.TrimSpace(script), "touch /var/tmp/wgbench-startup-done") {
+					t.Errorf("%s: start-up does not end by touching the done file", n.ClientID)
+				}
+			}
+		})
+	}
+}

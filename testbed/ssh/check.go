@@ -6,8 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net/netip"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 
@@ -35,7 +38,42 @@ for d in /sys/class/net/*; do
   echo "if=${d##*/} $(cat "$d/address" 2>/dev/null) $(cat "$d/operstate" 2>/dev/null)"
 done
 ip -o -4 addr show 2>/dev/null | while read -r _ name _ addr _; do echo "addr=$name $addr"; done
+` + wgModuleProbe
+
+// wgModuleProbe tells which WireGuard module a gateway runs: the patched
+// module's attributes on any WireGuard device (where datapath/kernel looks
+// for them: /sys/class/net/<dev>/ or its wireguard/ folder), else whether
+// the module file the loaded module came from (same srcversion) carries
+// their names, and what the CloudLab profile's start-up said of its build.
+// WGBENCH_PROBE_ROOT prefixes the paths it reads, for tests.
+const wgModuleProbe = `
+r=${WGBENCH_PROBE_ROOT:-}
+if [ -d "$r/sys/module/wireguard" ]; then echo "wg_loaded=$(cat "$r/sys/module/wireguard/srcversion" 2>/dev/null)"; fi
+for d in "$r"/sys/class/net/*; do
+  grep -qs '^DEVTYPE=wireguard' "$d/uevent" || continue
+  attrs=""
+  for a in ` + patchedAttrs + `; do
+    if [ -e "$d/$a" ] || [ -e "$d/wireguard/$a" ]; then attrs="$attrs $a"; fi
+  done
+  echo "wg_dev=${d##*/}$attrs"
+done
+modinfo=$(command -v modinfo || echo /sbin/modinfo)
+ko=$("$modinfo" -n wireguard 2>/dev/null)
+if [ -n "$ko" ] && [ -f "$r$ko" ]; then
+  kind=stock
+  case "$ko" in *.ko) grep -qa decrypt_cpumask "$r$ko" && kind=patched ;; *) kind=compressed ;; esac
+  echo "wg_file=$kind $("$modinfo" -F srcversion wireguard 2>/dev/null) $ko"
+fi
+if [ -f "$r` + ModuleStatusFile + `" ]; then echo "wg_startup=$(head -c 300 "$r` + ModuleStatusFile + `")"; fi
 `
+
+// patchedAttrs are the patched module's per-device attributes, as
+// datapath/kernel and probes/facts look for them.
+const patchedAttrs = "inline_en encrypt_cpumask decrypt_cpumask"
+
+// ModuleStatusFile is where the CloudLab profile's start-up says whether
+// the patched module was built and loaded (testbed/cloudlab/profile.py).
+const ModuleStatusFile = "/var/tmp/wgbench-patched-module.status"
 
 // probeResult is what probeScript found.
 type probeResult struct {
@@ -46,6 +84,21 @@ type probeResult struct {
 	binSHA256         string
 	sshServerAddr     netip.Addr
 	ifaces            []iface
+	wg                wgModule
+}
+
+// wgModule is what the probe found of the WireGuard module.
+type wgModule struct {
+	// loaded is true when the module is loaded; srcversion is its.
+	loaded     bool
+	srcversion string
+	// devices maps WireGuard devices to the patched attributes they have.
+	devices map[string][]string
+	// fileKind is "patched", "stock" or "compressed" for the module file
+	// modprobe loads (fileSrcversion, file); empty when none was found.
+	fileKind, fileSrcversion, file string
+	// startup is the profile start-up's status line, if any.
+	startup string
 }
 
 type iface struct {
@@ -67,9 +120,14 @@ func probe(ctx context.Context, h *host, bin string) (*probeResult, error) {
 	if err := p.Wait(); err != nil {
 		return nil, fmt.Errorf("%s: look around the host: %w: %s", h.spec.Name(), err, procset.LastLines(strings.TrimSpace(stderr.String()), 3))
 	}
+	return parseProbe(&stdout), nil
+}
+
+// parseProbe reads probeScript's key=value lines.
+func parseProbe(stdout io.Reader) *probeResult {
 	r := &probeResult{}
 	byName := map[string]*iface{}
-	sc := bufio.NewScanner(&stdout)
+	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), "=")
 		if !ok {
@@ -111,6 +169,24 @@ func probe(ctx context.Context, h *host, bin string) (*probeResult, error) {
 			}
 			r.ifaces = append(r.ifaces, ifc)
 			byName[ifc.name] = &r.ifaces[len(r.ifaces)-1]
+		case "wg_loaded":
+			r.wg.loaded, r.wg.srcversion = true, v
+		case "wg_dev":
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				if r.wg.devices == nil {
+					r.wg.devices = map[string][]string{}
+				}
+				r.wg.devices[f[0]] = f[1:]
+			}
+		case "wg_file":
+			if f := strings.Fields(v); len(f) == 3 {
+				r.wg.fileKind, r.wg.fileSrcversion, r.wg.file = f[0], f[1], f[2]
+			} else if len(f) == 2 {
+				r.wg.fileKind, r.wg.file = f[0], f[1]
+			}
+		case "wg_startup":
+			r.wg.startup = v
 		case "addr":
 			f := strings.Fields(v)
 			if len(f) == 2 {
@@ -122,7 +198,44 @@ func probe(ctx context.Context, h *host, bin string) (*probeResult, error) {
 			}
 		}
 	}
-	return r, nil
+	return r
+}
+
+// patchedModule says whether the papers' patched WireGuard module is
+// loaded: level "OK" when it is (or is what modprobe loads), "Warning"
+// otherwise, with what to do.
+func (w wgModule) patchedModule() (level, msg string) {
+	var with, without []string
+	for _, dev := range slices.Sorted(maps.Keys(w.devices)) {
+		if len(w.devices[dev]) > 0 {
+			with = append(with, dev+" ("+strings.Join(w.devices[dev], ", ")+")")
+		} else {
+			without = append(without, dev)
+		}
+	}
+	fileMatches := w.loaded && w.file != "" && w.fileSrcversion != "" && w.fileSrcversion == w.srcversion
+	startup := ""
+	if w.startup != "" {
+		startup = "; the profile's start-up says: " + w.startup
+	}
+	advice := " >>> series that need it (inline, crypto masks) will be skipped: build it as docs/reproduce-cloudlab.md says"
+	switch {
+	case len(with) > 0:
+		return "OK", "the patched WireGuard module is loaded: " + strings.Join(with, ", ") + " carry its attributes"
+	case len(without) > 0:
+		return "Warning", fmt.Sprintf("the stock WireGuard module is loaded: %s lack the patched attributes (%s)%s%s", strings.Join(without, ", "), patchedAttrs, startup, advice)
+	case fileMatches && w.fileKind == "patched":
+		return "OK", fmt.Sprintf("the patched WireGuard module is loaded (%s, srcversion %s, carries %s)", w.file, w.srcversion, patchedAttrs)
+	case fileMatches && w.fileKind == "stock":
+		return "Warning", fmt.Sprintf("the stock WireGuard module is loaded (%s has no patched attributes)%s%s", w.file, startup, advice)
+	case !w.loaded && w.fileKind == "patched":
+		return "OK", fmt.Sprintf("the patched WireGuard module is installed (%s) and loads with the first tunnel", w.file)
+	case !w.loaded && w.file != "":
+		return "Warning", fmt.Sprintf("the WireGuard module is not loaded, and modprobe would load the stock one (%s)%s%s", w.file, startup, advice)
+	case !w.loaded:
+		return "Warning", "no WireGuard module is loaded or installed" + startup + advice
+	}
+	return "Warning", fmt.Sprintf("a WireGuard module is loaded but which one is unknown (no tunnel device to look at; module file %q)%s >>> the kernel datapath says when it needs the patched one", w.file, startup)
 }
 
 // root says whether commands run as root and, if not, what to do.
@@ -247,7 +360,8 @@ func (l CheckLine) String() string {
 
 // Check connects to every host of inv, verifies its host key and reports
 // what a run needs: root, iperf3, the data-plane interfaces, the installed
-// wgbench. It changes nothing on the hosts (AcceptNewHostKeys changes the
+// wgbench, and per gateway whether the patched WireGuard module is loaded
+// (a Warning when not: the series that need it are then skipped). It changes nothing on the hosts (AcceptNewHostKeys changes the
 // local known_hosts file). The error is non-nil when a run would fail.
 func Check(ctx context.Context, inv *Inventory, opts Options) ([]CheckLine, error) {
 	if err := inv.complete(); err != nil {
@@ -322,6 +436,10 @@ func Check(ctx context.Context, inv *Inventory, opts Options) ([]CheckLine, erro
 					add(role, "OK", name, "%s interface %s is %s (%s)", port.key, port.spec, ifc.name, state)
 				}
 			}
+		}
+		if role == testbed.GW1 || role == testbed.GW2 {
+			level, msg := pr.wg.patchedModule()
+			add(role, level, name, "%s", msg)
 		}
 		switch {
 		case bin == nil:

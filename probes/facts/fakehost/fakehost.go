@@ -10,7 +10,10 @@
 package fakehost
 
 import (
+	"cmp"
+	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -37,6 +40,11 @@ type Machine struct {
 	Links      []Link
 	// DefaultRoute is the device of the IPv4 default route.
 	DefaultRoute string
+	// Routes are more IPv4 routes of the main table.
+	Routes []Route
+	// Endpoints are WireGuard peers' endpoints, as `wgbench facts
+	// snapshot` records them (wgbench/wg-endpoints).
+	Endpoints []Endpoint
 	// Irqbalance runs irqbalance (as PID 900).
 	Irqbalance bool
 	// NAPIThreads are threaded-NAPI kernel threads (PIDs from 1000).
@@ -45,6 +53,18 @@ type Machine struct {
 	Cmdline     string
 	// WireGuardModule is the module version; empty: not loaded.
 	WireGuardModule string
+}
+
+// Route is an IPv4 route: destination prefix ("10.10.1.0/24"), device
+// and next hop ("" for a connected prefix).
+type Route struct {
+	Dst, Dev, Via string
+}
+
+// Endpoint is a WireGuard peer's endpoint ("10.10.1.2:51820") on device
+// Dev.
+type Endpoint struct {
+	Dev, Addr string
 }
 
 // IdleState is one cpuidle state.
@@ -65,6 +85,10 @@ type Link struct {
 	// Kind is physical, wireguard, tun or veth.
 	Kind string
 	MTU  int
+	// State is the operstate; empty means up.
+	State string
+	// Speed is the link speed in Mbit/s; 0 writes none.
+	Speed int
 	// Physical links: driver, PCI address, NUMA node (-1 none), queues
 	// (one IRQ each, named <name>-TxRx-<i>) and each IRQ's affinity (a
 	// CPU list; the last one repeats).
@@ -183,7 +207,21 @@ func Write(dir string, m *Machine) error {
 	if m.DefaultRoute != "" {
 		route += m.DefaultRoute + "\t00000000\t0100A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
 	}
+	for _, r := range m.Routes {
+		line, err := routeLine(r)
+		if err != nil {
+			return err
+		}
+		route += line
+	}
 	w.file("proc/net/route", route)
+	if len(m.Endpoints) > 0 {
+		var eps strings.Builder
+		for _, e := range m.Endpoints {
+			fmt.Fprintf(&eps, "%s %s\n", e.Dev, e.Addr)
+		}
+		w.file("wgbench/wg-endpoints", eps.String())
+	}
 	w.file("wgbench/wgbench-version", "v0.3.0")
 	return w.err
 }
@@ -198,7 +236,10 @@ func (w *writer) links(m *Machine) {
 		d := "sys/class/net/" + l.Name
 		w.file(d+"/ifindex", strconv.Itoa(idx+2))
 		w.file(d+"/mtu", strconv.Itoa(l.MTU))
-		w.file(d+"/operstate", "up")
+		w.file(d+"/operstate", cmp.Or(l.State, "up"))
+		if l.Speed > 0 {
+			w.file(d+"/speed", strconv.Itoa(l.Speed))
+		}
 		iflink := idx + 2
 		switch l.Kind {
 		case "wireguard":
@@ -331,6 +372,33 @@ func (w *writer) features(l Link) {
 		fmt.Fprintf(&b, "%s: %s\n", n, l.Features[n])
 	}
 	w.file("wgbench/ethtool/"+l.Name+"/features", b.String())
+}
+
+// routeLine renders r as a line of proc/net/route (addresses in host
+// byte order, little-endian).
+func routeLine(r Route) (string, error) {
+	p, err := netip.ParsePrefix(r.Dst)
+	if err != nil || !p.Addr().Is4() {
+		return "", fmt.Errorf("route %q: want an IPv4 prefix", r.Dst)
+	}
+	hexAddr := func(a netip.Addr) string {
+		b := a.As4()
+		return fmt.Sprintf("%08X", binary.LittleEndian.Uint32(b[:]))
+	}
+	mask := netip.AddrFrom4([4]byte{})
+	if p.Bits() > 0 {
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], ^uint32(0)<<(32-p.Bits()))
+		mask = netip.AddrFrom4(b)
+	}
+	gw, flags := netip.AddrFrom4([4]byte{}), "0001"
+	if r.Via != "" {
+		if gw, err = netip.ParseAddr(r.Via); err != nil || !gw.Is4() {
+			return "", fmt.Errorf("route %s via %q: want an IPv4 address", r.Dst, r.Via)
+		}
+		flags = "0003"
+	}
+	return fmt.Sprintf("%s\t%s\t%s\t%s\t0\t0\t0\t%s\t0\t0\t0\n", r.Dev, hexAddr(p.Masked().Addr()), hexAddr(gw), flags, hexAddr(mask)), nil
 }
 
 type writer struct {
