@@ -6,11 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wgbench/wgbench/internal/knobs"
 )
 
 // TestParseErrors feeds malformed scenarios to Parse and checks that one of
@@ -53,6 +56,11 @@ func TestParseErrors(t *testing.T) {
 			name: "placement and a knob it sets",
 			yaml: "name: t\nseries:\n  - datapath: kernel\n    tuning: {placement: emulated-inline, cpus: 0, irq_cpus: 1}\n",
 			pos:  "4:61", path: "series[0].tuning.irq_cpus", msg: "placement emulated-inline sets irq_cpus itself from cpus",
+		},
+		{
+			name: "placement and threaded NAPI, which it sets",
+			yaml: "name: t\nseries:\n  - datapath: kernel\n    tuning: {placement: overlap-avoidance, cpus: 0, threaded_napi: true}\n",
+			pos:  "4:68", path: "series[0].tuning.threaded_napi", msg: "placement overlap-avoidance sets threaded_napi itself from cpus; remove threaded_napi or the placement",
 		},
 		{
 			name: "placement on wggo",
@@ -633,15 +641,36 @@ func TestTuningSet(t *testing.T) {
 	}
 }
 
-// TestKnobsCoverTuning checks that every Tuning field has an entry in the
-// knob table validation uses.
+// TestKnobsCoverTuning checks that the knob table and the Tuning struct
+// name the same knobs, with the same types, and that every knob has a
+// datapath.
 func TestKnobsCoverTuning(t *testing.T) {
-	for _, name := range fieldNames(reflect.TypeFor[Tuning]()) {
-		if name == "optional" {
+	types := map[knobs.Type]reflect.Type{
+		knobs.Bool: reflect.TypeFor[bool](), knobs.CPUList: reflect.TypeFor[CPUList](),
+		knobs.Int: reflect.TypeFor[*int](), knobs.Name: reflect.TypeFor[string](),
+	}
+	tt := reflect.TypeFor[Tuning]()
+	var fields []string
+	for _, name := range fieldNames(tt) {
+		if name == "optional" || name == "gw1" || name == "gw2" {
 			continue
+		}
+		fields = append(fields, name)
+		k, ok := knobs.Lookup(name)
+		if !ok {
+			t.Errorf("Tuning.%s has no row in the knobs table", name)
+			continue
+		}
+		if got := tt.Field(fieldIndex(tt, name)).Type; got != types[k.Type] {
+			t.Errorf("knob %s: the table says %s, Tuning has %s", name, k.Type, got)
 		}
 		if len(KnobDatapaths(name)) == 0 {
 			t.Errorf("knob %s has no datapaths", name)
+		}
+	}
+	for _, name := range knobs.Names() {
+		if !slices.Contains(fields, name) {
+			t.Errorf("knobs table row %s is not a Tuning field", name)
 		}
 	}
 }

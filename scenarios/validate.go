@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wgbench/wgbench/internal/knobs"
 	"github.com/wgbench/wgbench/internal/strictyaml"
 )
 
@@ -25,36 +26,18 @@ var (
 	seriesNameRe   = regexp.MustCompile(`^[A-Za-z0-9._-]{1,32}$`)
 )
 
-// knob describes where a tuning knob applies, for validation messages.
-type knob struct {
-	label     string     // what it is, as a subject: "threaded NAPI"
-	datapaths []Datapath // the datapaths that accept it
-	lacks     string     // why the others do not: "has no NAPI"
-}
-
-// knobs maps the yaml name of every Tuning knob to where it applies.
-var knobs = map[string]knob{
-	"threaded_napi":      {"threaded NAPI", []Datapath{Kernel}, "has no NAPI"},
-	"napi_cpus":          {"pinning NAPI threads", []Datapath{Kernel}, "has no NAPI threads to pin"},
-	"numa_node":          {"NUMA placement", []Datapath{Kernel, Inline}, "does not place its work by NUMA node"},
-	"steering":           {"ntuple flow steering", []Datapath{Kernel}, "does not install steering rules"},
-	"irq_cpus":           {"the receive queues' IRQ affinity", []Datapath{Kernel}, "does not place NIC interrupts"},
-	"rps_cpus":           {"the RPS mask", []Datapath{Kernel}, "does not set RPS masks"},
-	"xps_cpus":           {"the XPS masks", []Datapath{Kernel}, "does not set XPS masks"},
-	"udp_gro_forwarding": {"UDP GRO forwarding", []Datapath{Kernel}, "does not turn it on"},
-	"encrypt_cpus":       {"the encryption CPU mask", []Datapath{Kernel}, "has no kernel crypto workers"},
-	"decrypt_cpus":       {"the decryption CPU mask", []Datapath{Kernel}, "has no kernel crypto workers"},
-	"serial_cpus":        {"the patched module's serial_work_cpu", []Datapath{Kernel}, "has no kernel serial workers"},
-	"inline_kernel":      {"the patched module's inline mode", []Datapath{Kernel}, "is not the kernel module"},
-	"placement":          {"a kernel placement preset", []Datapath{Kernel}, "has no kernel stages to place; use cpus and pin"},
-	"cpus":               {"placing engine tunnels on cores", []Datapath{WireGuardGo, Inline, Kernel}, "has no engine threads to place; use napi_cpus, rps_cpus or encrypt_cpus/decrypt_cpus"},
-	"pin":                {"pinning engine tunnels to cores", []Datapath{WireGuardGo, Inline}, "has no engine threads to pin; use threaded_napi with napi_cpus"},
-}
-
 // KnobDatapaths returns the datapaths that accept the tuning knob with the
 // given yaml name, or nil for an unknown knob.
 func KnobDatapaths(name string) []Datapath {
-	return slices.Clone(knobs[name].datapaths)
+	k, ok := knobs.Lookup(name)
+	if !ok {
+		return nil
+	}
+	out := make([]Datapath, len(k.Datapaths))
+	for i, dp := range k.Datapaths {
+		out[i] = Datapath(dp)
+	}
+	return out
 }
 
 // fail records an error at path, positioned at its node or, when path was
@@ -212,18 +195,19 @@ func (d *decoder) validateSeries(series []Series) {
 	}
 }
 
-// validateTuning checks that every knob set in t applies to datapath dp.
+// validateTuning checks that every knob set in t applies to datapath dp
+// and that the knobs go together, as the knobs table says.
 func (d *decoder) validateTuning(path string, dp Datapath, t *Tuning) {
 	set := t.Set()
 	for _, name := range set {
 		p := path + "." + name
-		k := knobs[name]
+		k, _ := knobs.Lookup(name)
 		switch {
 		case dp == Plain:
 			d.fail(p, "the plain datapath is the no-tunnel baseline and takes no tuning; remove %s", name)
-		case !slices.Contains(k.datapaths, dp):
-			where := joinDatapaths(k.datapaths)
-			d.fail(p, "%s is a %s knob; the %s datapath %s. Move it to a %s series or remove it.", k.label, where, dp, k.lacks, where)
+		case !k.Takes(string(dp)):
+			where := joinDatapaths(KnobDatapaths(name))
+			d.fail(p, "%s is a %s knob; the %s datapath %s. Move it to a %s series or remove it.", k.Label, where, dp, k.Lacks, where)
 		}
 	}
 	if t.NUMANode != nil && (*t.NUMANode < -1 || *t.NUMANode > 1023) {
@@ -232,21 +216,9 @@ func (d *decoder) validateTuning(path string, dp Datapath, t *Tuning) {
 	if dp == Kernel && t.Placement != "" && !slices.Contains(Placements, t.Placement) {
 		d.fail(path+".placement", "%q is not a placement; allowed: %s%s", t.Placement, strings.Join(Placements, ", "), strictyaml.DidYouMean(t.Placement, Placements))
 	}
-	if dp == Kernel && t.Placement != "" && len(t.CPUs) == 0 {
-		d.fail(path+".placement", "%s needs the tunnels' cores: add cpus, e.g. cpus: 0-3 (tunnel i on the i-th)", t.Placement)
-	}
-	if dp == Kernel && len(t.CPUs) > 0 && t.Placement == "" {
-		d.fail(path+".cpus", "on the kernel datapath cpus are the cores of a placement preset; add placement (%s), or use napi_cpus, irq_cpus or encrypt_cpus/decrypt_cpus", strings.Join(Placements, " or "))
-	}
-	if dp == Kernel && t.Placement != "" {
-		for _, k := range []string{"napi_cpus", "irq_cpus", "encrypt_cpus", "decrypt_cpus", "serial_cpus", "numa_node"} {
-			if slices.Contains(set, k) {
-				d.fail(path+"."+k, "placement %s sets %s itself from cpus; remove %s or the placement", t.Placement, k, k)
-			}
-		}
-	}
-	if dp == Kernel && len(t.NAPICPUs) > 0 && !t.ThreadedNAPI {
-		d.fail(path+".napi_cpus", "pinning NAPI threads needs threaded_napi: true; softirq NAPI has no thread to pin")
+	value := func(name string) string { v, _ := t.Value(name); return v }
+	for _, p := range knobs.Check(string(dp), set, value) {
+		d.fail(path+"."+p.Knob, "%s", p.Msg)
 	}
 	allKnobs := slices.DeleteFunc(fieldNames(reflect.TypeFor[Tuning]()), func(s string) bool { return s == "optional" })
 	for i, o := range t.Optional {
