@@ -132,3 +132,43 @@ func rawTuning(t *testing.T, combo []knobs.Knob, optional bool) scenarios.Tuning
 	}
 	return tu
 }
+
+// kernelAccepts reports the kernel datapath's verdict on the argv of t.
+func kernelAccepts(t scenarios.Tuning) error {
+	kf, err := ParseKernelFlags(KernelArgs(t))
+	if err != nil {
+		return err
+	}
+	_, err = kf.Tuning()
+	return err
+}
+
+// TestScenarioAndKernelAgreePerGateway checks, for every ordered pair of
+// kernel knobs with one shared and one in gw2's block, that scenario
+// validation accepts the series exactly when the kernel datapath accepts
+// what each gateway runs.
+func TestScenarioAndKernelAgreePerGateway(t *testing.T) {
+	ks := knobs.On(knobs.Kernel)
+	for _, a := range ks {
+		for _, b := range ks {
+			if a.Name == b.Name || !b.PerGateway {
+				continue
+			}
+			yaml := fmt.Sprintf("name: t\nseries:\n  - datapath: kernel\n    tuning: {%s: %s, gw2: {%s: %s}}\n",
+				a.Name, sampleValue(a.Type), b.Name, sampleValue(b.Type))
+			sc, scErr := scenarios.Parse("t.yaml", []byte(yaml), nil)
+			var tu scenarios.Tuning
+			if scErr == nil {
+				tu = sc.Series[0].Tuning
+			} else {
+				tu = rawTuning(t, []knobs.Knob{a}, false)
+				gw2 := rawTuning(t, []knobs.Knob{b}, false)
+				tu.GW2 = &gw2
+			}
+			e1, e2 := kernelAccepts(tu.Gateway(1)), kernelAccepts(tu.Gateway(2))
+			if (scErr == nil) != (e1 == nil && e2 == nil) {
+				t.Errorf("%s shared, %s on gw2: scenario validation says %v, the kernel datapath says %v on gw1 and %v on gw2", a.Name, b.Name, scErr, e1, e2)
+			}
+		}
+	}
+}

@@ -195,11 +195,77 @@ func (d *decoder) validateSeries(series []Series) {
 	}
 }
 
-// validateTuning checks that every knob set in t applies to datapath dp
-// and that the knobs go together, as the knobs table says.
+// validateTuning checks a series' tuning t on datapath dp: that every
+// knob written applies to dp and, in a gw1 or gw2 block, may be set per
+// gateway; that its value is allowed; and that the knobs each gateway
+// ends up with go together, as the knobs table says.
 func (d *decoder) validateTuning(path string, dp Datapath, t *Tuning) {
-	set := t.Set()
-	for _, name := range set {
+	d.validateKnobs(path, dp, t)
+	blocks := []int{}
+	for n := 1; n <= 2; n++ {
+		b := t.Block(n)
+		if b == nil {
+			continue
+		}
+		blocks = append(blocks, n)
+		bp := fmt.Sprintf("%s.gw%d", path, n)
+		for m := 1; m <= 2; m++ {
+			if b.Block(m) != nil {
+				d.fail(fmt.Sprintf("%s.gw%d", bp, m), "gateway blocks do not nest; set the knobs of gw%d in %s.gw%d", m, path, m)
+			}
+		}
+		for _, name := range knobs.Names() {
+			if d.present(bp+"."+name) && !slices.Contains(b.Set(), name) && slices.Contains(t.Set(), name) {
+				d.fail(bp+"."+name, "a gateway block cannot turn the shared %s off; set %s in each gateway's block instead of the shared tuning", name, name)
+			}
+		}
+		for _, name := range b.Set() {
+			if k, _ := knobs.Lookup(name); !k.PerGateway && k.Takes(string(dp)) {
+				d.fail(bp+"."+name, "%s is not per gateway; set %s in the series' shared tuning, for both gateways", name, name)
+			}
+		}
+		d.validateKnobs(bp, dp, b)
+	}
+	// The rules, on what each gateway ends up with, reported where the
+	// knob was written; a problem of one gateway alone names it.
+	type problem struct{ path, msg string }
+	var found [2][]problem
+	for n := 1; n <= 2; n++ {
+		eff := t.Gateway(n)
+		value := func(name string) string { v, _ := eff.Value(name); return v }
+		for _, p := range knobs.Check(string(dp), eff.Set(), value) {
+			where := path
+			if b := t.Block(n); b != nil && slices.Contains(b.Set(), p.Knob) {
+				where = fmt.Sprintf("%s.gw%d", path, n)
+			}
+			found[n-1] = append(found[n-1], problem{where + "." + p.Knob, p.Msg})
+		}
+	}
+	for n, ps := range found {
+		for _, p := range ps {
+			switch {
+			case slices.Contains(found[1-n], p) && n == 1:
+				// Reported with gw1's.
+			case slices.Contains(found[1-n], p):
+				d.fail(p.path, "%s", p.msg)
+			default:
+				d.fail(p.path, "%s (on gw%d)", p.msg, n+1)
+			}
+		}
+	}
+	// Optional names knobs set on some gateway (shared) or on its own
+	// (in a block).
+	d.validateOptional(path, t.Optional, union(t.Gateway(1).Set(), t.Gateway(2).Set()), "in this series; optional lists knobs the series sets")
+	for _, n := range blocks {
+		d.validateOptional(fmt.Sprintf("%s.gw%d", path, n), t.Block(n).Optional, t.Gateway(n).Set(),
+			fmt.Sprintf("on gw%d; a gateway's optional lists knobs set on that gateway", n))
+	}
+}
+
+// validateKnobs checks the knobs written in t, one tuning mapping at
+// path: each applies to dp, and its value is allowed.
+func (d *decoder) validateKnobs(path string, dp Datapath, t *Tuning) {
+	for _, name := range t.Set() {
 		p := path + "." + name
 		k, _ := knobs.Lookup(name)
 		switch {
@@ -216,22 +282,34 @@ func (d *decoder) validateTuning(path string, dp Datapath, t *Tuning) {
 	if dp == Kernel && t.Placement != "" && !slices.Contains(Placements, t.Placement) {
 		d.fail(path+".placement", "%q is not a placement; allowed: %s%s", t.Placement, strings.Join(Placements, ", "), strictyaml.DidYouMean(t.Placement, Placements))
 	}
-	value := func(name string) string { v, _ := t.Value(name); return v }
-	for _, p := range knobs.Check(string(dp), set, value) {
-		d.fail(path+"."+p.Knob, "%s", p.Msg)
-	}
-	allKnobs := slices.DeleteFunc(fieldNames(reflect.TypeFor[Tuning]()), func(s string) bool { return s == "optional" })
-	for i, o := range t.Optional {
+}
+
+// validateOptional checks the optional list at path against the knobs
+// set where it applies; notSet ends the message for a knob not in set.
+func (d *decoder) validateOptional(path string, optional, set []string, notSet string) {
+	allKnobs := slices.DeleteFunc(fieldNames(reflect.TypeFor[Tuning]()), func(s string) bool { return !isKnob(s) })
+	for i, o := range optional {
 		p := fmt.Sprintf("%s.optional[%d]", path, i)
 		switch {
 		case !slices.Contains(allKnobs, o):
 			d.fail(p, "%q is not a tuning knob; allowed: %s%s", o, strings.Join(allKnobs, ", "), strictyaml.DidYouMean(o, allKnobs))
 		case !slices.Contains(set, o):
-			d.fail(p, "%s is not set in this series; optional lists knobs the series sets", o)
-		case slices.Index(t.Optional, o) < i:
+			d.fail(p, "%s is not set %s", o, notSet)
+		case slices.Index(optional, o) < i:
 			d.fail(p, "%s is listed twice", o)
 		}
 	}
+}
+
+// union returns the names of a and b, each once.
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // joinDatapaths writes "kernel" or "wggo or inline".
@@ -256,4 +334,20 @@ func (d *decoder) validateProbes(p *Probes) {
 	if !(p.Headroom >= 0 && p.Headroom < 1) {
 		d.fail("probes.headroom", "%g is out of range; allowed 0 up to but not including 1 (share of capacity)", p.Headroom)
 	}
+}
+
+// roleKeyRe matches keys that name a host of the testbed, or try to.
+var roleKeyRe = regexp.MustCompile(`(?i)^((gw|gateway|gate)[-_ ]?[0-9]*|source|src|drain|dst|sink|controller)$`)
+
+// roleKeyError returns the message for an unknown tuning key that names
+// a host, or "" when key does not look like one.
+func roleKeyError(key string) string {
+	if !roleKeyRe.MatchString(key) {
+		return ""
+	}
+	hint := strictyaml.DidYouMean(key, []string{RoleGW1, RoleGW2})
+	if hint == "" && (strings.HasSuffix(key, "1") || strings.HasSuffix(key, "2")) {
+		hint = fmt.Sprintf(" (did you mean gw%s?)", key[len(key)-1:])
+	}
+	return fmt.Sprintf("%q is not a gateway that tuning can address; per-gateway blocks are gw1 (the source's side) and gw2 (the drain's side)%s", key, hint)
 }
