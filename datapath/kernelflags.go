@@ -95,8 +95,8 @@ func (k KernelFlags) Tuning() (kernel.Tuning, error) {
 		case knobs.Int:
 			if s := k.value(kn.Name); s != "" {
 				n, perr := strconv.Atoi(strings.TrimSpace(s))
-				if perr != nil || n < -1 {
-					return kernel.Tuning{}, fmt.Errorf("--%s %q: want a NUMA node number, or -1 for the WAN NIC's node", kn.Flag, s)
+				if perr != nil || !kn.InRange(n) {
+					return kernel.Tuning{}, fmt.Errorf("--%s %q: want a NUMA node number (0..%d), or -1 for the WAN NIC's node", kn.Flag, s, kn.Max)
 				}
 				err = setKernelKnob(&t, kn.Name, &n)
 			}

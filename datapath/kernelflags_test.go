@@ -92,6 +92,7 @@ func TestKernelFlagsErrors(t *testing.T) {
 		{[]string{"--rps-cpus", "1,1"}, `--rps-cpus: "1,1" is not a CPU list: CPU 1 is listed twice`},
 		{[]string{"--threaded-napi", "--numa-node", "-2"}, `--numa-node "-2"`},
 		{[]string{"--threaded-napi", "--numa-node", "one"}, `--numa-node "one"`},
+		{[]string{"--numa-node", "1024"}, `--numa-node "1024": want a NUMA node number (0..1023)`},
 		{[]string{"--napi-cpus", "0"}, "napi_cpus: pinning NAPI threads needs threaded_napi: true"},
 		{[]string{"--placement", "overlap-avoidance", "--placement-cpus", "0", "--steering"}, "placement overlap-avoidance sets steering itself"},
 		{[]string{"--threaded-napi", "--optional", "pin"}, `optional knob "pin"`},

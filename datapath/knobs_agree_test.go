@@ -172,3 +172,28 @@ func TestScenarioAndKernelAgreePerGateway(t *testing.T) {
 		}
 	}
 }
+
+// TestScenarioAndKernelAgreeOnRanges checks that both sides take the
+// same values of the int knobs: each bound, and one past it.
+func TestScenarioAndKernelAgreeOnRanges(t *testing.T) {
+	for _, k := range knobs.On(knobs.Kernel) {
+		if k.Type != knobs.Int {
+			continue
+		}
+		for _, v := range []int{k.Min - 1, k.Min, k.Max, k.Max + 1} {
+			yaml := fmt.Sprintf("name: t\nseries:\n  - datapath: kernel\n    tuning: {%s: %d}\n", k.Name, v)
+			_, scErr := scenarios.Parse("t.yaml", []byte(yaml), nil)
+			kErr := func() error {
+				kf, err := ParseKernelFlags([]string{fmt.Sprintf("--%s=%d", k.Flag, v)})
+				if err != nil {
+					return err
+				}
+				_, err = kf.Tuning()
+				return err
+			}()
+			if (scErr == nil) != (kErr == nil) || (scErr == nil) != k.InRange(v) {
+				t.Errorf("%s: %d: scenario validation says %v, the kernel datapath says %v", k.Name, v, scErr, kErr)
+			}
+		}
+	}
+}

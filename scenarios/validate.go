@@ -276,8 +276,8 @@ func (d *decoder) validateKnobs(path string, dp Datapath, t *Tuning) {
 			d.fail(p, "%s is a %s knob; the %s datapath %s. Move it to a %s series or remove it.", k.Label, where, dp, k.Lacks, where)
 		}
 	}
-	if t.NUMANode != nil && (*t.NUMANode < -1 || *t.NUMANode > 1023) {
-		d.fail(path+".numa_node", "%d is out of range; allowed -1 (the NIC's node) or 0..1023", *t.NUMANode)
+	if k, _ := knobs.Lookup("numa_node"); t.NUMANode != nil && !k.InRange(*t.NUMANode) {
+		d.fail(path+".numa_node", "%d is out of range; allowed -1 (the NIC's node) or 0..%d", *t.NUMANode, k.Max)
 	}
 	if dp == Kernel && t.Placement != "" && !slices.Contains(Placements, t.Placement) {
 		d.fail(path+".placement", "%q is not a placement; allowed: %s%s", t.Placement, strings.Join(Placements, ", "), strictyaml.DidYouMean(t.Placement, Placements))

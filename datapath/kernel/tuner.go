@@ -180,8 +180,8 @@ func (t Tuning) Validate() error {
 			return fmt.Errorf("optional knob %s is not set; optional lists knobs that are set", o)
 		}
 	}
-	if t.NUMANode != nil && *t.NUMANode < -1 {
-		return fmt.Errorf("numa_node %d: want a node number, or -1 for the WAN NIC's node", *t.NUMANode)
+	if k, _ := knobs.Lookup(KnobNUMANode); t.NUMANode != nil && !k.InRange(*t.NUMANode) {
+		return fmt.Errorf("numa_node %d: want a node number (0..%d), or -1 for the WAN NIC's node", *t.NUMANode, k.Max)
 	}
 	if t.Placement != "" && !slices.Contains(Placements, t.Placement) {
 		return fmt.Errorf("placement %q: want one of %s", t.Placement, strings.Join(Placements, ", "))

@@ -566,6 +566,7 @@ func TestTuningValidate(t *testing.T) {
 		{"placement cpus alone", Tuning{PlacementCPUs: []int{0}}, "cpus: on the kernel datapath cpus are the cores of a placement preset"},
 		{"optional placement cpus", Tuning{Placement: PlacementOverlapAvoidance, PlacementCPUs: []int{0}, Optional: []string{"cpus"}}, ""},
 		{"bad numa node", Tuning{ThreadedNAPI: true, NUMANode: intp(-2)}, "numa_node -2"},
+		{"numa node past the table's range", Tuning{NUMANode: intp(1024)}, "numa_node 1024: want a node number (0..1023)"},
 		{"unknown optional", Tuning{Optional: []string{"pin"}}, `optional knob "pin" is not a kernel datapath knob`},
 		{"optional not set", Tuning{Optional: []string{KnobSteering}}, "optional knob steering is not set"},
 	}

@@ -86,6 +86,8 @@ type Knob struct {
 	// PerGateway is true when a gw1 or gw2 block may set it for that
 	// gateway alone.
 	PerGateway bool
+	// Min and Max bound the value of an Int knob.
+	Min, Max int
 	// Flag is its flag of `wgbench datapath up --engine kernel`, without
 	// the dashes; empty when the kernel datapath does not take it.
 	Flag string
@@ -107,7 +109,7 @@ var All = []Knob{
 		PerGateway: true, Flag: "napi-cpus",
 		Help: "pins tunnel i's NAPI threads to the i-th CPU of the list, round-robin"},
 	{Name: "numa_node", Type: Int, Label: "NUMA placement", Datapaths: []string{Kernel, Inline}, Lacks: "does not place its work by NUMA node",
-		PerGateway: true, Flag: "numa-node",
+		Min: -1, Max: 1023, PerGateway: true, Flag: "numa-node",
 		Help: "places the tunnels' work on this NUMA node's CPUs, -1 for the WAN NIC's node (-1..1023); works with softirq NAPI"},
 	{Name: "rps_cpus", Type: CPUList, Label: "the RPS mask", Datapaths: []string{Kernel}, Lacks: "does not set RPS masks",
 		PerGateway: true, Flag: "rps-cpus",
@@ -152,6 +154,9 @@ var All = []Knob{
 		Lacks: "has no engine threads to pin; use threaded_napi with napi_cpus",
 		Help:  "pins each tunnel to one core of cpus (all cores when cpus is empty); the same on both gateways"},
 }
+
+// InRange reports whether v is an allowed value of the Int knob k.
+func (k Knob) InRange(v int) bool { return v >= k.Min && v <= k.Max }
 
 // Lookup returns the knob named name.
 func Lookup(name string) (Knob, bool) {

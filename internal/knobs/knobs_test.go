@@ -63,6 +63,9 @@ func TestTableConsistent(t *testing.T) {
 		if (k.Flag != "") != k.Takes(Kernel) {
 			t.Errorf("knob %s: a kernel flag (%q) exactly when the kernel takes it (%t)", k.Name, k.Flag, k.Takes(Kernel))
 		}
+		if k.Type == Int && k.Min >= k.Max {
+			t.Errorf("knob %s: an int knob without a range", k.Name)
+		}
 		if len(k.Conflicts) > 0 && k.ConflictMsg == "" {
 			t.Errorf("knob %s has conflicts and no message", k.Name)
 		}
