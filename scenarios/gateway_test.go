@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wgbench/wgbench/internal/knobs"
 )
 
 // TestGatewayTuning parses per-gateway blocks and checks what each
@@ -52,5 +54,13 @@ series:
 	}
 	if diff := cmp.Diff(s.Series[0].Tuning, back.Series[0].Tuning); diff != "" {
 		t.Errorf("written and parsed back (-want +got):\n%s", diff)
+	}
+}
+
+// TestPlacementsMatchTable checks that validation's placement names are
+// the knobs table's.
+func TestPlacementsMatchTable(t *testing.T) {
+	if diff := cmp.Diff(knobs.Placements, Placements); diff != "" {
+		t.Errorf("placements (-table +scenarios):\n%s", diff)
 	}
 }
