@@ -12,7 +12,8 @@ func init() {
 }
 
 // planInline runs one inline process per gateway for all tunnels, on the
-// series' cpus if it has any (else the engine picks from its affinity).
+// cpus that gateway's tuning has, if any (else the engine picks from its
+// affinity).
 func planInline(req Request) (Deployment, error) {
 	d, paths, err := wireGuardTunnels(req)
 	if err != nil {
@@ -20,8 +21,8 @@ func planInline(req Request) (Deployment, error) {
 	}
 	d.Processes = onEach("inline", func(gw int) []string {
 		args := configArgs(paths[gw])
-		if len(req.Tuning.CPUs) > 0 {
-			args = append(args, "--cpus", req.Tuning.CPUs.String())
+		if cpus := req.GatewayTuning(gw).CPUs; len(cpus) > 0 {
+			args = append(args, "--cpus", cpus.String())
 		}
 		return args
 	})

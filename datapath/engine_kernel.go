@@ -15,14 +15,15 @@ func init() {
 }
 
 // planKernel runs one kernel process per gateway for all tunnels, with
-// the series' kernel knobs as flags and a journal of its changes.
+// the kernel knobs that gateway runs (the series' shared knobs and its
+// gw block) as flags, and a journal of its changes.
 func planKernel(req Request) (Deployment, error) {
 	d, paths, err := wireGuardTunnels(req)
 	if err != nil {
 		return Deployment{}, err
 	}
 	d.Processes = onEach("kernel", func(gw int) []string {
-		args := append(configArgs(paths[gw]), KernelArgs(req.Tuning)...)
+		args := append(configArgs(paths[gw]), KernelArgs(req.GatewayTuning(gw))...)
 		return append(args, "--journal", kernelJournal(req.Gateways[gw]))
 	})
 	for i := range d.Processes {

@@ -15,22 +15,26 @@ func init() {
 
 // planWggo runs one wireguard-go process per gateway for all tunnels.
 // Pinned, it runs one process per tunnel instead, each on its own core
-// (round-robin over the series' cpus, else the gateway's), which
+// (round-robin over that gateway's cpus, else req.CPUs), which
 // emulates inline with the vanilla engine.
 func planWggo(req Request) (Deployment, error) {
 	d, paths, err := wireGuardTunnels(req)
 	if err != nil {
 		return Deployment{}, err
 	}
-	cpus := []int(req.Tuning.CPUs)
-	if len(cpus) == 0 {
-		cpus = req.CPUs
-	}
-	if !req.Tuning.Pin || len(cpus) == 0 {
+	if !req.Tuning.Pin {
 		d.Processes = onEach("wggo", func(gw int) []string { return configArgs(paths[gw]) })
 		return d, nil
 	}
 	for gw, ps := range paths {
+		cpus := []int(req.GatewayTuning(gw).CPUs)
+		if len(cpus) == 0 {
+			cpus = req.CPUs
+		}
+		if len(cpus) == 0 {
+			d.Processes = append(d.Processes, ProcessSpec{Gateway: gw, Engine: "wggo", Stage: "datapath-wggo", Args: upArgs("wggo", configArgs(ps)...)})
+			continue
+		}
 		for t, p := range ps {
 			d.Processes = append(d.Processes, ProcessSpec{Gateway: gw, Engine: "wggo", Stage: "datapath-wggo",
 				Args: upArgs("wggo", "--config", p, "--cpus", strconv.Itoa(cpus[t%len(cpus)]))})

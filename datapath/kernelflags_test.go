@@ -92,12 +92,14 @@ func TestKernelFlagsErrors(t *testing.T) {
 		{[]string{"--rps-cpus", "1,1"}, `--rps-cpus: "1,1" is not a CPU list: CPU 1 is listed twice`},
 		{[]string{"--threaded-napi", "--numa-node", "-2"}, `--numa-node "-2"`},
 		{[]string{"--threaded-napi", "--numa-node", "one"}, `--numa-node "one"`},
-		{[]string{"--numa-node", "0"}, "set threaded_napi too"},
+		{[]string{"--numa-node", "1024"}, `--numa-node "1024": want a NUMA node number (0..1023)`},
+		{[]string{"--napi-cpus", "0"}, "napi_cpus: pinning NAPI threads needs threaded_napi: true"},
+		{[]string{"--placement", "overlap-avoidance", "--placement-cpus", "0", "--steering"}, "placement overlap-avoidance sets steering itself"},
 		{[]string{"--threaded-napi", "--optional", "pin"}, `optional knob "pin"`},
 		{[]string{"--irq-cpus", "a"}, `--irq-cpus: "a" is not a CPU list`},
 		{[]string{"--placement", "inline"}, `placement "inline": want one of emulated-inline, overlap-avoidance`},
 		{[]string{"--placement", "emulated-inline"}, "needs the tunnels' cores"},
-		{[]string{"--placement-cpus", "0"}, "placement CPUs without a placement"},
+		{[]string{"--placement-cpus", "0"}, "cpus: on the kernel datapath cpus are the cores of a placement preset"},
 	}
 	for _, tt := range tests {
 		var kf KernelFlags
@@ -146,4 +148,14 @@ func TestCatalogueKernelSeriesParse(t *testing.T) {
 	if kernelSeries == 0 {
 		t.Error("no kernel series in the catalogue")
 	}
+}
+
+// parseKernelFlags returns the kernel flags args set.
+func parseKernelFlags(t *testing.T, args ...string) KernelFlags {
+	t.Helper()
+	kf, err := ParseKernelFlags(args)
+	if err != nil {
+		t.Fatalf("parse %q: %v", args, err)
+	}
+	return kf
 }

@@ -27,7 +27,8 @@ const (
 type Request struct {
 	// Engine is the datapath name: one of Engines().
 	Engine string
-	// Tuning holds the series' knobs; each engine reads those it takes.
+	// Tuning holds the series' knobs, with its gw1 and gw2 blocks; each
+	// engine reads those it takes, per gateway through GatewayTuning.
 	Tuning scenarios.Tuning
 	// Tunnels are the tunnels to carry, index = tunnel.
 	Tunnels []Tunnel
@@ -39,6 +40,12 @@ type Request struct {
 	// NewKey makes a tunnel end's private key; nil means
 	// wgtypes.GeneratePrivateKey.
 	NewKey func() (wgtypes.Key, error)
+}
+
+// GatewayTuning returns the knobs gateway gw (GW1 or GW2) runs: the
+// shared ones with that gateway's block applied.
+func (r Request) GatewayTuning(gw int) scenarios.Tuning {
+	return r.Tuning.Gateway(gw + 1)
 }
 
 // Tunnel is one tunnel of a Request, as the testbed addresses it.

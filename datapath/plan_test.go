@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/wgbench/wgbench/datapath/wgconf"
@@ -195,5 +196,74 @@ func TestPlanErrors(t *testing.T) {
 	req.NewKey = func() (wgtypes.Key, error) { return wgtypes.Key{}, errors.New("no entropy") }
 	if _, err := Plan(req); err == nil || !strings.Contains(err.Error(), "no entropy") || !strings.Contains(err.Error(), "wgt-a") {
 		t.Errorf("key failure: %v", err)
+	}
+}
+
+// TestPlanPerGatewayTuning checks that each gateway's process gets the
+// knobs that gateway runs: the shared ones with its own block applied.
+func TestPlanPerGatewayTuning(t *testing.T) {
+	sc, err := scenarios.Parse("t.yaml", []byte(`name: t
+series:
+  - datapath: kernel
+    tuning:
+      threaded_napi: true
+      gw2: {decrypt_cpus: 2-3, napi_cpus: 1}
+  - datapath: inline
+    tuning:
+      cpus: 0-1
+      gw1: {cpus: 4}
+  - datapath: wggo
+    tuning:
+      pin: true
+      gw2: {cpus: [6, 7]}
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		engine string
+		tuning scenarios.Tuning
+		want   [2][]string // the arguments after the configs, per gateway
+	}{
+		{"kernel", sc.Series[0].Tuning, [2][]string{
+			{"--threaded-napi", "--journal"},
+			{"--threaded-napi", "--napi-cpus=1", "--decrypt-cpus=2-3", "--journal"},
+		}},
+		{"inline", sc.Series[1].Tuning, [2][]string{{"--cpus", "4"}, {"--cpus", "0-1"}}},
+		{"wggo", sc.Series[2].Tuning, [2][]string{{"--cpus", "0"}, {"--cpus", "6"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.engine, func(t *testing.T) {
+			req := planRequest(t, tt.engine, 1)
+			req.Tuning, req.CPUs = tt.tuning, []int{0}
+			d, err := Plan(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Processes) != 2 {
+				t.Fatalf("%d processes, want one per gateway", len(d.Processes))
+			}
+			for _, p := range d.Processes {
+				var got []string
+				for i := 0; i < len(p.Args); i++ {
+					switch {
+					case slices.Contains([]string{"datapath", "up"}, p.Args[i]):
+					case p.Args[i] == "--engine" || p.Args[i] == "--config":
+						i++
+					case p.Args[i] == "--journal":
+						got = append(got, p.Args[i])
+						i++
+					default:
+						got = append(got, p.Args[i])
+					}
+				}
+				if diff := cmp.Diff(tt.want[p.Gateway], got); diff != "" {
+					t.Errorf("gw%d's arguments (-want +got):\n%s", p.Gateway+1, diff)
+				}
+			}
+			if slices.Equal(d.Processes[0].Args, d.Processes[1].Args) {
+				t.Error("gw1 and gw2 run the same arguments")
+			}
+		})
 	}
 }

@@ -103,6 +103,10 @@ type SeriesStatus struct {
 	Datapath scenarios.Datapath `json:"datapath"`
 	// Skipped holds the reason a series was not run on this testbed.
 	Skipped string `json:"skipped,omitempty"`
+	// Tuning is the tuning each gateway runs, by role ("gw1", "gw2"):
+	// the series' shared knobs with that gateway's block applied. Empty
+	// for a series without tuning.
+	Tuning map[string]scenarios.Tuning `json:"tuning,omitempty"`
 }
 
 // Point is the measurement of one series at one sweep point.

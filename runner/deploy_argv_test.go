@@ -206,6 +206,19 @@ func TestDeployArgv(t *testing.T) {
 			undo:  []string{"wgbench agent undo --journal /tmp/fake/%s/datapath-kernel.journal --if-exists"},
 		},
 		{
+			name: "kernel tuned on gw2 alone", tunnels: 1,
+			series: scenarios.Series{Datapath: scenarios.Kernel, Tuning: scenarios.Tuning{
+				UDPGROForwarding: true, GW2: &scenarios.Tuning{DecryptCPUs: scenarios.CPUList{2, 3}, Optional: []string{"decrypt_cpus"}},
+			}},
+			want: map[string][]string{
+				"gw1": {up + "kernel --config " + cfg("gw1", 0) + " --udp-gro-forwarding --journal /tmp/fake/gw1/datapath-kernel.journal [stage datapath-kernel]"},
+				"gw2": {up + "kernel --config " + cfg("gw2", 0) + " --udp-gro-forwarding --decrypt-cpus=2-3 --optional=decrypt_cpus" +
+					" --journal /tmp/fake/gw2/datapath-kernel.journal [stage datapath-kernel]"},
+			},
+			ports: []int{51820},
+			undo:  []string{"wgbench agent undo --journal /tmp/fake/%s/datapath-kernel.journal --if-exists"},
+		},
+		{
 			name: "kernel plain", series: scenarios.Series{Datapath: scenarios.Kernel}, tunnels: 1,
 			want: map[string][]string{
 				"gw1": {up + "kernel --config " + cfg("gw1", 0) + " --journal /tmp/fake/gw1/datapath-kernel.journal [stage datapath-kernel]"},

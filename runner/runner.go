@@ -249,7 +249,7 @@ func (r *runState) measure(ctx context.Context, tb Testbed) error {
 	r.collectFacts(ctx, hosts)
 	// Which series can run here?
 	for _, s := range sc.Series {
-		st := results.SeriesStatus{Name: s.Name, Datapath: s.Datapath}
+		st := seriesStatus(s)
 		if reason := r.unavailable(ctx, hosts, s); reason != "" {
 			st.Skipped = reason
 			r.progress("series %s: skipped: %s", s.Name, reason)
@@ -567,4 +567,14 @@ func usableCPUs(h results.HostFacts) []int {
 		cpus = append(cpus, c)
 	}
 	return cpus
+}
+
+// seriesStatus is the run.json entry of series s before it runs: with the
+// tuning each gateway runs, when it has any.
+func seriesStatus(s scenarios.Series) results.SeriesStatus {
+	st := results.SeriesStatus{Name: s.Name, Datapath: s.Datapath}
+	if tu := s.Tuning; len(tu.Set()) > 0 || tu.HasBlocks() {
+		st.Tuning = map[string]scenarios.Tuning{testbed.GW1: tu.Gateway(1), testbed.GW2: tu.Gateway(2)}
+	}
+	return st
 }

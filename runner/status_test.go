@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -98,5 +99,23 @@ func TestUsableCPUs(t *testing.T) {
 		if got := usableCPUs(tt.h); !slices.Equal(got, tt.want) {
 			t.Errorf("%s: usableCPUs = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestSeriesStatusTuning checks that run.json records the tuning each
+// gateway runs, and nothing for an untuned series.
+func TestSeriesStatusTuning(t *testing.T) {
+	s := scenarios.Series{Name: "gw2-decrypt", Datapath: scenarios.Kernel, Tuning: scenarios.Tuning{
+		ThreadedNAPI: true, GW2: &scenarios.Tuning{DecryptCPUs: scenarios.CPUList{2}}}}
+	data, err := json.Marshal(seriesStatus(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"name":"gw2-decrypt","datapath":"kernel","tuning":{"gw1":{"threaded_napi":true},"gw2":{"threaded_napi":true,"decrypt_cpus":[2]}}}`
+	if string(data) != want {
+		t.Errorf("series status\n got %s\nwant %s", data, want)
+	}
+	if st := seriesStatus(scenarios.Series{Name: "v", Datapath: scenarios.Kernel}); st.Tuning != nil {
+		t.Errorf("untuned series records tuning %v", st.Tuning)
 	}
 }

@@ -207,6 +207,10 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 		seen[k.Value] = k
 		f := fieldIndex(t, k.Value)
 		if f < 0 {
+			if msg := roleKeyError(k.Value); msg != "" && t == reflect.TypeFor[Tuning]() {
+				d.errorAt(k, kpath, "%s", msg)
+				continue
+			}
 			names := fieldNames(t)
 			d.errorAt(k, kpath, "unknown key; allowed keys: %s%s", strings.Join(names, ", "), strictyaml.DidYouMean(k.Value, names))
 			continue

@@ -115,13 +115,13 @@ func (s *Scenario) YAML() ([]byte, error) {
 }
 
 // Set returns the yaml names of the knobs set in t, in declaration order.
-// Optional is not a knob and is never listed.
+// Optional and the gw1 and gw2 blocks are not knobs and are never listed.
 func (t Tuning) Set() []string {
 	var names []string
 	v := reflect.ValueOf(t)
 	for i := range v.NumField() {
 		name := yamlName(v.Type().Field(i))
-		if name == "" || name == "optional" || v.Field(i).IsZero() {
+		if name == "" || !isKnob(name) || v.Field(i).IsZero() {
 			continue
 		}
 		if v.Field(i).Kind() == reflect.Slice && v.Field(i).Len() == 0 {

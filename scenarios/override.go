@@ -84,6 +84,9 @@ func (d *decoder) applyOverride(root *yaml.Node, raw string) {
 				return
 			}
 			t = t.Field(i).Type
+			if t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct {
+				t = t.Elem() // a gw1 or gw2 block
+			}
 			path = strictyaml.JoinPath(path, s.key)
 			continue
 		}

@@ -6,11 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wgbench/wgbench/internal/knobs"
 )
 
 // TestParseErrors feeds malformed scenarios to Parse and checks that one of
@@ -53,6 +56,67 @@ func TestParseErrors(t *testing.T) {
 			name: "placement and a knob it sets",
 			yaml: "name: t\nseries:\n  - datapath: kernel\n    tuning: {placement: emulated-inline, cpus: 0, irq_cpus: 1}\n",
 			pos:  "4:61", path: "series[0].tuning.irq_cpus", msg: "placement emulated-inline sets irq_cpus itself from cpus",
+		},
+		{
+			name: "placement and threaded NAPI, which it sets",
+			yaml: "name: t\nseries:\n  - datapath: kernel\n    tuning: {placement: overlap-avoidance, cpus: 0, threaded_napi: true}\n",
+			pos:  "4:68", path: "series[0].tuning.threaded_napi", msg: "placement overlap-avoidance sets threaded_napi itself from cpus; remove threaded_napi or the placement",
+		},
+		{
+			name: "a gateway block for a host that is not a gateway",
+			yaml: "name: t\nseries:\n  - datapath: kernel\n    tuning:\n      threaded_napi: true\n      gw3:\n        decrypt_cpus: 1\n",
+			pos:  "6:7", path: "series[0].tuning.gw3",
+			msg: `"gw3" is not a gateway that tuning can address; per-gateway blocks are gw1 (the source's side) and gw2 (the drain's side) (did you mean gw1?)`,
+		},
+		{
+			name: "a gateway block spelt out",
+			yaml: "name: t\nseries:\n  - datapath: kernel\n    tuning:\n      gateway2: {decrypt_cpus: 1}\n",
+			pos:  "5:7", path: "series[0].tuning.gateway2", msg: `"gateway2" is not a gateway that tuning can address; per-gateway blocks are gw1 (the source's side) and gw2 (the drain's side) (did you mean gw2?)`,
+		},
+		{
+			name: "a tuning block for the source",
+			yaml: "name: t\nseries:\n  - datapath: kernel\n    tuning:\n      source: {decrypt_cpus: 1}\n",
+			pos:  "5:7", path: "series[0].tuning.source", msg: `"source" is not a gateway that tuning can address`,
+		},
+		{
+			name: "a knob that is not per gateway in a gateway block",
+			yaml: "name: t\nseries:\n  - datapath: wggo\n    tuning:\n      gw2:\n        pin: true\n",
+			pos:  "6:14", path: "series[0].tuning.gw2.pin", msg: "pin is not per gateway; set pin in the series' shared tuning, for both gateways",
+		},
+		{
+			name: "nested gateway blocks",
+			yaml: "name: t\nseries:\n  - datapath: kernel\n    tuning:\n      gw2:\n        gw1: {steering: true}\n",
+			pos:  "6:14", path: "series[0].tuning.gw2.gw1", msg: "gateway blocks do not nest; set the knobs of gw1 in series[0].tuning.gw1",
+		},
+		{
+			name: "a gateway block turning a shared knob off",
+			yaml: "name: t\nseries:\n  - datapath: kernel\n    tuning:\n      steering: true\n      gw1: {steering: false}\n",
+			pos:  "6:23", path: "series[0].tuning.gw1.steering", msg: "a gateway block cannot turn the shared steering off; set steering in each gateway's block instead of the shared tuning",
+		},
+		{
+			name: "a kernel knob in a gateway block of wggo",
+			yaml: "name: t\nseries:\n  - datapath: wggo\n    tuning:\n      gw1: {threaded_napi: true}\n",
+			pos:  "5:28", path: "series[0].tuning.gw1.threaded_napi", msg: "threaded NAPI is a kernel knob; the wggo datapath has no NAPI",
+		},
+		{
+			name: "napi_cpus on gw2 without threaded NAPI",
+			yaml: "name: t\nseries:\n  - datapath: kernel\n    tuning:\n      gw1: {threaded_napi: true}\n      gw2: {napi_cpus: 0}\n",
+			pos:  "6:24", path: "series[0].tuning.gw2.napi_cpus", msg: "pinning NAPI threads needs threaded_napi: true; softirq NAPI has no thread to pin (on gw2)",
+		},
+		{
+			name: "shared napi_cpus with threaded NAPI on gw1 alone",
+			yaml: "name: t\nseries:\n  - datapath: kernel\n    tuning:\n      napi_cpus: 0\n      gw1: {threaded_napi: true}\n",
+			pos:  "5:18", path: "series[0].tuning.napi_cpus", msg: "softirq NAPI has no thread to pin (on gw2)",
+		},
+		{
+			name: "a gateway's placement and the shared knob it sets",
+			yaml: "name: t\nseries:\n  - datapath: kernel\n    tuning:\n      threaded_napi: true\n      gw2: {placement: emulated-inline, cpus: 0}\n",
+			pos:  "5:22", path: "series[0].tuning.threaded_napi", msg: "placement emulated-inline sets threaded_napi itself from cpus; remove threaded_napi or the placement (on gw2)",
+		},
+		{
+			name: "a gateway's optional naming the other gateway's knob",
+			yaml: "name: t\nseries:\n  - datapath: kernel\n    tuning:\n      gw1: {steering: true}\n      gw2: {optional: [steering]}\n",
+			pos:  "6:24", path: "series[0].tuning.gw2.optional[0]", msg: "steering is not set on gw2; a gateway's optional lists knobs set on that gateway",
 		},
 		{
 			name: "placement on wggo",
@@ -633,15 +697,36 @@ func TestTuningSet(t *testing.T) {
 	}
 }
 
-// TestKnobsCoverTuning checks that every Tuning field has an entry in the
-// knob table validation uses.
+// TestKnobsCoverTuning checks that the knob table and the Tuning struct
+// name the same knobs, with the same types, and that every knob has a
+// datapath.
 func TestKnobsCoverTuning(t *testing.T) {
-	for _, name := range fieldNames(reflect.TypeFor[Tuning]()) {
-		if name == "optional" {
+	types := map[knobs.Type]reflect.Type{
+		knobs.Bool: reflect.TypeFor[bool](), knobs.CPUList: reflect.TypeFor[CPUList](),
+		knobs.Int: reflect.TypeFor[*int](), knobs.Name: reflect.TypeFor[string](),
+	}
+	tt := reflect.TypeFor[Tuning]()
+	var fields []string
+	for _, name := range fieldNames(tt) {
+		if name == "optional" || name == "gw1" || name == "gw2" {
 			continue
+		}
+		fields = append(fields, name)
+		k, ok := knobs.Lookup(name)
+		if !ok {
+			t.Errorf("Tuning.%s has no row in the knobs table", name)
+			continue
+		}
+		if got := tt.Field(fieldIndex(tt, name)).Type; got != types[k.Type] {
+			t.Errorf("knob %s: the table says %s, Tuning has %s", name, k.Type, got)
 		}
 		if len(KnobDatapaths(name)) == 0 {
 			t.Errorf("knob %s has no datapaths", name)
+		}
+	}
+	for _, name := range knobs.Names() {
+		if !slices.Contains(fields, name) {
+			t.Errorf("knobs table row %s is not a Tuning field", name)
 		}
 	}
 }

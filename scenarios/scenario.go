@@ -177,6 +177,11 @@ type Tuning struct {
 	// Optional lists knobs that may be skipped, with a note in the results,
 	// when the host cannot apply them.
 	Optional []string `yaml:"optional,omitempty" json:"optional,omitempty"`
+	// GW1 and GW2 tune one gateway alone: each knob a block sets replaces
+	// the shared one on that gateway (see Gateway). Only knobs the knobs
+	// table marks per-gateway may be set in them, and blocks do not nest.
+	GW1 *Tuning `yaml:"gw1,omitempty" json:"gw1,omitempty"`
+	GW2 *Tuning `yaml:"gw2,omitempty" json:"gw2,omitempty"`
 }
 
 // Kernel placement presets (Tuning.Placement).

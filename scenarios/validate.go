@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wgbench/wgbench/internal/knobs"
 	"github.com/wgbench/wgbench/internal/strictyaml"
 )
 
@@ -25,36 +26,18 @@ var (
 	seriesNameRe   = regexp.MustCompile(`^[A-Za-z0-9._-]{1,32}$`)
 )
 
-// knob describes where a tuning knob applies, for validation messages.
-type knob struct {
-	label     string     // what it is, as a subject: "threaded NAPI"
-	datapaths []Datapath // the datapaths that accept it
-	lacks     string     // why the others do not: "has no NAPI"
-}
-
-// knobs maps the yaml name of every Tuning knob to where it applies.
-var knobs = map[string]knob{
-	"threaded_napi":      {"threaded NAPI", []Datapath{Kernel}, "has no NAPI"},
-	"napi_cpus":          {"pinning NAPI threads", []Datapath{Kernel}, "has no NAPI threads to pin"},
-	"numa_node":          {"NUMA placement", []Datapath{Kernel, Inline}, "does not place its work by NUMA node"},
-	"steering":           {"ntuple flow steering", []Datapath{Kernel}, "does not install steering rules"},
-	"irq_cpus":           {"the receive queues' IRQ affinity", []Datapath{Kernel}, "does not place NIC interrupts"},
-	"rps_cpus":           {"the RPS mask", []Datapath{Kernel}, "does not set RPS masks"},
-	"xps_cpus":           {"the XPS masks", []Datapath{Kernel}, "does not set XPS masks"},
-	"udp_gro_forwarding": {"UDP GRO forwarding", []Datapath{Kernel}, "does not turn it on"},
-	"encrypt_cpus":       {"the encryption CPU mask", []Datapath{Kernel}, "has no kernel crypto workers"},
-	"decrypt_cpus":       {"the decryption CPU mask", []Datapath{Kernel}, "has no kernel crypto workers"},
-	"serial_cpus":        {"the patched module's serial_work_cpu", []Datapath{Kernel}, "has no kernel serial workers"},
-	"inline_kernel":      {"the patched module's inline mode", []Datapath{Kernel}, "is not the kernel module"},
-	"placement":          {"a kernel placement preset", []Datapath{Kernel}, "has no kernel stages to place; use cpus and pin"},
-	"cpus":               {"placing engine tunnels on cores", []Datapath{WireGuardGo, Inline, Kernel}, "has no engine threads to place; use napi_cpus, rps_cpus or encrypt_cpus/decrypt_cpus"},
-	"pin":                {"pinning engine tunnels to cores", []Datapath{WireGuardGo, Inline}, "has no engine threads to pin; use threaded_napi with napi_cpus"},
-}
-
 // KnobDatapaths returns the datapaths that accept the tuning knob with the
 // given yaml name, or nil for an unknown knob.
 func KnobDatapaths(name string) []Datapath {
-	return slices.Clone(knobs[name].datapaths)
+	k, ok := knobs.Lookup(name)
+	if !ok {
+		return nil
+	}
+	out := make([]Datapath, len(k.Datapaths))
+	for i, dp := range k.Datapaths {
+		out[i] = Datapath(dp)
+	}
+	return out
 }
 
 // fail records an error at path, positioned at its node or, when path was
@@ -212,54 +195,121 @@ func (d *decoder) validateSeries(series []Series) {
 	}
 }
 
-// validateTuning checks that every knob set in t applies to datapath dp.
+// validateTuning checks a series' tuning t on datapath dp: that every
+// knob written applies to dp and, in a gw1 or gw2 block, may be set per
+// gateway; that its value is allowed; and that the knobs each gateway
+// ends up with go together, as the knobs table says.
 func (d *decoder) validateTuning(path string, dp Datapath, t *Tuning) {
-	set := t.Set()
-	for _, name := range set {
+	d.validateKnobs(path, dp, t)
+	blocks := []int{}
+	for n := 1; n <= 2; n++ {
+		b := t.Block(n)
+		if b == nil {
+			continue
+		}
+		blocks = append(blocks, n)
+		bp := fmt.Sprintf("%s.gw%d", path, n)
+		for m := 1; m <= 2; m++ {
+			if b.Block(m) != nil {
+				d.fail(fmt.Sprintf("%s.gw%d", bp, m), "gateway blocks do not nest; set the knobs of gw%d in %s.gw%d", m, path, m)
+			}
+		}
+		for _, name := range knobs.Names() {
+			if d.present(bp+"."+name) && !slices.Contains(b.Set(), name) && slices.Contains(t.Set(), name) {
+				d.fail(bp+"."+name, "a gateway block cannot turn the shared %s off; set %s in each gateway's block instead of the shared tuning", name, name)
+			}
+		}
+		for _, name := range b.Set() {
+			if k, _ := knobs.Lookup(name); !k.PerGateway && k.Takes(string(dp)) {
+				d.fail(bp+"."+name, "%s is not per gateway; set %s in the series' shared tuning, for both gateways", name, name)
+			}
+		}
+		d.validateKnobs(bp, dp, b)
+	}
+	// The rules, on what each gateway ends up with, reported where the
+	// knob was written; a problem of one gateway alone names it.
+	type problem struct{ path, msg string }
+	var found [2][]problem
+	for n := 1; n <= 2; n++ {
+		eff := t.Gateway(n)
+		value := func(name string) string { v, _ := eff.Value(name); return v }
+		for _, p := range knobs.Check(string(dp), eff.Set(), value) {
+			where := path
+			if b := t.Block(n); b != nil && slices.Contains(b.Set(), p.Knob) {
+				where = fmt.Sprintf("%s.gw%d", path, n)
+			}
+			found[n-1] = append(found[n-1], problem{where + "." + p.Knob, p.Msg})
+		}
+	}
+	for n, ps := range found {
+		for _, p := range ps {
+			switch {
+			case slices.Contains(found[1-n], p) && n == 1:
+				// Reported with gw1's.
+			case slices.Contains(found[1-n], p):
+				d.fail(p.path, "%s", p.msg)
+			default:
+				d.fail(p.path, "%s (on gw%d)", p.msg, n+1)
+			}
+		}
+	}
+	// Optional names knobs set on some gateway (shared) or on its own
+	// (in a block).
+	d.validateOptional(path, t.Optional, union(t.Gateway(1).Set(), t.Gateway(2).Set()), "in this series; optional lists knobs the series sets")
+	for _, n := range blocks {
+		d.validateOptional(fmt.Sprintf("%s.gw%d", path, n), t.Block(n).Optional, t.Gateway(n).Set(),
+			fmt.Sprintf("on gw%d; a gateway's optional lists knobs set on that gateway", n))
+	}
+}
+
+// validateKnobs checks the knobs written in t, one tuning mapping at
+// path: each applies to dp, and its value is allowed.
+func (d *decoder) validateKnobs(path string, dp Datapath, t *Tuning) {
+	for _, name := range t.Set() {
 		p := path + "." + name
-		k := knobs[name]
+		k, _ := knobs.Lookup(name)
 		switch {
 		case dp == Plain:
 			d.fail(p, "the plain datapath is the no-tunnel baseline and takes no tuning; remove %s", name)
-		case !slices.Contains(k.datapaths, dp):
-			where := joinDatapaths(k.datapaths)
-			d.fail(p, "%s is a %s knob; the %s datapath %s. Move it to a %s series or remove it.", k.label, where, dp, k.lacks, where)
+		case !k.Takes(string(dp)):
+			where := joinDatapaths(KnobDatapaths(name))
+			d.fail(p, "%s is a %s knob; the %s datapath %s. Move it to a %s series or remove it.", k.Label, where, dp, k.Lacks, where)
 		}
 	}
-	if t.NUMANode != nil && (*t.NUMANode < -1 || *t.NUMANode > 1023) {
-		d.fail(path+".numa_node", "%d is out of range; allowed -1 (the NIC's node) or 0..1023", *t.NUMANode)
+	if k, _ := knobs.Lookup("numa_node"); t.NUMANode != nil && !k.InRange(*t.NUMANode) {
+		d.fail(path+".numa_node", "%d is out of range; allowed -1 (the NIC's node) or 0..%d", *t.NUMANode, k.Max)
 	}
 	if dp == Kernel && t.Placement != "" && !slices.Contains(Placements, t.Placement) {
 		d.fail(path+".placement", "%q is not a placement; allowed: %s%s", t.Placement, strings.Join(Placements, ", "), strictyaml.DidYouMean(t.Placement, Placements))
 	}
-	if dp == Kernel && t.Placement != "" && len(t.CPUs) == 0 {
-		d.fail(path+".placement", "%s needs the tunnels' cores: add cpus, e.g. cpus: 0-3 (tunnel i on the i-th)", t.Placement)
-	}
-	if dp == Kernel && len(t.CPUs) > 0 && t.Placement == "" {
-		d.fail(path+".cpus", "on the kernel datapath cpus are the cores of a placement preset; add placement (%s), or use napi_cpus, irq_cpus or encrypt_cpus/decrypt_cpus", strings.Join(Placements, " or "))
-	}
-	if dp == Kernel && t.Placement != "" {
-		for _, k := range []string{"napi_cpus", "irq_cpus", "encrypt_cpus", "decrypt_cpus", "serial_cpus", "numa_node"} {
-			if slices.Contains(set, k) {
-				d.fail(path+"."+k, "placement %s sets %s itself from cpus; remove %s or the placement", t.Placement, k, k)
-			}
-		}
-	}
-	if dp == Kernel && len(t.NAPICPUs) > 0 && !t.ThreadedNAPI {
-		d.fail(path+".napi_cpus", "pinning NAPI threads needs threaded_napi: true; softirq NAPI has no thread to pin")
-	}
-	allKnobs := slices.DeleteFunc(fieldNames(reflect.TypeFor[Tuning]()), func(s string) bool { return s == "optional" })
-	for i, o := range t.Optional {
+}
+
+// validateOptional checks the optional list at path against the knobs
+// set where it applies; notSet ends the message for a knob not in set.
+func (d *decoder) validateOptional(path string, optional, set []string, notSet string) {
+	allKnobs := slices.DeleteFunc(fieldNames(reflect.TypeFor[Tuning]()), func(s string) bool { return !isKnob(s) })
+	for i, o := range optional {
 		p := fmt.Sprintf("%s.optional[%d]", path, i)
 		switch {
 		case !slices.Contains(allKnobs, o):
 			d.fail(p, "%q is not a tuning knob; allowed: %s%s", o, strings.Join(allKnobs, ", "), strictyaml.DidYouMean(o, allKnobs))
 		case !slices.Contains(set, o):
-			d.fail(p, "%s is not set in this series; optional lists knobs the series sets", o)
-		case slices.Index(t.Optional, o) < i:
+			d.fail(p, "%s is not set %s", o, notSet)
+		case slices.Index(optional, o) < i:
 			d.fail(p, "%s is listed twice", o)
 		}
 	}
+}
+
+// union returns the names of a and b, each once.
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // joinDatapaths writes "kernel" or "wggo or inline".
@@ -284,4 +334,20 @@ func (d *decoder) validateProbes(p *Probes) {
 	if !(p.Headroom >= 0 && p.Headroom < 1) {
 		d.fail("probes.headroom", "%g is out of range; allowed 0 up to but not including 1 (share of capacity)", p.Headroom)
 	}
+}
+
+// roleKeyRe matches keys that name a host of the testbed, or try to.
+var roleKeyRe = regexp.MustCompile(`(?i)^((gw|gateway|gate)[-_ ]?[0-9]*|source|src|drain|dst|sink|controller)$`)
+
+// roleKeyError returns the message for an unknown tuning key that names
+// a host, or "" when key does not look like one.
+func roleKeyError(key string) string {
+	if !roleKeyRe.MatchString(key) {
+		return ""
+	}
+	hint := strictyaml.DidYouMean(key, []string{RoleGW1, RoleGW2})
+	if hint == "" && (strings.HasSuffix(key, "1") || strings.HasSuffix(key, "2")) {
+		hint = fmt.Sprintf(" (did you mean gw%s?)", key[len(key)-1:])
+	}
+	return fmt.Sprintf("%q is not a gateway that tuning can address; per-gateway blocks are gw1 (the source's side) and gw2 (the drain's side)%s", key, hint)
 }

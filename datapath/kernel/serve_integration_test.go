@@ -79,8 +79,11 @@ func TestIntegrationServeKernel(t *testing.T) {
 			if err := unix.Mount("sysfs", "/sys", "sysfs", 0, ""); err != nil {
 				return err
 			}
-			opts := datapath.Options{Engine: "kernel", Configs: []string{path},
-				Kernel: datapath.KernelFlags{ThreadedNAPI: true, NAPICPUs: "0", Steering: true, Optional: []string{"steering"}}}
+			kf, err := datapath.ParseKernelFlags([]string{"--threaded-napi", "--napi-cpus=0", "--steering", "--optional=steering"})
+			if err != nil {
+				return err
+			}
+			opts := datapath.Options{Engine: "kernel", Configs: []string{path}, Kernel: kf}
 			return datapath.Serve(ctx, opts, pw, nil)
 		})
 		pw.Close()

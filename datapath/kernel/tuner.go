@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wgbench/wgbench/internal/cpuset"
+	"github.com/wgbench/wgbench/internal/knobs"
 	"github.com/wgbench/wgbench/internal/undo"
 )
 
@@ -139,40 +140,54 @@ func (t Tuning) Set() []string {
 	return out
 }
 
-// Validate checks t on its own, without looking at the host.
-func (t Tuning) Validate() error {
+// knobSet returns the names of the knobs set in t as the knobs table
+// names them: Set, and cpus for PlacementCPUs.
+func (t Tuning) knobSet() []string {
 	set := t.Set()
+	if len(t.PlacementCPUs) > 0 {
+		set = append(set, "cpus")
+	}
+	return set
+}
+
+// value returns the value of the set knob name as a flag writes it, for
+// messages.
+func (t Tuning) value(name string) string {
+	switch name {
+	case KnobPlacement:
+		return t.Placement
+	case KnobNUMANode:
+		if t.NUMANode != nil {
+			return strconv.Itoa(*t.NUMANode)
+		}
+	}
+	return ""
+}
+
+// Validate checks t on its own, without looking at the host: the values,
+// then the requires and conflicts rules of the knobs table.
+func (t Tuning) Validate() error {
+	set := t.knobSet()
+	var known []string
+	for _, k := range knobs.On(knobs.Kernel) {
+		known = append(known, k.Name)
+	}
 	for _, o := range t.Optional {
 		switch {
-		case !slices.Contains(Knobs, o):
-			return fmt.Errorf("optional knob %q is not a kernel datapath knob; known: %s", o, strings.Join(Knobs, ", "))
+		case !slices.Contains(known, o):
+			return fmt.Errorf("optional knob %q is not a kernel datapath knob; known: %s", o, strings.Join(known, ", "))
 		case !slices.Contains(set, o):
 			return fmt.Errorf("optional knob %s is not set; optional lists knobs that are set", o)
 		}
 	}
-	if len(t.NAPICPUs) > 0 && !t.ThreadedNAPI {
-		return errors.New("napi_cpus pins the NAPI threads, which exist only with threaded NAPI: set threaded_napi too")
+	if k, _ := knobs.Lookup(KnobNUMANode); t.NUMANode != nil && !k.InRange(*t.NUMANode) {
+		return fmt.Errorf("numa_node %d: want a node number (0..%d), or -1 for the WAN NIC's node", *t.NUMANode, k.Max)
 	}
-	if t.NUMANode != nil && !t.ThreadedNAPI {
-		return errors.New("numa_node places the NAPI threads on the kernel datapath, which exist only with threaded NAPI: set threaded_napi too")
+	if t.Placement != "" && !slices.Contains(Placements, t.Placement) {
+		return fmt.Errorf("placement %q: want one of %s", t.Placement, strings.Join(Placements, ", "))
 	}
-	if t.NUMANode != nil && *t.NUMANode < -1 {
-		return fmt.Errorf("numa_node %d: want a node number, or -1 for the WAN NIC's node", *t.NUMANode)
-	}
-	if t.Placement != "" {
-		if !slices.Contains(Placements, t.Placement) {
-			return fmt.Errorf("placement %q: want one of %s", t.Placement, strings.Join(Placements, ", "))
-		}
-		if len(t.PlacementCPUs) == 0 {
-			return fmt.Errorf("placement %s needs the tunnels' cores (placement CPUs)", t.Placement)
-		}
-		for _, k := range set {
-			if slices.Contains(placementParts, k) {
-				return fmt.Errorf("placement %s sets %s itself; drop %s or the placement", t.Placement, k, k)
-			}
-		}
-	} else if len(t.PlacementCPUs) > 0 {
-		return errors.New("placement CPUs without a placement: name one of " + strings.Join(Placements, ", "))
+	if ps := knobs.Check(knobs.Kernel, set, t.value); len(ps) > 0 {
+		return fmt.Errorf("%s: %s", ps[0].Knob, ps[0].Msg)
 	}
 	return nil
 }

@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wgbench/wgbench/internal/knobs"
 )
 
 // stockFiles is a 4-CPU, 2-node machine with two stock WireGuard tunnels
@@ -353,7 +356,7 @@ func TestApplyFailures(t *testing.T) {
 		{"no RPS", noRPS, "eth1", Tuning{RPSCPUs: []int{0}}, ErrUnsupported,
 			"rps_cpus: not supported on this host: the kernel has no RPS"},
 		{"no WAN NIC name", nil, "", Tuning{RPSCPUs: []int{0}}, nil, "rps_cpus: no WAN NIC to act on: none was named"},
-		{"invalid tuning", nil, "", Tuning{NAPICPUs: []int{0}}, nil, "set threaded_napi too"},
+		{"invalid tuning", nil, "", Tuning{NAPICPUs: []int{0}}, nil, "needs threaded_napi: true"},
 		{"later knob fails", nil, "eth1", Tuning{ThreadedNAPI: true, NAPICPUs: []int{1}, RPSCPUs: []int{0}, InlineKernel: true},
 			ErrNeedsPatchedModule, "inline_kernel: needs the patched inline module"},
 	}
@@ -556,9 +559,14 @@ func TestTuningValidate(t *testing.T) {
 	}{
 		{"zero", Tuning{}, ""},
 		{"threaded and pinned", Tuning{ThreadedNAPI: true, NAPICPUs: []int{0}, Optional: []string{KnobNAPICPUs}}, ""},
-		{"pin without threads", Tuning{NAPICPUs: []int{0}}, "napi_cpus pins the NAPI threads"},
-		{"numa without threads", Tuning{NUMANode: intp(0)}, "numa_node places the NAPI threads"},
+		{"pin without threads", Tuning{NAPICPUs: []int{0}}, "napi_cpus: pinning NAPI threads needs threaded_napi: true"},
+		{"numa on softirq NAPI", Tuning{NUMANode: intp(0)}, ""},
+		{"placement and threaded NAPI", Tuning{Placement: PlacementEmulatedInline, PlacementCPUs: []int{0}, ThreadedNAPI: true},
+			"threaded_napi: placement emulated-inline sets threaded_napi itself"},
+		{"placement cpus alone", Tuning{PlacementCPUs: []int{0}}, "cpus: on the kernel datapath cpus are the cores of a placement preset"},
+		{"optional placement cpus", Tuning{Placement: PlacementOverlapAvoidance, PlacementCPUs: []int{0}, Optional: []string{"cpus"}}, ""},
 		{"bad numa node", Tuning{ThreadedNAPI: true, NUMANode: intp(-2)}, "numa_node -2"},
+		{"numa node past the table's range", Tuning{NUMANode: intp(1024)}, "numa_node 1024: want a node number (0..1023)"},
 		{"unknown optional", Tuning{Optional: []string{"pin"}}, `optional knob "pin" is not a kernel datapath knob`},
 		{"optional not set", Tuning{Optional: []string{KnobSteering}}, "optional knob steering is not set"},
 	}
@@ -715,3 +723,21 @@ func TestEncodeFlowRule(t *testing.T) {
 }
 
 func le32(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
+
+// TestKnobsMatchTable checks that the kernel datapath's knobs are the
+// knobs table's kernel rows: Knobs, plus cpus (PlacementCPUs).
+func TestKnobsMatchTable(t *testing.T) {
+	var table []string
+	for _, k := range knobs.On(knobs.Kernel) {
+		table = append(table, k.Name)
+	}
+	ours := append(slices.Clone(Knobs), "cpus")
+	slices.Sort(table)
+	slices.Sort(ours)
+	if diff := cmp.Diff(table, ours); diff != "" {
+		t.Errorf("kernel knobs (-table +Knobs):\n%s", diff)
+	}
+	if diff := cmp.Diff(knobs.Placements, Placements); diff != "" {
+		t.Errorf("placements (-table +kernel):\n%s", diff)
+	}
+}
