@@ -22,7 +22,7 @@ func planWggo(req Request) (Deployment, error) {
 	if err != nil {
 		return Deployment{}, err
 	}
-	cpus := []int(req.Tuning.CPUs)
+	cpus := []int(req.Tuning.CPUs.Set())
 	if len(cpus) == 0 {
 		cpus = req.CPUs
 	}

@@ -232,11 +232,14 @@ func (d *decoder) validateTuning(path string, dp Datapath, t *Tuning) {
 	if dp == Kernel && t.Placement != "" && !slices.Contains(Placements, t.Placement) {
 		d.fail(path+".placement", "%q is not a placement; allowed: %s%s", t.Placement, strings.Join(Placements, ", "), strictyaml.DidYouMean(t.Placement, Placements))
 	}
-	if dp == Kernel && t.Placement != "" && len(t.CPUs) == 0 {
+	if dp == Kernel && t.Placement != "" && t.Placement != PlacementNUMAAlternate && len(t.CPUs) == 0 {
 		d.fail(path+".placement", "%s needs the tunnels' cores: add cpus, e.g. cpus: 0-3 (tunnel i on the i-th)", t.Placement)
 	}
 	if dp == Kernel && len(t.CPUs) > 0 && t.Placement == "" {
 		d.fail(path+".cpus", "on the kernel datapath cpus are the cores of a placement preset; add placement (%s), or use napi_cpus, irq_cpus or encrypt_cpus/decrypt_cpus", strings.Join(Placements, " or "))
+	}
+	if dp != Kernel && t.CPUs.Symbolic() {
+		d.fail(path+".cpus", "%q: the %s datapath takes a plain CPU list such as 0-3; only the kernel datapath resolves CPU sets", string(t.CPUs), dp)
 	}
 	if dp == Kernel && t.Placement != "" {
 		for _, k := range []string{"napi_cpus", "irq_cpus", "encrypt_cpus", "decrypt_cpus", "serial_cpus", "numa_node"} {

@@ -291,8 +291,11 @@ func (d *invDecoder) host(role string, n *yaml.Node, defaults map[string]*yaml.N
 		var cl scenarios.CPUList
 		if err := v.Decode(&cl); err != nil {
 			d.fail(v, p, "%v", err)
+		} else if set, ok := cl.Literal(); !ok {
+			d.fail(v, p, "%q: an inventory lists the host's cores as a plain list such as 0-3", string(cl))
+		} else {
+			h.Cores = set
 		}
-		h.Cores = cl
 	}
 	if addr == "" {
 		if _, _, ok := get("ssh"); !ok {
@@ -436,7 +439,7 @@ func (inv *Inventory) Marshal(header string) ([]byte, error) {
 		if !ok {
 			return nil, fmt.Errorf("inventory has no %s host", role)
 		}
-		fh := fileHost{SSH: h.Addr, User: h.User, Sudo: h.Sudo, Key: h.Key, Agent: h.Agent, KnownHosts: h.KnownHosts, WorkDir: h.WorkDir, LAN: h.LAN, WAN: h.WAN, Cores: h.Cores}
+		fh := fileHost{SSH: h.Addr, User: h.User, Sudo: h.Sudo, Key: h.Key, Agent: h.Agent, KnownHosts: h.KnownHosts, WorkDir: h.WorkDir, LAN: h.LAN, WAN: h.WAN, Cores: scenarios.CPUs(h.Cores)}
 		if fh.User == DefaultUser {
 			fh.User = ""
 		}
