@@ -39,8 +39,8 @@ type KernelFlags struct {
 // Register adds the flags to fs.
 func (k *KernelFlags) Register(fs *pflag.FlagSet) {
 	fs.BoolVar(&k.ThreadedNAPI, "threaded-napi", false, "kernel engine: switch the tunnels to threaded NAPI")
-	fs.StringVar(&k.NAPICPUs, "napi-cpus", "", "kernel engine: pin tunnel i's NAPI threads to CPU i mod n of this list, e.g. 0-3 (needs --threaded-napi)")
-	fs.StringVar(&k.NUMANode, "numa-node", "", "kernel engine: place the NAPI threads on this NUMA node's CPUs; -1 for the WAN NIC's node (needs --threaded-napi)")
+	fs.StringVar(&k.NAPICPUs, "napi-cpus", "", "kernel engine: pin tunnel i's NAPI threads to CPU i mod n of this list, e.g. 0-3 (needs --threaded-napi); every CPU-list flag also takes a set this host resolves, e.g. 'nic-node - rx-cores' (see docs/scenarios.md)")
+	fs.StringVar(&k.NUMANode, "numa-node", "", "kernel engine: place the WAN NIC's IRQs, RPS, XPS, the NAPI threads (when threaded) and the patched module's crypto masks on this NUMA node's CPUs; -1 for the WAN NIC's node")
 	fs.StringVar(&k.RPSCPUs, "rps-cpus", "", "kernel engine: RPS mask of the WAN NIC's receive queues, as a CPU list")
 	fs.StringVar(&k.XPSCPUs, "xps-cpus", "", "kernel engine: XPS of the WAN NIC, CPU j of this list on transmit queue j mod n")
 	fs.BoolVar(&k.UDPGROForwarding, "udp-gro-forwarding", false, "kernel engine: turn on rx-udp-gro-forwarding on the WAN NIC")
@@ -74,14 +74,29 @@ func (k KernelFlags) Tuning() (kernel.Tuning, error) {
 	}
 	for _, l := range []struct {
 		flag string
+		knob string
 		s    string
 		dst  *[]int
 	}{
-		{"--napi-cpus", k.NAPICPUs, &t.NAPICPUs}, {"--rps-cpus", k.RPSCPUs, &t.RPSCPUs}, {"--xps-cpus", k.XPSCPUs, &t.XPSCPUs},
-		{"--encrypt-cpus", k.EncryptCPUs, &t.EncryptCPUs}, {"--decrypt-cpus", k.DecryptCPUs, &t.DecryptCPUs},
-		{"--serial-cpus", k.SerialCPUs, &t.SerialCPUs}, {"--irq-cpus", k.IRQCPUs, &t.IRQCPUs},
-		{"--placement-cpus", k.PlacementCPUs, &t.PlacementCPUs},
+		{"--napi-cpus", kernel.KnobNAPICPUs, k.NAPICPUs, &t.NAPICPUs}, {"--rps-cpus", kernel.KnobRPSCPUs, k.RPSCPUs, &t.RPSCPUs},
+		{"--xps-cpus", kernel.KnobXPSCPUs, k.XPSCPUs, &t.XPSCPUs},
+		{"--encrypt-cpus", kernel.KnobEncryptCPUs, k.EncryptCPUs, &t.EncryptCPUs}, {"--decrypt-cpus", kernel.KnobDecryptCPUs, k.DecryptCPUs, &t.DecryptCPUs},
+		{"--serial-cpus", kernel.KnobSerialCPUs, k.SerialCPUs, &t.SerialCPUs}, {"--irq-cpus", kernel.KnobIRQCPUs, k.IRQCPUs, &t.IRQCPUs},
+		{"--placement-cpus", kernel.KnobPlacement, k.PlacementCPUs, &t.PlacementCPUs},
 	} {
+		// A symbolic set ("nic-node - rx-cores") is resolved on this
+		// host when the tuning is applied.
+		v, err := scenarios.ParseCPUList(l.s)
+		if err != nil {
+			return kernel.Tuning{}, fmt.Errorf("%s: %w", l.flag, err)
+		}
+		if v.Symbolic() {
+			if t.Sets == nil {
+				t.Sets = map[string]string{}
+			}
+			t.Sets[l.knob] = string(v)
+			continue
+		}
 		cpus, err := cpuset.Parse(l.s)
 		if err != nil {
 			return kernel.Tuning{}, fmt.Errorf("%s: %w", l.flag, err)
