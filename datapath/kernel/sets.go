@@ -159,14 +159,23 @@ func (h hostFacts) rxCores() (cpuset.Set, error) {
 			queues[i%max(len(rx), 1)] = true
 		}
 	}
+	irqCPUs := tu.IRQCPUs
+	if len(irqCPUs) == 0 && tu.NUMANode != nil && tu.Sets[KnobIRQCPUs] == "" {
+		// numa_node will place the IRQs on its node.
+		_, cpus, err := h.t.numaCPUs(*tu.NUMANode, h.wan, nil)
+		if err != nil {
+			return nil, fmt.Errorf("numa_node places the receive interrupts: %w", err)
+		}
+		irqCPUs = cpus
+	}
 	var out cpuset.Set
 	for _, q := range irqs {
 		if len(queues) > 0 && !queues[q.Queue] {
 			continue
 		}
 		var cpus cpuset.Set
-		if len(tu.IRQCPUs) > 0 {
-			cpus = cpuset.Set{tu.IRQCPUs[q.Queue%len(tu.IRQCPUs)]}
+		if len(irqCPUs) > 0 {
+			cpus = cpuset.Set{irqCPUs[q.Queue%len(irqCPUs)]}
 		} else {
 			cpus, err = h.t.irqCPUs(q.IRQ)
 			if err != nil {

@@ -35,6 +35,11 @@ func TestResolveSets(t *testing.T) {
 			tuning: Tuning{Steering: true, IRQCPUs: []int{1, 2}}, want: "1-2"},
 		{name: "rx-cores from irq_cpus", wan: "eth1", knob: KnobDecryptCPUs, expr: "nic-node - rx-cores",
 			tuning: Tuning{IRQCPUs: []int{3}}, want: "2"},
+		{name: "rx-cores where numa_node puts the IRQs", wan: "eth1", knob: KnobDecryptCPUs, expr: "nic-node - rx-cores",
+			tuning: Tuning{NUMANode: intp(-1)}, want: "3",
+			files: func(f map[string]string) {
+				delete(f, "/sys/kernel/irq/41/actions") // one receive queue, on the node's first CPU
+			}},
 		{name: "rx-cores of a placement", wan: "eth1", knob: KnobDecryptCPUs, expr: "all - rx-cores",
 			tuning: Tuning{Placement: PlacementOverlapAvoidance, PlacementCPUs: []int{3, 2}}, want: "0-1"},
 		{name: "single-node host: nic-node is every CPU", wan: "eth1", knob: KnobRPSCPUs, expr: "nic-node", want: "0-3",
