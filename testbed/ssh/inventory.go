@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wgbench/wgbench/internal/cpuset"
 	"github.com/wgbench/wgbench/internal/strictyaml"
 	"github.com/wgbench/wgbench/scenarios"
 	"github.com/wgbench/wgbench/testbed"
@@ -292,7 +293,8 @@ func (d *invDecoder) host(role string, n *yaml.Node, defaults map[string]*yaml.N
 		if err := v.Decode(&cl); err != nil {
 			d.fail(v, p, "%v", err)
 		} else if set, ok := cl.Literal(); !ok {
-			d.fail(v, p, "%q: an inventory lists the host's cores as a plain list such as 0-3", string(cl))
+			_, err := cpuset.Parse(string(cl)) // an inventory takes plain lists only
+			d.fail(v, p, "%v", err)
 		} else {
 			h.Cores = set
 		}
