@@ -157,3 +157,28 @@ func TestNUMAAlternateNeedsTwoNodes(t *testing.T) {
 		t.Errorf("Apply = %v, want the single node named", err)
 	}
 }
+
+// TestNUMASkipsXPSOfOneQueue checks numa_node on a NIC with one transmit
+// queue, which has no XPS map (e1000e): that part is skipped with the
+// reason and the rest applied.
+func TestNUMASkipsXPSOfOneQueue(t *testing.T) {
+	files := stockFiles()
+	delete(files, "/sys/class/net/eth1/queues/tx-0/xps_cpus")
+	files["/sys/class/net/eth1/queues/tx-0/tx_timeout"] = "0"
+	f := newFixture(t, files)
+	if err := f.tun.Apply([]string{"wg0", "wg1"}, "eth1", Tuning{NUMANode: intp(-1)}); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	rep := f.tun.Report()
+	if len(rep.Skipped) != 3 || !strings.Contains(rep.Skipped[0].Reason, "numa_node: xps_cpus: not supported on this host: the WAN NIC eth1 has one transmit queue") {
+		t.Errorf("skipped = %+v, want XPS then the two crypto masks", rep.Skipped)
+	}
+	if len(rep.Changes) != 4 {
+		t.Errorf("changes = %+v, want RPS ×2, IRQ ×2", rep.Changes)
+	}
+	// An explicit xps_cpus still fails there.
+	f = newFixture(t, files)
+	if err := f.tun.Apply([]string{"wg0"}, "eth1", Tuning{XPSCPUs: []int{1}}); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("Apply xps_cpus = %v, want ErrUnsupported", err)
+	}
+}

@@ -517,15 +517,17 @@ func (t *Tuner) Apply(devs []string, wan string, tu Tuning) (err error) {
 		tu = exp
 	}
 	// label maps a knob that numa_node set to numa_node, under which its
-	// changes and skips are recorded; numa_node's patched parts are
-	// optional, like a placement's.
+	// changes and skips are recorded. A part of numa_node that this host
+	// or its module cannot do (a NIC with one transmit queue has no XPS,
+	// a stock module no crypto masks) is skipped with the reason: the
+	// rest still puts the tunnel's work on the node.
 	label := map[string]string{}
-	optional := func(knob string) bool {
+	optional := func(knob string, err error) bool {
 		if slices.Contains(tu.Optional, knob) {
 			return true
 		}
 		if l := label[knob]; l != "" {
-			return slices.Contains(tu.Optional, l) || slices.Contains(numaPatched, knob)
+			return slices.Contains(tu.Optional, l) || errors.Is(err, ErrNeedsPatchedModule) || errors.Is(err, ErrUnsupported)
 		}
 		return false
 	}
@@ -542,7 +544,7 @@ func (t *Tuner) Apply(devs []string, wan string, tu Tuning) (err error) {
 		if rec != knob {
 			err = fmt.Errorf("%s: %w", rec, err)
 		}
-		if optional(knob) {
+		if optional(knob, err) {
 			t.mu.Lock()
 			t.report.Skipped = append(t.report.Skipped, Skip{Knob: rec, Reason: err.Error()})
 			t.mu.Unlock()
@@ -978,6 +980,9 @@ func (t *Tuner) xps(knob, wan string, cpus []int) error {
 		}
 		p := dir + "/" + name + "/xps_cpus"
 		if err := t.setFile(knob, p, cpuset.Set(per[q]).Mask()); err != nil {
+			if errors.Is(err, fs.ErrNotExist) && len(tx) == 1 {
+				return unsupported("the WAN NIC %s has one transmit queue, which has no XPS map (%s is missing): every CPU transmits on it", wan, p)
+			}
 			if errors.Is(err, fs.ErrNotExist) {
 				return unsupported("the kernel has no XPS (%s is missing: built without CONFIG_XPS)", p)
 			}
