@@ -48,7 +48,8 @@ const (
 	PlacementOverlapAvoidance = "overlap-avoidance"
 	// PlacementNUMAAlternate spreads the tunnels over the NUMA nodes,
 	// tunnel i on node i mod (number of nodes), each with full NUMA
-	// affinity (HPSR 2025 Fig. 8 "NUMA-aware"): its UDP flow steered to
+	// affinity (HPSR 2025 Fig. 8 "NUMA-aware"; nodes counted from the WAN
+	// NIC's): its UDP flow steered to
 	// receive queue i, whose IRQ runs on a core of the node; its NAPI
 	// threads, when threaded, on the node's cores; and, with the patched
 	// module, its crypto pool on the node's cores and its transmission
@@ -501,8 +502,16 @@ func (t *Tuner) Apply(devs []string, wan string, tu Tuning) (err error) {
 		if err := t.checkOnline(tu.PlacementCPUs); err != nil {
 			return fmt.Errorf("%s: %w", KnobPlacement, err)
 		}
+		// The nodes in order, starting with the WAN NIC's when it is
+		// known: numa-alternate puts tunnel 0 on the NIC's node.
 		var nodes [][]int
-		for _, n := range t.nodes() {
+		ids := t.nodes()
+		if nic, _, err := t.numaCPUs(-1, wan, nil); err == nil {
+			if i := slices.Index(ids, nic); i > 0 {
+				ids = append(ids[i:], ids[:i]...)
+			}
+		}
+		for _, n := range ids {
 			c, _ := t.nodeCPUs(n)
 			nodes = append(nodes, cpuset.Set(c).Intersect(online))
 		}
