@@ -27,7 +27,7 @@ func planWggo(req Request) (Deployment, error) {
 		return d, nil
 	}
 	for gw, ps := range paths {
-		cpus := []int(req.GatewayTuning(gw).CPUs)
+		cpus := []int(req.GatewayTuning(gw).CPUs.Set())
 		if len(cpus) == 0 {
 			cpus = req.CPUs
 		}

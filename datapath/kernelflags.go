@@ -36,6 +36,9 @@ func (k *KernelFlags) Register(fs *pflag.FlagSet) {
 	k.bools, k.values = map[string]*bool{}, map[string]*string{}
 	for _, kn := range kernelKnobs() {
 		help := "kernel engine: " + kn.Help + " (" + kn.Name + ")"
+		if kn.Type == knobs.CPUList {
+			help += "; a CPU list, or a set this host resolves such as 'nic-node - rx-cores' (docs/scenarios.md)"
+		}
 		if kn.Type == knobs.Bool {
 			k.bools[kn.Name] = fs.Bool(kn.Flag, false, help)
 		} else {
@@ -86,6 +89,19 @@ func (k KernelFlags) Tuning() (kernel.Tuning, error) {
 			}
 		case knobs.CPUList:
 			if s := k.value(kn.Name); s != "" {
+				v, perr := scenarios.ParseCPUList(s)
+				if perr != nil {
+					return kernel.Tuning{}, fmt.Errorf("--%s: %w", kn.Flag, perr)
+				}
+				if v.Symbolic() {
+					// A CPU set ("nic-node - rx-cores") is resolved on this
+					// host when the tuning is applied.
+					if t.Sets == nil {
+						t.Sets = map[string]string{}
+					}
+					t.Sets[kernelSetKey(kn.Name)] = string(v)
+					continue
+				}
 				cpus, perr := cpuset.Parse(s)
 				if perr != nil {
 					return kernel.Tuning{}, fmt.Errorf("--%s: %w", kn.Flag, perr)
@@ -113,6 +129,15 @@ func (k KernelFlags) Tuning() (kernel.Tuning, error) {
 		return kernel.Tuning{}, err
 	}
 	return t, nil
+}
+
+// kernelSetKey is the key of knob name's CPU set in kernel.Tuning.Sets:
+// the placement's cores are kept under placement.
+func kernelSetKey(name string) string {
+	if name == "cpus" {
+		return kernel.KnobPlacement
+	}
+	return name
 }
 
 // value is the string flag of knob name, "" when unset.

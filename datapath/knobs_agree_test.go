@@ -98,31 +98,31 @@ func rawTuning(t *testing.T, combo []knobs.Knob, optional bool) scenarios.Tuning
 		case "threaded_napi":
 			tu.ThreadedNAPI = true
 		case "napi_cpus":
-			tu.NAPICPUs = scenarios.CPUList{0, 1}
+			tu.NAPICPUs = scenarios.CPUList("0-1")
 		case "numa_node":
 			tu.NUMANode = &node
 		case "rps_cpus":
-			tu.RPSCPUs = scenarios.CPUList{0, 1}
+			tu.RPSCPUs = scenarios.CPUList("0-1")
 		case "xps_cpus":
-			tu.XPSCPUs = scenarios.CPUList{0, 1}
+			tu.XPSCPUs = scenarios.CPUList("0-1")
 		case "udp_gro_forwarding":
 			tu.UDPGROForwarding = true
 		case "steering":
 			tu.Steering = true
 		case "irq_cpus":
-			tu.IRQCPUs = scenarios.CPUList{0, 1}
+			tu.IRQCPUs = scenarios.CPUList("0-1")
 		case "inline_kernel":
 			tu.InlineKernel = true
 		case "encrypt_cpus":
-			tu.EncryptCPUs = scenarios.CPUList{0, 1}
+			tu.EncryptCPUs = scenarios.CPUList("0-1")
 		case "decrypt_cpus":
-			tu.DecryptCPUs = scenarios.CPUList{0, 1}
+			tu.DecryptCPUs = scenarios.CPUList("0-1")
 		case "serial_cpus":
-			tu.SerialCPUs = scenarios.CPUList{0, 1}
+			tu.SerialCPUs = scenarios.CPUList("0-1")
 		case "placement":
 			tu.Placement = knobs.Placements[0]
 		case "cpus":
-			tu.CPUs = scenarios.CPUList{0, 1}
+			tu.CPUs = scenarios.CPUList("0-1")
 		default:
 			t.Fatalf("knob %s: add it to rawTuning", k.Name)
 		}

@@ -136,7 +136,7 @@ func TestPlanProcesses(t *testing.T) {
 		{engine: "wggo", perGW: 1},
 		{engine: "wggo", tuning: scenarios.Tuning{Pin: true}, cpus: []int{7}, perGW: 2, wantArgs: []string{"--cpus", "7"}},
 		{engine: "kernel", tuning: scenarios.Tuning{ThreadedNAPI: true}, perGW: 1, journal: true, wantArgs: []string{"--threaded-napi", "--journal"}},
-		{engine: "inline", tuning: scenarios.Tuning{CPUs: scenarios.CPUList{1, 2}}, perGW: 1, wantArgs: []string{"--cpus", "1-2"}},
+		{engine: "inline", tuning: scenarios.Tuning{CPUs: scenarios.CPUList("1-2")}, perGW: 1, wantArgs: []string{"--cpus", "1-2"}},
 	} {
 		t.Run(tc.engine, func(t *testing.T) {
 			req := planRequest(t, tc.engine, 2)

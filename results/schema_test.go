@@ -67,7 +67,7 @@ func fullRun() *Run {
 			Series: []scenarios.Series{{
 				Name: "kernel, threaded", Datapath: scenarios.Kernel,
 				Tuning: scenarios.Tuning{
-					ThreadedNAPI: true, NAPICPUs: scenarios.CPUList{0, 1}, NUMANode: &node,
+					ThreadedNAPI: true, NAPICPUs: scenarios.CPUList("0-1"), NUMANode: &node,
 					Optional: []string{"napi_cpus"},
 				},
 			}},

@@ -79,7 +79,8 @@ func (d *deployment) dead() string {
 }
 
 // knobs lists the host settings the datapath changed, and notes the
-// optional knobs it skipped.
+// optional knobs it skipped, what each symbolic CPU set resolved to and
+// what numa_node placed.
 func (d *deployment) knobs() (changes []results.KnobChange, notes []string) {
 	for _, p := range d.procs {
 		if p.tuning == nil {
@@ -87,6 +88,14 @@ func (d *deployment) knobs() (changes []results.KnobChange, notes []string) {
 		}
 		for _, c := range p.tuning.Changes {
 			changes = append(changes, results.KnobChange{Host: p.host.Role(), Knob: c.Knob, Path: c.Path, Before: c.Before, After: c.After})
+		}
+		for _, s := range p.tuning.Sets {
+			if s.Error == "" {
+				notes = append(notes, fmt.Sprintf("%s: %s %q resolved to CPUs %s", p.host.Role(), s.Knob, s.Expr, s.CPUs))
+			}
+		}
+		if n := p.tuning.NUMA; n != nil {
+			notes = append(notes, fmt.Sprintf("%s: %s placed %s on CPUs %s", p.host.Role(), n.Name, strings.Join(n.Knobs, ", "), n.CPUs))
 		}
 		for _, sk := range p.tuning.Skipped {
 			notes = append(notes, fmt.Sprintf("%s: optional knob %s skipped: %s", p.host.Role(), sk.Knob, sk.Reason))

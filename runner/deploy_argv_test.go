@@ -159,7 +159,7 @@ func TestDeployArgv(t *testing.T) {
 			ports: []int{51820, 51821, 51822, 51823},
 		},
 		{
-			name: "wggo pinned on its own cpus", series: scenarios.Series{Datapath: scenarios.WireGuardGo, Tuning: scenarios.Tuning{Pin: true, CPUs: scenarios.CPUList{4, 1}}},
+			name: "wggo pinned on its own cpus", series: scenarios.Series{Datapath: scenarios.WireGuardGo, Tuning: scenarios.Tuning{Pin: true, CPUs: scenarios.CPUList("4,1")}},
 			tunnels: 3, gwCPUs: []int{0, 1, 2, 3},
 			want: map[string][]string{
 				"gw1": {
@@ -187,10 +187,10 @@ func TestDeployArgv(t *testing.T) {
 		{
 			name: "kernel tuned", tunnels: 2, gwCPUs: []int{0, 1},
 			series: scenarios.Series{Datapath: scenarios.Kernel, Tuning: scenarios.Tuning{
-				ThreadedNAPI: true, NAPICPUs: scenarios.CPUList{2, 3}, NUMANode: &numa, Steering: true, IRQCPUs: scenarios.CPUList{0},
-				RPSCPUs: scenarios.CPUList{1}, XPSCPUs: scenarios.CPUList{1, 2}, UDPGROForwarding: true, InlineKernel: true,
-				EncryptCPUs: scenarios.CPUList{0, 1}, DecryptCPUs: scenarios.CPUList{2}, SerialCPUs: scenarios.CPUList{3},
-				Placement: "split", CPUs: scenarios.CPUList{0, 1, 2, 3}, Optional: []string{"numa_node", "steering"},
+				ThreadedNAPI: true, NAPICPUs: scenarios.CPUList("2-3"), NUMANode: &numa, Steering: true, IRQCPUs: scenarios.CPUList("0"),
+				RPSCPUs: scenarios.CPUList("1"), XPSCPUs: scenarios.CPUList("1-2"), UDPGROForwarding: true, InlineKernel: true,
+				EncryptCPUs: scenarios.CPUList("0-1"), DecryptCPUs: scenarios.CPUList("2"), SerialCPUs: scenarios.CPUList("3"),
+				Placement: "split", CPUs: scenarios.CPUList("0-3"), Optional: []string{"numa_node", "steering"},
 			}},
 			want: map[string][]string{
 				"gw1": {up + "kernel --config " + cfg("gw1", 0) + " --config " + cfg("gw1", 1) +
@@ -208,7 +208,7 @@ func TestDeployArgv(t *testing.T) {
 		{
 			name: "kernel tuned on gw2 alone", tunnels: 1,
 			series: scenarios.Series{Datapath: scenarios.Kernel, Tuning: scenarios.Tuning{
-				UDPGROForwarding: true, GW2: &scenarios.Tuning{DecryptCPUs: scenarios.CPUList{2, 3}, Optional: []string{"decrypt_cpus"}},
+				UDPGROForwarding: true, GW2: &scenarios.Tuning{DecryptCPUs: scenarios.CPUList("2-3"), Optional: []string{"decrypt_cpus"}},
 			}},
 			want: map[string][]string{
 				"gw1": {up + "kernel --config " + cfg("gw1", 0) + " --udp-gro-forwarding --journal /tmp/fake/gw1/datapath-kernel.journal [stage datapath-kernel]"},
@@ -228,7 +228,7 @@ func TestDeployArgv(t *testing.T) {
 			undo:  []string{"wgbench agent undo --journal /tmp/fake/%s/datapath-kernel.journal --if-exists"},
 		},
 		{
-			name: "inline on its cpus", series: scenarios.Series{Datapath: scenarios.Inline, Tuning: scenarios.Tuning{CPUs: scenarios.CPUList{0, 1, 3}}},
+			name: "inline on its cpus", series: scenarios.Series{Datapath: scenarios.Inline, Tuning: scenarios.Tuning{CPUs: scenarios.CPUList("0-1,3")}},
 			tunnels: 2, gwCPUs: []int{0, 1, 2, 3},
 			want: map[string][]string{
 				"gw1": {up + "inline --config " + cfg("gw1", 0) + " --config " + cfg("gw1", 1) + " --cpus 0-1,3 [stage datapath-inline]"},

@@ -106,7 +106,7 @@ func TestUsableCPUs(t *testing.T) {
 // gateway runs, and nothing for an untuned series.
 func TestSeriesStatusTuning(t *testing.T) {
 	s := scenarios.Series{Name: "gw2-decrypt", Datapath: scenarios.Kernel, Tuning: scenarios.Tuning{
-		ThreadedNAPI: true, GW2: &scenarios.Tuning{DecryptCPUs: scenarios.CPUList{2}}}}
+		ThreadedNAPI: true, GW2: &scenarios.Tuning{DecryptCPUs: scenarios.CPUList("2")}}}
 	data, err := json.Marshal(seriesStatus(s))
 	if err != nil {
 		t.Fatal(err)

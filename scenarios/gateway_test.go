@@ -29,8 +29,8 @@ series:
 	}
 	tu := s.Series[0].Tuning
 	want := map[int]Tuning{
-		1: {ThreadedNAPI: true, NAPICPUs: CPUList{0, 1}, Steering: true, Optional: []string{"napi_cpus"}},
-		2: {ThreadedNAPI: true, NAPICPUs: CPUList{2, 3}, DecryptCPUs: CPUList{4}, Optional: []string{"napi_cpus", "decrypt_cpus"}},
+		1: {ThreadedNAPI: true, NAPICPUs: CPUList("0-1"), Steering: true, Optional: []string{"napi_cpus"}},
+		2: {ThreadedNAPI: true, NAPICPUs: CPUList("2-3"), DecryptCPUs: CPUList("4"), Optional: []string{"napi_cpus", "decrypt_cpus"}},
 	}
 	for n, w := range want {
 		if diff := cmp.Diff(w, tu.Gateway(n)); diff != "" {
@@ -40,7 +40,7 @@ series:
 	if got := tu.Set(); !cmp.Equal(got, []string{"threaded_napi", "napi_cpus"}) {
 		t.Errorf("Set() = %q, want the shared knobs alone", got)
 	}
-	plain := Tuning{RPSCPUs: CPUList{1}}
+	plain := Tuning{RPSCPUs: CPUList("1")}
 	if diff := cmp.Diff(plain, plain.Gateway(2)); diff != "" {
 		t.Errorf("Gateway of a tuning without blocks (-want +got):\n%s", diff)
 	}

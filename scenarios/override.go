@@ -176,9 +176,10 @@ func (d *decoder) mappingChild(m *yaml.Node, key string, fresh *yaml.Node, repla
 }
 
 // overrideValue parses the value of an override: a YAML flow value (a
-// scalar or [a, b]) or, for string keys, the text as written.
+// scalar or [a, b]) or, for string keys, the text as written. A CPU
+// list is text ("0-3", "nic-node - rx-cores") unless it is a sequence.
 func overrideValue(value string, t reflect.Type) (n *yaml.Node, err error) {
-	if t.Kind() == reflect.String {
+	if t.Kind() == reflect.String && !(t == reflect.TypeFor[CPUList]() && strings.HasPrefix(strings.TrimSpace(value), "[")) {
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: value}, nil
 	}
 	defer func() {

@@ -40,7 +40,7 @@ func TestParseErrors(t *testing.T) {
 			name: "unknown placement",
 			yaml: "name: t\nseries:\n  - datapath: kernel\n    tuning: {placement: emulated_inline, cpus: 0-1}\n",
 			pos:  "4:25", path: "series[0].tuning.placement",
-			msg: `"emulated_inline" is not a placement; allowed: emulated-inline, overlap-avoidance (did you mean emulated-inline?)`,
+			msg: `"emulated_inline" is not a placement; allowed: emulated-inline, overlap-avoidance, numa-alternate (did you mean emulated-inline?)`,
 		},
 		{
 			name: "placement without cores",
@@ -571,12 +571,12 @@ func TestAnchors(t *testing.T) {
 		t.Fatal(err)
 	}
 	zero := 0
-	pinned := Tuning{Pin: true, CPUs: CPUList{0, 1}}
+	pinned := Tuning{Pin: true, CPUs: CPUList("0-1")}
 	want := []Series{
 		{Name: "wggo-pinned", Datapath: WireGuardGo, Tuning: pinned},
 		{Name: "inline", Datapath: Inline, Tuning: pinned},
 		{Name: "inline-numa", Datapath: Inline, Tuning: Tuning{
-			Pin: true, CPUs: CPUList{0, 1}, NUMANode: &zero, Optional: []string{"numa_node"},
+			Pin: true, CPUs: CPUList("0-1"), NUMANode: &zero, Optional: []string{"numa_node"},
 		}},
 	}
 	if diff := cmp.Diff(want, s.Series); diff != "" {
@@ -627,10 +627,10 @@ series:
 		Sweep:       Sweep{Tunnels: []int{1, 2, 4, 8, 16, 32}, Flows: []int{2}},
 		Repetitions: 5,
 		Series: []Series{
-			{Name: "inline", Datapath: Inline, Tuning: Tuning{CPUs: CPUList{0}}},
-			{Name: "wggo2", Datapath: WireGuardGo, Tuning: Tuning{CPUs: CPUList{0}, Pin: true}},
+			{Name: "inline", Datapath: Inline, Tuning: Tuning{CPUs: CPUList("0")}},
+			{Name: "wggo2", Datapath: WireGuardGo, Tuning: Tuning{CPUs: CPUList("0"), Pin: true}},
 			{Name: "kernel", Datapath: Kernel, Tuning: Tuning{
-				ThreadedNAPI: true, NAPICPUs: CPUList{0, 1, 2, 3}, RPSCPUs: CPUList{5, 6},
+				ThreadedNAPI: true, NAPICPUs: CPUList("0-3"), RPSCPUs: CPUList("5-6"),
 			}},
 		},
 		Probes: Probes{
@@ -686,9 +686,9 @@ func TestTuningSet(t *testing.T) {
 	}{
 		{Tuning{}, nil},
 		{Tuning{Optional: []string{"pin"}}, nil},
-		{Tuning{CPUs: CPUList{}}, nil},
-		{Tuning{ThreadedNAPI: true, NAPICPUs: CPUList{1}, NUMANode: &node}, []string{"threaded_napi", "napi_cpus", "numa_node"}},
-		{Tuning{Pin: true, CPUs: CPUList{0}}, []string{"cpus", "pin"}},
+		{Tuning{CPUs: CPUList("")}, nil},
+		{Tuning{ThreadedNAPI: true, NAPICPUs: CPUList("1"), NUMANode: &node}, []string{"threaded_napi", "napi_cpus", "numa_node"}},
+		{Tuning{Pin: true, CPUs: CPUList("0")}, []string{"cpus", "pin"}},
 	}
 	for _, tt := range tests {
 		if diff := cmp.Diff(tt.want, tt.tuning.Set()); diff != "" {

@@ -137,7 +137,9 @@ type Tuning struct {
 	// round-robin from the list (kernel only, needs ThreadedNAPI).
 	NAPICPUs CPUList `yaml:"napi_cpus,omitempty" json:"napi_cpus,omitempty"`
 	// NUMANode places the work on the CPUs of this NUMA node, -1 for the
-	// NIC's node (kernel and inline).
+	// NIC's node (kernel and inline). On the kernel datapath: the WAN
+	// NIC's receive IRQs, RPS and XPS, the NAPI threads when threaded and,
+	// with the patched module, the crypto masks.
 	NUMANode *int `yaml:"numa_node,omitempty" json:"numa_node,omitempty"`
 	// Steering installs ntuple rules so each tunnel's UDP flow is received
 	// on its own core (kernel only).
@@ -196,10 +198,18 @@ const (
 	// patched module, the crypto workers run on the other cores (HPSR
 	// 2025 "preventing overlaps").
 	PlacementOverlapAvoidance = "overlap-avoidance"
+
+	// PlacementNUMAAlternate spreads the tunnels over the NUMA nodes,
+	// tunnel i on node i mod (number of nodes), each with its receive
+	// IRQ, NAPI threads (when threaded) and, with the patched module, its
+	// crypto pool and transmission on that node (HPSR 2025 Fig. 8
+	// "NUMA-aware"). Its cpus, when given, limit the nodes' cores; it
+	// takes threaded_napi.
+	PlacementNUMAAlternate = "numa-alternate"
 )
 
 // Placements lists the placement presets.
-var Placements = []string{PlacementEmulatedInline, PlacementOverlapAvoidance}
+var Placements = []string{PlacementEmulatedInline, PlacementOverlapAvoidance, PlacementNUMAAlternate}
 
 // Probes configures the samplers and the black-hole detector.
 type Probes struct {
@@ -226,13 +236,47 @@ func (d Duration) Std() time.Duration { return time.Duration(d) }
 // a plain integer.
 type Bitrate uint64
 
-// CPUList is a cpuset.Set as a scenario writes it: in YAML a sequence
-// [0, 2, 3], a single number or a list string "0-3,8" (order kept, each
-// CPU once, in 0..cpuset.MaxCPU); in JSON an array of numbers.
-type CPUList cpuset.Set
+// CPUList is a set of CPUs as a scenario writes it: a plain list (in
+// YAML a sequence [0, 2, 3], a single number or a list string "0-3,8";
+// order kept, each CPU once, in 0..cpuset.MaxCPU) or a symbolic
+// expression such as "nic-node - rx-cores" that each gateway resolves
+// from its own facts (see cpuset.Expr; only the kernel datapath resolves
+// them). It holds the text: a plain list in list form ("0-3,8"), an
+// expression as written. In JSON it is that string; an array of numbers
+// is read too.
+type CPUList string
 
-// Set returns l as a cpuset.Set.
-func (l CPUList) Set() cpuset.Set { return cpuset.Set(l) }
+// Set returns the plain list l holds, or nil when l is empty or
+// symbolic (see Literal).
+func (l CPUList) Set() cpuset.Set {
+	s, _ := l.Literal()
+	return s
+}
+
+// Literal returns the plain list l holds and true, or nil and false when
+// l is a symbolic expression that only a host can resolve.
+func (l CPUList) Literal() (cpuset.Set, bool) {
+	s, err := cpuset.Parse(string(l))
+	if err != nil {
+		return nil, false
+	}
+	return s, true
+}
+
+// Symbolic reports whether l names sets a host resolves.
+func (l CPUList) Symbolic() bool { return l != "" && cpuset.IsSymbolic(string(l)) }
+
+// Resolve returns the CPUs of l, looking its names up with look (nil for
+// a plain list).
+func (l CPUList) Resolve(look cpuset.Lookup) (cpuset.Set, error) {
+	if l == "" {
+		return nil, nil
+	}
+	return cpuset.Expr(l).Resolve(look)
+}
+
+// CPUs returns l for a plain list, written in list form.
+func CPUs(s cpuset.Set) CPUList { return CPUList(s.String()) }
 
 // Point is one measured configuration of a series: a tunnel count and a
 // number of flows per tunnel.

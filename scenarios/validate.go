@@ -282,6 +282,9 @@ func (d *decoder) validateKnobs(path string, dp Datapath, t *Tuning) {
 	if dp == Kernel && t.Placement != "" && !slices.Contains(Placements, t.Placement) {
 		d.fail(path+".placement", "%q is not a placement; allowed: %s%s", t.Placement, strings.Join(Placements, ", "), strictyaml.DidYouMean(t.Placement, Placements))
 	}
+	if dp != Kernel && t.CPUs.Symbolic() {
+		d.fail(path+".cpus", "%q: the %s datapath takes a plain CPU list such as 0-3; only the kernel datapath resolves CPU sets", string(t.CPUs), dp)
+	}
 }
 
 // validateOptional checks the optional list at path against the knobs

@@ -156,17 +156,40 @@ func (b *Bitrate) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes b as String does ("1G"), which reads back the same.
 func (b Bitrate) MarshalYAML() (any, error) { return b.String(), nil }
 
-// String formats l in list form as cpuset.Set does: [0 1 2 3 8] is
-// "0-3,8".
-func (l CPUList) String() string { return cpuset.Set(l).String() }
+// String returns l's text: a plain list in list form ("0-3,8"), an
+// expression as written.
+func (l CPUList) String() string { return string(l) }
 
-// UnmarshalYAML reads a sequence of CPU numbers, a single number, or a
-// kernel-style string such as "0-3,8".
+// ParseCPUList reads a CPU set as a scenario or a flag writes it: a plain
+// list ("0-3,8", kept in list form) or a symbolic expression, whose
+// syntax is checked (see cpuset.Expr). Blank text is the empty list.
+func ParseCPUList(s string) (CPUList, error) {
+	if strings.TrimSpace(s) == "" {
+		return "", nil
+	}
+	if l, err := cpuset.Parse(s); err == nil {
+		return CPUList(l.String()), nil
+	}
+	if err := cpuset.Check(s); err != nil {
+		// Text without a name or an operator is meant as a list: say
+		// what is wrong with it as a list.
+		if t := strings.ToLower(s); !strings.ContainsAny(t, "abcdefghijklmnopqrstuvwxyz+&()[") {
+			_, lerr := cpuset.Parse(s)
+			return "", lerr
+		}
+		return "", err
+	}
+	return CPUList(strings.TrimSpace(s)), nil
+}
+
+// UnmarshalYAML reads a sequence of CPU numbers, a single number, a
+// kernel-style string such as "0-3,8" or a symbolic expression such as
+// "nic-node - rx-cores".
 func (l *CPUList) UnmarshalYAML(n *yaml.Node) error {
 	n = strictyaml.Resolve(n)
 	switch {
 	case n.Kind == yaml.SequenceNode:
-		var out CPUList
+		var out cpuset.Set
 		seen := map[int]bool{}
 		for i, e := range n.Content {
 			e = strictyaml.Resolve(e)
@@ -184,26 +207,64 @@ func (l *CPUList) UnmarshalYAML(n *yaml.Node) error {
 			seen[c] = true
 			out = append(out, c)
 		}
-		*l = out
+		*l = CPUList(out.String())
 		return nil
 	case isScalar(n):
-		v, err := cpuset.Parse(n.Value)
+		v, err := ParseCPUList(n.Value)
 		if err != nil {
 			return err
 		}
-		*l = CPUList(v)
+		*l = v
 		return nil
 	}
-	return fmt.Errorf("expected a CPU list such as [0, 1, 2] or \"0-3,8\", got %s", strictyaml.Describe(n))
+	return fmt.Errorf("expected a CPU list such as [0, 1, 2], \"0-3,8\" or \"nic-node - rx-cores\", got %s", strictyaml.Describe(n))
 }
 
-// MarshalYAML writes l as a flow sequence: [0, 1, 2].
+// MarshalYAML writes a plain list as a flow sequence, [0, 1, 2], and an
+// expression as a string.
 func (l CPUList) MarshalYAML() (any, error) {
+	s, ok := l.Literal()
+	if !ok {
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: string(l), Style: yaml.DoubleQuotedStyle}, nil
+	}
 	n := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle, Tag: "!!seq"}
-	for _, c := range l {
+	for _, c := range s {
 		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(c)})
 	}
 	return n, nil
+}
+
+// MarshalJSON writes a plain list as an array of CPU numbers, as run
+// records always have, and an expression as its text.
+func (l CPUList) MarshalJSON() ([]byte, error) {
+	if s, ok := l.Literal(); ok {
+		return json.Marshal([]int(s))
+	}
+	return json.Marshal(string(l))
+}
+
+// UnmarshalJSON reads a string (a list or an expression) or, as older
+// run records wrote it, an array of CPU numbers.
+func (l *CPUList) UnmarshalJSON(b []byte) error {
+	var str string
+	if err := json.Unmarshal(b, &str); err == nil {
+		v, err := ParseCPUList(str)
+		if err != nil {
+			return err
+		}
+		*l = v
+		return nil
+	}
+	var a []int
+	if err := json.Unmarshal(b, &a); err != nil {
+		return fmt.Errorf("CPU list: want an array of CPU numbers or a string such as \"0-3,8\" or \"nic-node - rx-cores\", got %s", b)
+	}
+	s, err := cpuset.Parse(cpuset.Set(a).String())
+	if err != nil {
+		return fmt.Errorf("CPU list %v: %w", a, err)
+	}
+	*l = CPUList(s.String())
+	return nil
 }
 
 // isScalar reports whether n is a scalar other than null.

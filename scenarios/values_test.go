@@ -112,20 +112,24 @@ func TestCPUList(t *testing.T) {
 		str     string
 		wantErr string
 	}{
-		{in: "", want: nil, str: ""},
-		{in: "3", want: CPUList{3}, str: "3"},
-		{in: "0-3,8", want: CPUList{0, 1, 2, 3, 8}, str: "0-3,8"},
-		{in: "0,1,2", want: CPUList{0, 1, 2}, str: "0-2"},
-		{in: "8,0-1", want: CPUList{8, 0, 1}, str: "8,0-1"},
-		{in: " 1 - 2 , 5 ", want: CPUList{1, 2, 5}, str: "1-2,5"},
-		{in: "4095", want: CPUList{4095}, str: "4095"},
+		{in: "", want: "", str: ""},
+		{in: "nic-node - rx-cores", want: CPUList("nic-node - rx-cores"), str: "nic-node - rx-cores"},
+		{in: " all - (nic-node - rx-cores)[0] ", want: CPUList("all - (nic-node - rx-cores)[0]"), str: "all - (nic-node - rx-cores)[0]"},
+		{in: "nic-node-rx-cores", wantErr: `unknown set "nic-node-rx-cores"`},
+		{in: "all -3", wantErr: "at column 5"},
+		{in: "3", want: CPUList("3"), str: "3"},
+		{in: "0-3,8", want: CPUList("0-3,8"), str: "0-3,8"},
+		{in: "0,1,2", want: CPUList("0-2"), str: "0-2"},
+		{in: "8,0-1", want: CPUList("8,0-1"), str: "8,0-1"},
+		{in: " 1 - 2 , 5 ", want: CPUList("1-2,5"), str: "1-2,5"},
+		{in: "4095", want: CPUList("4095"), str: "4095"},
 		{in: "3-1", wantErr: "range 3-1 runs backwards"},
 		{in: "1,1", wantErr: "CPU 1 is listed twice"},
 		{in: "0-3,2", wantErr: "CPU 2 is listed twice"},
 		{in: "4096", wantErr: "CPU 4096 is out of range 0..4095"},
 		{in: "0-100000", wantErr: "out of range"},
 		{in: "-1", wantErr: "cannot be negative"},
-		{in: "a", wantErr: `"a" is not a CPU number`},
+		{in: "a", wantErr: `unknown set "a"`},
 		{in: "1,,2", wantErr: "empty entry"},
 	}
 	for _, tt := range tests {
@@ -139,11 +143,11 @@ func TestCPUList(t *testing.T) {
 			continue
 		}
 		if err != nil || !cmp.Equal(got, tt.want) {
-			t.Errorf("CPUList from %q = %v, %v; want %v", tt.in, []int(got), err, []int(tt.want))
+			t.Errorf("CPUList from %q = %q, %v; want %q", tt.in, got, err, tt.want)
 			continue
 		}
 		if got.String() != tt.str {
-			t.Errorf("CPUList(%v).String() = %q, want %q", []int(got), got.String(), tt.str)
+			t.Errorf("CPUList(%q).String() = %q, want %q", got, got.String(), tt.str)
 		}
 		var back CPUList
 		if err := back.UnmarshalYAML(&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: got.String()}); err != nil || !cmp.Equal(back, got) {
@@ -161,15 +165,16 @@ func TestValuesYAML(t *testing.T) {
 		C CPUList  `yaml:"c"`
 		S CPUList  `yaml:"s"`
 		N CPUList  `yaml:"one"`
+		X CPUList  `yaml:"x"`
 	}
 	var got doc
-	in := "d: 1m30s\nb: 2.5G\nc: [0, 2, 3]\ns: \"0-3,8\"\none: 7\n"
+	in := "d: 1m30s\nb: 2.5G\nc: [0, 2, 3]\ns: \"0-3,8\"\none: 7\nx: nic-node - rx-cores\n"
 	if err := yaml.Unmarshal([]byte(in), &got); err != nil {
 		t.Fatal(err)
 	}
 	want := doc{
 		D: Duration(90 * time.Second), B: 2_500_000_000,
-		C: CPUList{0, 2, 3}, S: CPUList{0, 1, 2, 3, 8}, N: CPUList{7},
+		C: CPUList("0,2-3"), S: CPUList("0-3,8"), N: CPUList("7"), X: CPUList("nic-node - rx-cores"),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("unmarshal (-want +got):\n%s", diff)
@@ -178,7 +183,7 @@ func TestValuesYAML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantOut := "d: 1m30s\nb: 2500M\nc: [0, 2, 3]\ns: [0, 1, 2, 3, 8]\none: [7]\n"
+	wantOut := "d: 1m30s\nb: 2500M\nc: [0, 2, 3]\ns: [0, 1, 2, 3, 8]\none: [7]\nx: \"nic-node - rx-cores\"\n"
 	if string(out) != wantOut {
 		t.Errorf("marshal = %q, want %q", out, wantOut)
 	}
@@ -198,13 +203,14 @@ func TestValuesJSON(t *testing.T) {
 		D Duration `json:"d"`
 		B Bitrate  `json:"b"`
 		C CPUList  `json:"c"`
+		X CPUList  `json:"x"`
 	}
-	in := doc{D: Duration(250 * time.Millisecond), B: 1_000_000_000, C: CPUList{0, 1, 2, 8}}
+	in := doc{D: Duration(250 * time.Millisecond), B: 1_000_000_000, C: CPUList("0-2,8"), X: CPUList("all - rx-cores")}
 	out, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"d":"250ms","b":1000000000,"c":[0,1,2,8]}`; string(out) != want {
+	if want := `{"d":"250ms","b":1000000000,"c":[0,1,2,8],"x":"all - rx-cores"}`; string(out) != want {
 		t.Errorf("json = %s, want %s", out, want)
 	}
 	var back doc

@@ -287,7 +287,7 @@ func ruleDecryptOffRxCore(in *input, r *report) {
 			continue
 		}
 		crypt := g.stagePct("wg-crypt")
-		if crypt < 5 || len(g.series.Tuning.DecryptCPUs) > 0 && !slices.ContainsFunc(g.cores, func(c int) bool { return slices.Contains(g.series.Tuning.DecryptCPUs, c) }) {
+		if crypt < 5 || len(g.series.Tuning.DecryptCPUs) > 0 && !slices.ContainsFunc(g.cores, func(c int) bool { return slices.Contains(g.series.Tuning.DecryptCPUs.Set(), c) }) {
 			continue
 		}
 		done[g.host] = true
@@ -300,7 +300,7 @@ func ruleDecryptOffRxCore(in *input, r *report) {
 			Advice:   fmt.Sprintf("restrict decryption to CPUs %s, leaving core %s to reception (patched module's decrypt_cpumask; the vanilla module decrypts on every CPU)", cpus(keep), intList(g.cores)),
 			Evidence: []Evidence{measuredEv(g.host, g.where(), "%s", g.text())},
 			Effect:   effect, Source: source,
-			Verify: &Verify{Tuning: scenarios.Tuning{DecryptCPUs: scenarios.CPUList(keep)}, On: []scenarios.Datapath{scenarios.Kernel},
+			Verify: &Verify{Tuning: scenarios.Tuning{DecryptCPUs: scenarios.CPUs(keep)}, On: []scenarios.Datapath{scenarios.Kernel},
 				Note: "needs the patched WireGuard module (decrypt_cpumask); skipped by the runner otherwise"},
 		}
 		if g.kind == findSingleCore {
@@ -346,7 +346,7 @@ func ruleDecryptOffRxCore(in *input, r *report) {
 			Advice:   fmt.Sprintf("restrict decryption to CPUs %s", cpus(keep)),
 			Evidence: []Evidence{factEv(role, sysPath("sys/class/net/%s/decrypt_cpumask", bad[0]), "decrypt_cpumask = %s (CPUs %s); %s IRQs run on CPUs %s", d.WireGuard.DecryptCPUs.Mask(), cpus(d.WireGuard.DecryptCPUs), nic.Name, cpus(rx))},
 			Effect:   effect, Source: source,
-			Verify: &Verify{Tuning: scenarios.Tuning{DecryptCPUs: scenarios.CPUList(keep)}, On: []scenarios.Datapath{scenarios.Kernel}},
+			Verify: &Verify{Tuning: scenarios.Tuning{DecryptCPUs: scenarios.CPUs(keep)}, On: []scenarios.Datapath{scenarios.Kernel}},
 		}
 		s.Apply, s.Undo = decryptCommands(h, keep)
 		r.warn(s)

@@ -173,7 +173,7 @@ func rejects(s scenarios.Series) string {
 			return fmt.Sprintf("%s does not apply to the %s datapath", k, s.Datapath)
 		}
 	}
-	if s.Tuning.NAPICPUs != nil && !s.Tuning.ThreadedNAPI {
+	if s.Tuning.NAPICPUs != "" && !s.Tuning.ThreadedNAPI {
 		return "napi_cpus needs threaded_napi"
 	}
 	return ""

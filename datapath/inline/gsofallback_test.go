@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.zx2c4.com/wireguard/conn"
 	"sync/atomic"
+
+	"golang.zx2c4.com/wireguard/conn"
 
 	"github.com/wgbench/wgbench/datapath/internal/nstest"
 	"github.com/wgbench/wgbench/datapath/kernel"

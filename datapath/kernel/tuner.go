@@ -47,10 +47,20 @@ const (
 	// NAPI threads and, with the patched module, the crypto workers run
 	// on the other online cores.
 	PlacementOverlapAvoidance = "overlap-avoidance"
+	// PlacementNUMAAlternate spreads the tunnels over the NUMA nodes,
+	// tunnel i on node i mod (number of nodes), each with full NUMA
+	// affinity (HPSR 2025 Fig. 8 "NUMA-aware"; nodes counted from the WAN
+	// NIC's): its UDP flow steered to
+	// receive queue i, whose IRQ runs on a core of the node; its NAPI
+	// threads, when threaded, on the node's cores; and, with the patched
+	// module, its crypto pool on the node's cores and its transmission
+	// (serial work) on another core of the node. Its cores, when given,
+	// limit those of the nodes. It works with softirq and threaded NAPI.
+	PlacementNUMAAlternate = "numa-alternate"
 )
 
 // Placements lists the placement presets.
-var Placements = []string{PlacementEmulatedInline, PlacementOverlapAvoidance}
+var Placements = []string{PlacementEmulatedInline, PlacementOverlapAvoidance, PlacementNUMAAlternate}
 
 // Knobs lists every knob name in the order Apply applies them.
 var Knobs = []string{KnobPlacement, KnobThreadedNAPI, KnobNUMANode, KnobNAPICPUs, KnobRPSCPUs, KnobXPSCPUs, KnobUDPGROForwarding,
@@ -66,9 +76,14 @@ type Tuning struct {
 	// NAPICPUs pins the NAPI threads of tunnel i to NAPICPUs[i mod n]
 	// (needs ThreadedNAPI).
 	NAPICPUs []int
-	// NUMANode places the NAPI threads on the CPUs of this NUMA node, -1
-	// for the WAN NIC's node; with NAPICPUs, only those of its CPUs on
-	// the node are used (needs ThreadedNAPI). Nil leaves placement alone.
+	// NUMANode places the work of the tunnels on the CPUs of this NUMA
+	// node, -1 for the WAN NIC's node: the WAN NIC's receive IRQs
+	// (IRQCPUs), RPS and XPS, the NAPI threads when ThreadedNAPI (with
+	// NAPICPUs, only those of its CPUs on the node) and, with the patched
+	// module, the encrypt and decrypt masks; each part given explicitly
+	// is left to its knob. It works with softirq NAPI. The parts that
+	// need the patched module are skipped with the reason on a stock one.
+	// Nil leaves placement alone.
 	NUMANode *int
 	// RPSCPUs sets the RPS mask of every receive queue of the WAN NIC.
 	RPSCPUs []int
@@ -102,6 +117,12 @@ type Tuning struct {
 	// module are skipped with a note on a stock module.
 	Placement     string
 	PlacementCPUs []int
+	// Sets holds symbolic CPU sets (cpuset.Expr, such as "nic-node -
+	// rx-cores") by knob name, for the CPU-list knobs (napi_cpus,
+	// rps_cpus, xps_cpus, irq_cpus, encrypt_cpus, decrypt_cpus,
+	// serial_cpus, and placement for PlacementCPUs); Apply resolves them
+	// on this host into the lists, which must be empty.
+	Sets map[string]string
 	// Optional lists knobs (by name, such as "numa_node") that are skipped
 	// with a note when the host cannot apply them, instead of failing.
 	// "placement" makes every part of the preset optional.
@@ -116,6 +137,9 @@ type Tuning struct {
 	// n] alone to tunnel i's masks (emulated inline), instead of the
 	// whole lists to every tunnel.
 	perTunnelCrypto bool
+	// napiSets and cryptoSets, when set, give tunnel i's NAPI threads
+	// and crypto masks the CPUs of set i mod n (numa-alternate).
+	napiSets, cryptoSets [][]int
 	// WANDevice names the WAN NIC of the WAN knobs (rps_cpus,
 	// udp_gro_forwarding, steering, numa_node -1); it is not a knob.
 	// Empty means the link that routes to the first peer endpoint.
@@ -131,6 +155,11 @@ func (t Tuning) Set() []string {
 		KnobInlineKernel: t.InlineKernel, KnobEncryptCPUs: len(t.EncryptCPUs) > 0,
 		KnobDecryptCPUs: len(t.DecryptCPUs) > 0, KnobSerialCPUs: len(t.SerialCPUs) > 0,
 	}
+	for k, v := range t.Sets {
+		if v != "" && k != KnobPlacement {
+			set[k] = true
+		}
+	}
 	var out []string
 	for _, k := range Knobs {
 		if set[k] {
@@ -144,7 +173,7 @@ func (t Tuning) Set() []string {
 // names them: Set, and cpus for PlacementCPUs.
 func (t Tuning) knobSet() []string {
 	set := t.Set()
-	if len(t.PlacementCPUs) > 0 {
+	if len(t.PlacementCPUs) > 0 || t.Sets[KnobPlacement] != "" {
 		set = append(set, "cpus")
 	}
 	return set
@@ -186,6 +215,9 @@ func (t Tuning) Validate() error {
 	if t.Placement != "" && !slices.Contains(Placements, t.Placement) {
 		return fmt.Errorf("placement %q: want one of %s", t.Placement, strings.Join(Placements, ", "))
 	}
+	if err := t.checkSets(); err != nil {
+		return err
+	}
 	if ps := knobs.Check(knobs.Kernel, set, t.value); len(ps) > 0 {
 		return fmt.Errorf("%s: %s", ps[0].Knob, ps[0].Msg)
 	}
@@ -209,8 +241,9 @@ type PlacementReport struct {
 
 // expandPlacement returns tu with its placement preset replaced by the
 // knobs it stands for, and what it expanded to. online are the online
-// CPUs (overlap avoidance uses the others).
-func expandPlacement(tu Tuning, online []int) (Tuning, PlacementReport, error) {
+// CPUs (overlap avoidance uses the others); nodes are the CPUs of each
+// NUMA node that has some (numa-alternate).
+func expandPlacement(tu Tuning, online []int, nodes [][]int) (Tuning, PlacementReport, error) {
 	cpus := tu.PlacementCPUs
 	rep := PlacementReport{Name: tu.Placement, CPUs: cpuset.Set(cpus).Sorted().String()}
 	out := tu
@@ -235,6 +268,46 @@ func expandPlacement(tu Tuning, online []int) (Tuning, PlacementReport, error) {
 		out.NAPICPUs = others
 		out.EncryptCPUs, out.DecryptCPUs = others, others
 		rep.Patched = []string{KnobEncryptCPUs, KnobDecryptCPUs}
+	case PlacementNUMAAlternate:
+		out.ThreadedNAPI = tu.ThreadedNAPI
+		var sets [][]int
+		for _, n := range nodes {
+			if len(cpus) > 0 {
+				n = cpuset.Set(n).Intersect(cpus)
+			}
+			if len(n) > 0 {
+				sets = append(sets, n)
+			}
+		}
+		if len(sets) < 2 {
+			return Tuning{}, rep, unsupported("placement %s alternates the tunnels over NUMA nodes, and this host has %d node(s) with CPUs%s", tu.Placement, len(sets), onCPUs(cpus))
+		}
+		// Tunnel i is received on queue i, whose IRQ runs on the
+		// (i / nodes)-th core of node i mod nodes; it transmits on the
+		// next core of its node.
+		per := len(sets[0])
+		for _, n := range sets {
+			per = min(per, len(n))
+		}
+		var rx, tx []int
+		for j := range per {
+			for _, n := range sets {
+				rx = append(rx, n[j])
+				tx = append(tx, n[(j+1)%len(n)])
+			}
+		}
+		out.IRQCPUs, out.SerialCPUs = rx, tx
+		out.napiSets, out.cryptoSets = sets, sets
+		out.EncryptCPUs, out.DecryptCPUs = rx, rx // marks them set; cryptoSets gives the masks
+		if out.ThreadedNAPI {
+			out.NAPICPUs = rx // marks it set; napiSets gives the CPUs
+		}
+		var nodesDesc []string
+		for i, n := range sets {
+			nodesDesc = append(nodesDesc, fmt.Sprintf("tunnels %d mod %d on %s", i, len(sets), cpuset.Set(n).String()))
+		}
+		rep.CPUs = strings.Join(nodesDesc, "; ")
+		rep.Patched = []string{KnobEncryptCPUs, KnobDecryptCPUs, KnobSerialCPUs}
 	}
 	rep.Knobs = slices.DeleteFunc(out.Set(), func(k string) bool { return !slices.Contains(placementParts, k) })
 	optional := slices.DeleteFunc(slices.Clone(tu.Optional), func(k string) bool { return k == KnobPlacement })
@@ -245,6 +318,51 @@ func expandPlacement(tu Tuning, online []int) (Tuning, PlacementReport, error) {
 	}
 	slices.Sort(optional)
 	out.Optional = slices.Compact(optional)
+	return out, rep, nil
+}
+
+func onCPUs(cpus []int) string {
+	if len(cpus) == 0 {
+		return ""
+	}
+	return " among CPUs " + cpuset.Set(cpus).Sorted().String()
+}
+
+// numaParts are the knobs numa_node places on its node, in the order of
+// Knobs; numaPatched those of them that need the patched module.
+var (
+	numaParts   = []string{KnobNAPICPUs, KnobRPSCPUs, KnobXPSCPUs, KnobIRQCPUs, KnobEncryptCPUs, KnobDecryptCPUs}
+	numaPatched = []string{KnobEncryptCPUs, KnobDecryptCPUs}
+)
+
+// expandNUMA returns tu with every numa_node part not set explicitly set
+// to cpus, the CPUs of node, and the parts it set. NAPI threads are
+// placed only when threaded; napi_cpus, if given, is kept to its CPUs on
+// the node.
+func expandNUMA(tu Tuning, node int, cpus []int) (Tuning, PlacementReport, error) {
+	out := tu
+	rep := PlacementReport{Name: fmt.Sprintf("numa_node %d", node), CPUs: cpuset.Set(cpus).String()}
+	for _, k := range numaParts {
+		f := setField(&out, k)
+		switch {
+		case k == KnobNAPICPUs && !tu.ThreadedNAPI:
+			continue
+		case k == KnobNAPICPUs && len(*f) > 0:
+			keep := cpuset.Set(*f).Intersect(cpus)
+			if len(keep) == 0 {
+				return Tuning{}, rep, unsupported("none of napi_cpus %s is on NUMA node %d (its CPUs: %s)", cpuset.Set(*f).Sorted().String(), node, cpuset.Set(cpus).Sorted().String())
+			}
+			*f = keep
+		case len(*f) > 0:
+			continue
+		default:
+			*f = slices.Clone(cpus)
+		}
+		rep.Knobs = append(rep.Knobs, k)
+		if slices.Contains(numaPatched, k) {
+			rep.Patched = append(rep.Patched, k)
+		}
+	}
 	return out, rep, nil
 }
 
@@ -280,6 +398,10 @@ type Report struct {
 	NUMANode *int `json:"numa_node,omitempty"`
 	// Placement is what a placement preset expanded to.
 	Placement *PlacementReport `json:"placement,omitempty"`
+	// NUMA is what numa_node placed on its node.
+	NUMA *PlacementReport `json:"numa,omitempty"`
+	// Sets are the symbolic CPU sets and what each resolved to here.
+	Sets []ResolvedSet `json:"sets,omitempty"`
 	// QueueIRQs are the WAN NIC's receive queue interrupts irq_cpus
 	// acted on.
 	QueueIRQs []QueueIRQ `json:"queue_irqs,omitempty"`
@@ -334,6 +456,7 @@ func (t *Tuner) Report() Report {
 		r.Changes = []Change{}
 	}
 	r.Skipped = slices.Clone(r.Skipped)
+	r.Sets = slices.Clone(r.Sets)
 	if len(t.threads) > 0 {
 		r.NAPIThreads = map[string][]NAPIThread{}
 		for d, ts := range t.threads {
@@ -370,6 +493,12 @@ func (t *Tuner) record(c Change, je journalEntry, revert func() error) error {
 // listed in tu.Optional: then it is skipped and the reason kept in the
 // report. On failure the changes already made are restored.
 func (t *Tuner) Apply(devs []string, wan string, tu Tuning) (err error) {
+	if err := tu.checkSets(); err != nil {
+		return err
+	}
+	if tu, err = t.resolveSets(devs, wan, tu); err != nil {
+		return err
+	}
 	if err := tu.Validate(); err != nil {
 		return err
 	}
@@ -391,7 +520,20 @@ func (t *Tuner) Apply(devs []string, wan string, tu Tuning) (err error) {
 		if err := t.checkOnline(tu.PlacementCPUs); err != nil {
 			return fmt.Errorf("%s: %w", KnobPlacement, err)
 		}
-		exp, rep, err := expandPlacement(tu, online)
+		// The nodes in order, starting with the WAN NIC's when it is
+		// known: numa-alternate puts tunnel 0 on the NIC's node.
+		var nodes [][]int
+		ids := t.nodes()
+		if nic, _, err := t.numaCPUs(-1, wan, nil); err == nil {
+			if i := slices.Index(ids, nic); i > 0 {
+				ids = append(ids[i:], ids[:i]...)
+			}
+		}
+		for _, n := range ids {
+			c, _ := t.nodeCPUs(n)
+			nodes = append(nodes, cpuset.Set(c).Intersect(online))
+		}
+		exp, rep, err := expandPlacement(tu, online, nodes)
 		if err != nil {
 			return fmt.Errorf("%s: %w", KnobPlacement, err)
 		}
@@ -401,17 +543,39 @@ func (t *Tuner) Apply(devs []string, wan string, tu Tuning) (err error) {
 		t.log.Info("kernel placement preset", "placement", rep.Name, "cpus", rep.CPUs, "knobs", rep.Knobs, "optional", exp.Optional)
 		tu = exp
 	}
-	try := func(knob string, fn func() error) (bool, error) {
-		err := fn()
+	// label maps a knob that numa_node set to numa_node, under which its
+	// changes and skips are recorded. A part of numa_node that this host
+	// or its module cannot do (a NIC with one transmit queue has no XPS,
+	// a stock module no crypto masks) is skipped with the reason: the
+	// rest still puts the tunnel's work on the node.
+	label := map[string]string{}
+	optional := func(knob string, err error) bool {
+		if slices.Contains(tu.Optional, knob) {
+			return true
+		}
+		if l := label[knob]; l != "" {
+			return slices.Contains(tu.Optional, l) || errors.Is(err, ErrNeedsPatchedModule) || errors.Is(err, ErrUnsupported)
+		}
+		return false
+	}
+	try := func(knob string, fn func(rec string) error) (bool, error) {
+		rec := knob
+		if l := label[knob]; l != "" {
+			rec = l
+		}
+		err := fn(rec)
 		if err == nil {
 			return true, nil
 		}
 		err = fmt.Errorf("%s: %w", knob, err)
-		if slices.Contains(tu.Optional, knob) {
+		if rec != knob {
+			err = fmt.Errorf("%s: %w", rec, err)
+		}
+		if optional(knob, err) {
 			t.mu.Lock()
-			t.report.Skipped = append(t.report.Skipped, Skip{Knob: knob, Reason: err.Error()})
+			t.report.Skipped = append(t.report.Skipped, Skip{Knob: rec, Reason: err.Error()})
 			t.mu.Unlock()
-			t.log.Info("optional kernel knob skipped", "knob", knob, "reason", err)
+			t.log.Info("optional kernel knob skipped", "knob", rec, "reason", err)
 			return false, nil
 		}
 		return false, err
@@ -419,39 +583,53 @@ func (t *Tuner) Apply(devs []string, wan string, tu Tuning) (err error) {
 
 	threaded := false
 	if tu.ThreadedNAPI {
-		if threaded, err = try(KnobThreadedNAPI, func() error { return t.threadedNAPI(devs) }); err != nil {
+		if threaded, err = try(KnobThreadedNAPI, func(string) error { return t.threadedNAPI(devs) }); err != nil {
 			return err
 		}
 	}
-	pinKnob, pinCPUs := KnobNAPICPUs, tu.NAPICPUs
 	if tu.NUMANode != nil {
-		_, err := try(KnobNUMANode, func() error {
-			if !threaded {
-				return errors.New("threaded NAPI was skipped, so there are no NAPI threads to place")
-			}
-			node, cpus, err := t.numaCPUs(*tu.NUMANode, wan, tu.NAPICPUs)
+		var exp Tuning
+		ok, err := try(KnobNUMANode, func(string) error {
+			node, cpus, err := t.numaCPUs(*tu.NUMANode, wan, nil)
 			if err != nil {
 				return err
 			}
+			in := tu
+			in.ThreadedNAPI = threaded
+			e, rep, err := expandNUMA(in, node, cpus)
+			if err != nil {
+				return err
+			}
+			exp = e
 			t.mu.Lock()
 			t.report.NUMANode = &node
+			t.report.NUMA = &rep
 			t.mu.Unlock()
-			if len(tu.NAPICPUs) == 0 {
-				pinKnob = KnobNUMANode
+			t.log.Info("kernel NUMA placement", "node", node, "cpus", rep.CPUs, "knobs", rep.Knobs)
+			for _, k := range rep.Knobs {
+				if k != KnobNAPICPUs || len(tu.NAPICPUs) == 0 {
+					label[k] = KnobNUMANode
+				}
 			}
-			pinCPUs = cpus
 			return nil
 		})
 		if err != nil {
 			return err
 		}
+		if ok {
+			exp.ThreadedNAPI = tu.ThreadedNAPI
+			tu = exp
+		}
 	}
-	if len(pinCPUs) > 0 {
-		if _, err := try(pinKnob, func() error {
+	if len(tu.NAPICPUs) > 0 {
+		if _, err := try(KnobNAPICPUs, func(rec string) error {
 			if !threaded {
 				return errors.New("threaded NAPI was skipped, so there are no NAPI threads to pin")
 			}
-			return t.pinNAPI(pinKnob, devs, pinCPUs)
+			if len(tu.napiSets) > 0 {
+				return t.pinNAPISets(rec, devs, tu.napiSets)
+			}
+			return t.pinNAPI(rec, devs, tu.NAPICPUs)
 		}); err != nil {
 			return err
 		}
@@ -459,21 +637,27 @@ func (t *Tuner) Apply(devs []string, wan string, tu Tuning) (err error) {
 	steps := []struct {
 		knob string
 		on   bool
-		fn   func() error
+		fn   func(rec string) error
 	}{
-		{KnobRPSCPUs, len(tu.RPSCPUs) > 0, func() error { return t.rps(wan, tu.RPSCPUs) }},
-		{KnobXPSCPUs, len(tu.XPSCPUs) > 0, func() error { return t.xps(wan, tu.XPSCPUs) }},
-		{KnobUDPGROForwarding, tu.UDPGROForwarding, func() error { return t.udpGROForwarding(wan) }},
-		{KnobSteering, tu.Steering, func() error { return t.steering(wan, devs, tu.ListenPorts) }},
-		{KnobIRQCPUs, len(tu.IRQCPUs) > 0, func() error { return t.irqAffinity(KnobIRQCPUs, wan, tu.IRQCPUs) }},
-		{KnobInlineKernel, tu.InlineKernel, func() error { return t.patchedEach(KnobInlineKernel, devs, "inline_en", "1") }},
-		{KnobEncryptCPUs, len(tu.EncryptCPUs) > 0, func() error {
-			return t.patchedMask(KnobEncryptCPUs, devs, "encrypt_cpumask", tu.EncryptCPUs, tu.perTunnelCrypto)
+		{KnobRPSCPUs, len(tu.RPSCPUs) > 0, func(rec string) error { return t.rps(rec, wan, tu.RPSCPUs) }},
+		{KnobXPSCPUs, len(tu.XPSCPUs) > 0, func(rec string) error { return t.xps(rec, wan, tu.XPSCPUs) }},
+		{KnobUDPGROForwarding, tu.UDPGROForwarding, func(string) error { return t.udpGROForwarding(wan) }},
+		{KnobSteering, tu.Steering, func(string) error { return t.steering(wan, devs, tu.ListenPorts) }},
+		{KnobIRQCPUs, len(tu.IRQCPUs) > 0, func(rec string) error { return t.irqAffinity(rec, wan, tu.IRQCPUs) }},
+		{KnobInlineKernel, tu.InlineKernel, func(string) error { return t.patchedEach(KnobInlineKernel, devs, "inline_en", "1") }},
+		{KnobEncryptCPUs, len(tu.EncryptCPUs) > 0, func(rec string) error {
+			if len(tu.cryptoSets) > 0 {
+				return t.patchedMaskSets(rec, devs, "encrypt_cpumask", tu.cryptoSets)
+			}
+			return t.patchedMask(rec, devs, "encrypt_cpumask", tu.EncryptCPUs, tu.perTunnelCrypto)
 		}},
-		{KnobDecryptCPUs, len(tu.DecryptCPUs) > 0, func() error {
-			return t.patchedMask(KnobDecryptCPUs, devs, "decrypt_cpumask", tu.DecryptCPUs, tu.perTunnelCrypto)
+		{KnobDecryptCPUs, len(tu.DecryptCPUs) > 0, func(rec string) error {
+			if len(tu.cryptoSets) > 0 {
+				return t.patchedMaskSets(rec, devs, "decrypt_cpumask", tu.cryptoSets)
+			}
+			return t.patchedMask(rec, devs, "decrypt_cpumask", tu.DecryptCPUs, tu.perTunnelCrypto)
 		}},
-		{KnobSerialCPUs, len(tu.SerialCPUs) > 0, func() error { return t.serialWorkCPUs(devs, tu.SerialCPUs) }},
+		{KnobSerialCPUs, len(tu.SerialCPUs) > 0, func(string) error { return t.serialWorkCPUs(devs, tu.SerialCPUs) }},
 	}
 	for _, s := range steps {
 		if !s.on {
@@ -714,47 +898,54 @@ func (t *Tuner) numaCPUs(node int, wan string, want []int) (int, []int, error) {
 
 // pinNAPI pins the NAPI threads of devs[i] to cpus[i mod len(cpus)].
 func (t *Tuner) pinNAPI(knob string, devs []string, cpus []int) error {
+	for i, dev := range devs {
+		if err := t.pinNAPIDev(knob, dev, []int{cpus[i%len(cpus)]}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pinNAPIDev sets the affinity of dev's NAPI threads to cpus.
+func (t *Tuner) pinNAPIDev(knob, dev string, cpus []int) error {
 	if err := t.checkOnline(cpus); err != nil {
 		return err
 	}
-	for i, dev := range devs {
-		t.mu.Lock()
-		threads, pids := t.threads[dev], t.ambiguous[dev]
-		t.mu.Unlock()
-		if pids != "" {
-			return fmt.Errorf("cannot tell the NAPI threads of %s apart from those of same-named devices in other namespaces: threaded NAPI was on before wgbench enabled it, and threads %s all match its name; turn threaded NAPI off on %s first", dev, pids, dev)
+	t.mu.Lock()
+	threads, pids := t.threads[dev], t.ambiguous[dev]
+	t.mu.Unlock()
+	if pids != "" {
+		return fmt.Errorf("cannot tell the NAPI threads of %s apart from those of same-named devices in other namespaces: threaded NAPI was on before wgbench enabled it, and threads %s all match its name; turn threaded NAPI off on %s first", dev, pids, dev)
+	}
+	if len(threads) == 0 {
+		return fmt.Errorf("no NAPI thread of %s found (no /proc/*/comm napi/%s-* appeared when threaded NAPI was enabled; NAPI threads here: %s)",
+			dev, dev, strings.Join(allNAPIComms(t.host.Files), ", "))
+	}
+	for _, th := range threads {
+		before, err := t.host.Affinity.Get(th.PID)
+		if err != nil {
+			return err
 		}
-		if len(threads) == 0 {
-			return fmt.Errorf("no NAPI thread of %s found (no /proc/*/comm napi/%s-* appeared when threaded NAPI was enabled; NAPI threads here: %s)",
-				dev, dev, strings.Join(allNAPIComms(t.host.Files), ", "))
+		if err := t.host.Affinity.Set(th.PID, cpus); err != nil {
+			return err
 		}
-		cpu := cpus[i%len(cpus)]
-		for _, th := range threads {
-			before, err := t.host.Affinity.Get(th.PID)
-			if err != nil {
-				return err
-			}
-			if err := t.host.Affinity.Set(th.PID, []int{cpu}); err != nil {
-				return err
-			}
-			after, err := t.host.Affinity.Get(th.PID)
-			if err != nil {
-				return err
-			}
-			aff, pid := t.host.Affinity, th.PID
-			path := fmt.Sprintf("/proc/%d (%s) affinity", th.PID, th.Comm)
-			if err := t.record(Change{Knob: knob, Path: path, Before: cpuset.Set(before).Sorted().String(), After: cpuset.Set(after).Sorted().String()},
-				journalEntry{Kind: journalAffinity, Path: path, Before: cpuset.Set(before).Sorted().String()},
-				func() error { return aff.Set(pid, before) }); err != nil {
-				return err
-			}
+		after, err := t.host.Affinity.Get(th.PID)
+		if err != nil {
+			return err
+		}
+		aff, pid := t.host.Affinity, th.PID
+		path := fmt.Sprintf("/proc/%d (%s) affinity", th.PID, th.Comm)
+		if err := t.record(Change{Knob: knob, Path: path, Before: cpuset.Set(before).Sorted().String(), After: cpuset.Set(after).Sorted().String()},
+			journalEntry{Kind: journalAffinity, Path: path, Before: cpuset.Set(before).Sorted().String()},
+			func() error { return aff.Set(pid, before) }); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
 // rps sets the RPS mask of every receive queue of wan.
-func (t *Tuner) rps(wan string, cpus []int) error {
+func (t *Tuner) rps(knob, wan string, cpus []int) error {
 	if err := t.needWAN(wan); err != nil {
 		return err
 	}
@@ -772,7 +963,7 @@ func (t *Tuner) rps(wan string, cpus []int) error {
 	mask := cpuset.Set(cpus).Mask()
 	for _, q := range rx {
 		p := dir + "/" + q + "/rps_cpus"
-		if err := t.setFile(KnobRPSCPUs, p, mask); err != nil {
+		if err := t.setFile(knob, p, mask); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return unsupported("the kernel has no RPS (%s is missing: built without CONFIG_RPS)", p)
 			}
@@ -784,7 +975,7 @@ func (t *Tuner) rps(wan string, cpus []int) error {
 
 // xps maps CPU cpus[j] to transmit queue j mod n of wan, n its number
 // of transmit queues, and writes each queue's XPS mask.
-func (t *Tuner) xps(wan string, cpus []int) error {
+func (t *Tuner) xps(knob, wan string, cpus []int) error {
 	if err := t.needWAN(wan); err != nil {
 		return err
 	}
@@ -815,7 +1006,10 @@ func (t *Tuner) xps(wan string, cpus []int) error {
 			continue
 		}
 		p := dir + "/" + name + "/xps_cpus"
-		if err := t.setFile(KnobXPSCPUs, p, cpuset.Set(per[q]).Mask()); err != nil {
+		if err := t.setFile(knob, p, cpuset.Set(per[q]).Mask()); err != nil {
+			if errors.Is(err, fs.ErrNotExist) && len(tx) == 1 {
+				return unsupported("the WAN NIC %s has one transmit queue, which has no XPS map (%s is missing): every CPU transmits on it", wan, p)
+			}
 			if errors.Is(err, fs.ErrNotExist) {
 				return unsupported("the kernel has no XPS (%s is missing: built without CONFIG_XPS)", p)
 			}
@@ -1038,6 +1232,32 @@ func (t *Tuner) serialWorkCPUs(devs []string, cpus []int) error {
 			if err := t.setFile(KnobSerialCPUs, p, strconv.Itoa(cpus[i%len(cpus)])); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// pinNAPISets pins the NAPI threads of devs[i] to the CPUs
+// sets[i mod len(sets)].
+func (t *Tuner) pinNAPISets(knob string, devs []string, sets [][]int) error {
+	for i, dev := range devs {
+		if err := t.pinNAPIDev(knob, dev, sets[i%len(sets)]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// patchedMaskSets writes sets[i mod n] as a CPU mask to the patched
+// attribute name of devs[i].
+func (t *Tuner) patchedMaskSets(knob string, devs []string, name string, sets [][]int) error {
+	for i, dev := range devs {
+		cpus := sets[i%len(sets)]
+		if err := t.checkOnline(cpus); err != nil {
+			return err
+		}
+		if err := t.patchedEach(knob, []string{dev}, name, cpuset.Set(cpus).Mask()); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -12,6 +12,7 @@ package knobs
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -50,7 +51,7 @@ const (
 )
 
 // Placements are the kernel placement presets, the values of placement.
-var Placements = []string{"emulated-inline", "overlap-avoidance"}
+var Placements = []string{"emulated-inline", "overlap-avoidance", "numa-alternate"}
 
 // Need is a knob another knob requires.
 type Need struct {
@@ -59,6 +60,9 @@ type Need struct {
 	// On lists the datapaths the requirement holds on; empty means every
 	// datapath that takes the knob.
 	On []string
+	// Unless lists values of the requiring knob that need nothing (such
+	// as placement numa-alternate, which finds its own cores).
+	Unless []string
 	// Msg says what is missing, written at the knob that requires it;
 	// "{value}" stands for that knob's value.
 	Msg string
@@ -83,6 +87,10 @@ type Knob struct {
 	// "{other}": the other knob's name).
 	Conflicts   []string
 	ConflictMsg string
+	// Allows lists, per value of this knob, the Conflicts it may be
+	// combined with after all (placement numa-alternate with
+	// threaded_napi).
+	Allows map[string][]string
 	// PerGateway is true when a gw1 or gw2 block may set it for that
 	// gateway alone.
 	PerGateway bool
@@ -139,15 +147,17 @@ var All = []Knob{
 		PerGateway: true, Flag: "serial-cpus",
 		Help: "the patched module's peer serial_work_cpu, tunnel i on the i-th CPU of the list, round-robin"},
 	{Name: "placement", Type: Name, Label: "a kernel placement preset", Datapaths: []string{Kernel}, Lacks: "has no kernel stages to place; use cpus and pin",
-		Requires:    []Need{{Knob: "cpus", Msg: "placement {value} needs the tunnels' cores: add cpus, e.g. cpus: 0-3 (tunnel i on the i-th)"}},
+		Requires: []Need{{Knob: "cpus", Unless: []string{"numa-alternate"},
+			Msg: "placement {value} needs the tunnels' cores: add cpus, e.g. cpus: 0-3 (tunnel i on the i-th)"}},
 		Conflicts:   placementSets,
+		Allows:      map[string][]string{"numa-alternate": {"threaded_napi"}},
 		ConflictMsg: "placement {value} sets {other} itself from cpus; remove {other} or the placement",
 		PerGateway:  true, Flag: "placement",
-		Help: "a preset built from the knobs above, emulated-inline or overlap-avoidance, tunnel i on the i-th CPU of cpus"},
+		Help: "a preset built from the knobs above: emulated-inline or overlap-avoidance (tunnel i on the i-th CPU of cpus), or numa-alternate (tunnels alternate over the NUMA nodes, each on its node's cores)"},
 	{Name: "cpus", Type: CPUList, Label: "placing engine tunnels on cores", Datapaths: []string{WireGuardGo, Kernel, Inline},
 		Lacks: "has no engine threads to place; use napi_cpus, rps_cpus or encrypt_cpus/decrypt_cpus",
 		Requires: []Need{{Knob: "placement", On: []string{Kernel},
-			Msg: "on the kernel datapath cpus are the cores of a placement preset; add placement (emulated-inline or overlap-avoidance), or use napi_cpus, irq_cpus or encrypt_cpus/decrypt_cpus"}},
+			Msg: "on the kernel datapath cpus are the cores of a placement preset; add placement (emulated-inline, overlap-avoidance or numa-alternate), or use napi_cpus, irq_cpus or encrypt_cpus/decrypt_cpus"}},
 		PerGateway: true, Flag: "placement-cpus",
 		Help: "cores the engine's tunnels are placed on, round-robin; empty means all (kernel: the cores of placement, which it needs)"},
 	{Name: "pin", Type: Bool, Label: "pinning engine tunnels to cores", Datapaths: []string{WireGuardGo, Inline},
@@ -208,12 +218,12 @@ func Check(dp string, set []string, value func(name string) string) []Problem {
 			continue
 		}
 		for _, n := range k.Requires {
-			if (len(n.On) == 0 || slices.Contains(n.On, dp)) && !slices.Contains(set, n.Knob) {
+			if (len(n.On) == 0 || slices.Contains(n.On, dp)) && !slices.Contains(set, n.Knob) && !slices.Contains(n.Unless, value(k.Name)) {
 				out = append(out, Problem{k.Name, strings.ReplaceAll(n.Msg, "{value}", value(k.Name))})
 			}
 		}
 		for _, c := range k.Conflicts {
-			if slices.Contains(set, c) {
+			if slices.Contains(set, c) && !slices.Contains(k.Allows[value(k.Name)], c) {
 				msg := strings.NewReplacer("{value}", value(k.Name), "{other}", c).Replace(k.ConflictMsg)
 				out = append(out, Problem{c, msg})
 			}
@@ -251,11 +261,20 @@ func Markdown() string {
 			if len(n.On) > 0 {
 				s += " (" + strings.Join(n.On, ", ") + ")"
 			}
+			if len(n.Unless) > 0 {
+				s += " (not with " + strings.Join(n.Unless, ", ") + ")"
+			}
 			needs = append(needs, s)
 		}
 		var excl []string
 		for _, c := range k.Conflicts {
-			excl = append(excl, "`"+c+"`")
+			e := "`" + c + "`"
+			for _, v := range slices.Sorted(maps.Keys(k.Allows)) {
+				if slices.Contains(k.Allows[v], c) {
+					e += " (allowed with " + v + ")"
+				}
+			}
+			excl = append(excl, e)
 		}
 		fmt.Fprintf(&b, " %s | %s | %s | %s | %s |\n", gw, flag, strings.Join(needs, ", "), strings.Join(excl, ", "), k.Help)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wgbench/wgbench/internal/cpuset"
 	"github.com/wgbench/wgbench/internal/strictyaml"
 	"github.com/wgbench/wgbench/scenarios"
 	"github.com/wgbench/wgbench/testbed"
@@ -323,8 +324,12 @@ func (hn hostNode) cores(dst *[]int) {
 		var cl scenarios.CPUList
 		if err := v.Decode(&cl); err != nil {
 			hn.d.fail(v, p, "%v", err)
+		} else if set, ok := cl.Literal(); !ok {
+			_, err := cpuset.Parse(string(cl)) // an inventory takes plain lists only
+			hn.d.fail(v, p, "%v", err)
+		} else {
+			*dst = set
 		}
-		*dst = cl
 	}
 }
 
@@ -488,7 +493,7 @@ func (inv *Inventory) Marshal(header string) ([]byte, error) {
 		if !ok {
 			return nil, fmt.Errorf("inventory has no %s host", role)
 		}
-		fh := fileHost{SSH: h.Addr, User: h.User, Sudo: h.Sudo, Key: h.Key, Agent: h.Agent, KnownHosts: h.KnownHosts, WorkDir: h.WorkDir, LAN: h.LAN, WAN: h.WAN, Cores: h.Cores}
+		fh := fileHost{SSH: h.Addr, User: h.User, Sudo: h.Sudo, Key: h.Key, Agent: h.Agent, KnownHosts: h.KnownHosts, WorkDir: h.WorkDir, LAN: h.LAN, WAN: h.WAN, Cores: scenarios.CPUs(h.Cores)}
 		if fh.User == DefaultUser {
 			fh.User = ""
 		}
