@@ -7,6 +7,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -202,6 +207,10 @@ func TestIntegrationInteropInline(t *testing.T) {
 				}
 			}
 
+			// wg(8) reads both as well.
+			checkWGShow(t, "inline", p.a, a.Name, b.Interface.PrivateKey.PublicKey(), b.Peers[0].PresharedKey, size)
+			checkWGShow(t, "kernel", p.b, b.Name, a.Interface.PrivateKey.PublicKey(), b.Peers[0].PresharedKey, size)
+
 			// A new handshake, and traffic goes on.
 			before := ea.Stats()[0]
 			kernelBefore := db.Peers[0].LastHandshakeTime
@@ -257,5 +266,127 @@ func resetKernelPeer(t *testing.T, ns netns.NsHandle, c *wgconf.Config) {
 		return wg.ConfigureDevice(c.Name, wgtypes.Config{ReplacePeers: true, Peers: []wgtypes.PeerConfig{pc}})
 	}); err != nil {
 		t.Fatalf("reset the kernel's peer on %s: %v", c.Name, fmt.Errorf("wgctrl: %w", err))
+	}
+}
+
+// wgPeer is a peer line of `wg show DEV dump`.
+type wgPeer struct {
+	publicKey, presharedKey string
+	lastHandshake           int64 // Unix seconds, 0 for none
+	rx, tx                  int64
+}
+
+// parseWGDump parses `wg show DEV dump`: the device's line, then a line
+// per peer (public key, preshared key or "(none)", endpoint, allowed IPs,
+// latest handshake, bytes received, bytes sent, keepalive).
+func parseWGDump(out string) ([]wgPeer, error) {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) == 0 || len(strings.Fields(lines[0])) != 4 {
+		return nil, fmt.Errorf("no device line in %q", out)
+	}
+	var peers []wgPeer
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) != 8 {
+			return nil, fmt.Errorf("peer line %q has %d fields, want 8", l, len(f))
+		}
+		var p wgPeer
+		p.publicKey, p.presharedKey = f[0], f[1]
+		for i, v := range []*int64{&p.lastHandshake, &p.rx, &p.tx} {
+			n, err := strconv.ParseInt(f[4+i], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("peer line %q: field %d: %w", l, 5+i, err)
+			}
+			*v = n
+		}
+		peers = append(peers, p)
+	}
+	return peers, nil
+}
+
+// wgShow runs `wg show dev dump` in ns and returns its peers. It returns
+// nil when there is no wg(8), which fails t in the QEMU guest (run.sh puts
+// one there).
+func wgShow(t *testing.T, ns netns.NsHandle, dev string) []wgPeer {
+	t.Helper()
+	wg, err := exec.LookPath("wg")
+	if err != nil {
+		if os.Getenv(guestEnv) != "" {
+			t.Fatalf("no wg(8) in the guest: %v", err)
+		}
+		t.Logf("no wg(8) here (%v): the devices were read with wgctrl only", err)
+		return nil
+	}
+	var out []byte
+	if err := nstest.Run(ns, func() error {
+		var err error
+		out, err = exec.Command(wg, "show", dev, "dump").CombinedOutput()
+		return err
+	}); err != nil {
+		t.Fatalf("wg show %s dump: %v: %s", dev, err, out)
+	}
+	peers, err := parseWGDump(string(out))
+	if err != nil {
+		t.Fatalf("wg show %s dump: %v", dev, err)
+	}
+	return peers
+}
+
+// checkWGShow checks what `wg show` says of one side's only peer.
+func checkWGShow(t *testing.T, what string, ns netns.NsHandle, dev string, peer wgtypes.Key, psk *wgtypes.Key, size int64) {
+	t.Helper()
+	peers := wgShow(t, ns, dev)
+	if peers == nil {
+		return
+	}
+	wantPSK := "(none)"
+	if psk != nil {
+		wantPSK = psk.String()
+	}
+	if len(peers) != 1 {
+		t.Fatalf("wg show %s (%s): %d peers, want 1", dev, what, len(peers))
+	}
+	p := peers[0]
+	if p.publicKey != peer.String() || p.presharedKey != wantPSK {
+		t.Errorf("wg show %s (%s): peer %s, preshared key %s; want %s, %s", dev, what, p.publicKey,
+			map[bool]string{true: "(none)", false: "set"}[p.presharedKey == "(none)"], peer, map[bool]string{true: "(none)", false: "set"}[psk == nil])
+	}
+	if p.lastHandshake == 0 || p.rx < size || p.tx < size {
+		t.Errorf("wg show %s (%s): latest handshake %d, received %d, sent %d; want a handshake and at least %d bytes each way",
+			dev, what, p.lastHandshake, p.rx, p.tx, size)
+	}
+}
+
+func TestParseWGDump(t *testing.T) {
+	tests := []struct {
+		name string
+		out  string
+		want []wgPeer
+		err  string
+	}{
+		{"kernel device with psk", "cHJpdg== cHVi 51820 off\nUEVFUg== UFNL 192.0.2.2:51820 10.90.0.2/32 1700000000 300000 290000 off\n",
+			[]wgPeer{{"UEVFUg==", "UFNL", 1700000000, 300000, 290000}}, ""},
+		{"no peers", "cHJpdg== cHVi 51820 off\n", nil, ""},
+		{"no psk, no handshake", "a b 1 off\nP (none) (none) (none) 0 0 0 25\n", []wgPeer{{"P", "(none)", 0, 0, 0}}, ""},
+		{"empty", "", nil, "no device line"},
+		{"short peer line", "a b 1 off\nP (none) 0 0\n", nil, "has 4 fields"},
+		{"bad number", "a b 1 off\nP (none) e ip x 0 0 0\n", nil, "field 5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseWGDump(tt.out)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("peers = %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }

@@ -8,8 +8,9 @@
 # 2. downloads Debian's kernel package once and caches vmlinuz and the
 #    modules the tests need under $WGBENCH_CACHE (default .cache/kernel);
 # 3. builds an initramfs: busybox, the modules in dependency order, a static
-#    wgbench, a static test binary of ./datapath/kernel, iperf3 with its
-#    shared libraries, test/kernel/init.sh as /init and guest.yaml;
+#    wgbench, a static test binary of ./datapath/kernel, iperf3 and wg(8)
+#    (Debian's wireguard-tools, downloaded once) with their shared
+#    libraries, test/kernel/init.sh as /init and guest.yaml;
 # 4. boots it with a timeout; the guest runs the TestIntegration* tests and
 #    `wgbench run guest.yaml`, prints the run folder and its verdict;
 # 5. checks the guest's own verdict line, that every integration test
@@ -154,6 +155,24 @@ if [ ! -f "$kdir/vmlinuz" ] || [ ! -f "$kdir/modules/load.list" ] || [ "$(cat "$
 fi
 log "kernel $(cat "$kdir/release") ($pkg), modules: $(tr '\n' ' ' <"$kdir/modules/load.list")"
 
+# wg(8), so that the guest can `wg show` its devices: Debian's
+# wireguard-tools package, downloaded once and cached like the kernel.
+wg=$cache/wireguard-tools/wg
+if [ ! -x "$wg" ]; then
+	deb=$(ls "$cache/debs/wireguard-tools_"*.deb 2>/dev/null | head -1) || true
+	if [ -z "$deb" ]; then
+		log "downloading wireguard-tools"
+		(cd "$cache/debs" && apt-get download wireguard-tools 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+		deb=$(ls "$cache/debs/wireguard-tools_"*.deb 2>/dev/null | head -1) || true
+		[ -n "$deb" ] || die "apt-get download wireguard-tools failed"
+	fi
+	x=$(mktemp -d "$cache/extract.XXXXXX")
+	dpkg-deb -x "$deb" "$x"
+	mkdir -p "$(dirname "$wg")"
+	cp "$x/usr/bin/wg" "$wg.tmp" && mv "$wg.tmp" "$wg"
+	rm -rf "$x"
+fi
+
 # 3. initramfs
 root=$work/root
 rm -rf "$root" "$work/run" "$work/console.log"
@@ -207,7 +226,8 @@ else
 fi
 iperf=$(command -v iperf3)
 cp "$iperf" "$root/usr/bin/iperf3"
-for lib in $(ldd "$iperf" | awk '/=>/ {print $3} /^\t\// {print $1}'); do
+cp "$wg" "$root/usr/bin/wg"
+for lib in $(ldd "$iperf" "$wg" | awk '/=>/ {print $3} /^\t\// {print $1}' | sort -u); do
 	mkdir -p "$root$(dirname "$lib")"
 	cp -L "$lib" "$root$lib"
 done
