@@ -162,9 +162,13 @@ if [ ! -x "$wg" ]; then
 	deb=$(ls "$cache/debs/wireguard-tools_"*.deb 2>/dev/null | head -1) || true
 	if [ -z "$deb" ]; then
 		log "downloading wireguard-tools"
-		(cd "$cache/debs" && apt-get download wireguard-tools 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
-		deb=$(ls "$cache/debs/wireguard-tools_"*.deb 2>/dev/null | head -1) || true
-		[ -n "$deb" ] || die "apt-get download wireguard-tools failed"
+		for try in 1 2; do
+			(cd "$cache/debs" && apt-get download wireguard-tools 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+			deb=$(ls "$cache/debs/wireguard-tools_"*.deb 2>/dev/null | head -1) || true
+			[ -n "$deb" ] && break
+			[ $try = 2 ] || [ "$(id -u)" != 0 ] || apt-get update -qq
+		done
+		[ -n "$deb" ] || die "apt-get download wireguard-tools failed (run apt-get update)"
 	fi
 	x=$(mktemp -d "$cache/extract.XXXXXX")
 	dpkg-deb -x "$deb" "$x"
