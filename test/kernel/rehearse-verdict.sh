@@ -25,8 +25,8 @@ summary=()
 while IFS=$'\t' read -r name file flags; do
 	dest=$base
 	[ "$mode" = rehearse ] || dest=$base/$name
-	took=$(grep -a "^wgbench-guest: rehearsal $name: " "$console" | sed -n 's/.* in \([0-9]*\) s$/\1/p' | tail -1)
-	timedout=$(grep -a "^wgbench-guest: rehearsal $name: timed out" "$console" | sed 's/^wgbench-guest: rehearsal [^:]*: //' | tail -1)
+	took=$(grep -a "^wgbench-guest: rehearsal $name: " "$console" | sed -n 's/.* in \([0-9]*\) s$/\1/p' | tail -1) || true
+	timedout=$(grep -a "^wgbench-guest: rehearsal $name: timed out" "$console" | sed 's/^wgbench-guest: rehearsal [^:]*: //' | tail -1) || true
 	rm -rf "$dest"
 	mkdir -p "$(dirname "$dest")"
 	if [ ! -f "$out/runs/$name/run.json" ]; then
@@ -45,7 +45,8 @@ while IFS=$'\t' read -r name file flags; do
 		points=$(echo "$check" | sed -n 's#.*: \([0-9]*\)/\([0-9]*\) points measured$#\1 \2#p' | awk '{m += $1; n += $2} END {printf "%d/%d points measured", m, n}')
 		summary+=("$(printf '%-28s PASS  %5ss  %s' "$name" "${took:-?}" "$points$([ "$skips" -gt 0 ] && echo ", $skips series skipped for the patched module"), WAN on node 1")")
 	else
-		why=$(echo "$check" | grep 'FAIL' | head -1 | sed 's/^checkrun: FAIL: //')
+		why=$(echo "$check" | grep 'FAIL' | head -1 | sed 's/^checkrun: FAIL: //') || true
+		[ -n "$why" ] || why=$(echo "$check" | tail -1)
 		nfail=$(echo "$check" | grep -c 'FAIL' || true)
 		[ "$nfail" -gt 1 ] && why="$why (+$((nfail - 1)) more)"
 		summary+=("$(printf '%-28s FAIL  %5ss  %s' "$name" "${took:-?}" "${timedout:+$timedout: }$why")")
