@@ -66,13 +66,23 @@ if [ "$mode" != test ]; then
 		wgbench facts >/tmp/runs/guest-facts.json || fail "wgbench facts exited $?"
 		grep -E '^  "(numa_nodes|default_route)"|^      "(name|driver|bus|numa_node|local_cpus|rx_queues)"|^    "cpus"' /tmp/runs/guest-facts.json
 		grep -A4 '"default_route"' /tmp/runs/guest-facts.json
+		jobtimeout=$(cat /etc/wgbench/rehearse/job-timeout 2>/dev/null || echo 0)
 		while IFS="$(printf '\t')" read -r name file flags; do
 			say "=== rehearsal $name: wgbench run $file $flags"
 			start=$(date +%s)
-			eval "wgbench run /etc/wgbench/rehearse/$file --out /tmp/runs/$name --set testbed.driver=local --set testbed.inventory= --set testbed.wan.gw1=$d1 --set testbed.wan.gw2=$d2 $flags" >/tmp/runs/$name.log 2>&1
+			# A file that hangs must not hide the others' verdicts: each
+			# run gets at most job-timeout seconds (0: no limit), then
+			# SIGTERM, on which wgbench undoes its changes.
+			limit=""
+			[ "${jobtimeout:-0}" -gt 0 ] && limit="timeout -s TERM $jobtimeout"
+			eval "$limit wgbench run /etc/wgbench/rehearse/$file --out /tmp/runs/$name --set testbed.driver=local --set testbed.inventory= --set testbed.wan.gw1=$d1 --set testbed.wan.gw2=$d2 $flags" >/tmp/runs/$name.log 2>&1
 			rc=$?
 			tail -n 40 /tmp/runs/$name.log
-			say "rehearsal $name: exit $rc in $(( $(date +%s) - start )) s"
+			took=$(( $(date +%s) - start ))
+			if [ -n "$limit" ] && [ "$took" -ge "$jobtimeout" ]; then
+				say "rehearsal $name: timed out after $jobtimeout s (exit $rc)"
+			fi
+			say "rehearsal $name: exit $rc in $took s"
 			# The ports must be back, as they were, after each run.
 			for d in "$d1" "$d2"; do
 				[ -e "/sys/class/net/$d" ] || fail "$d did not come back after $name"
@@ -91,7 +101,7 @@ say "=== wgbench doctor"
 wgbench doctor || fail "wgbench doctor exited $?"
 
 say "=== go test (TestIntegration*)"
-/bin/kernel.test -test.v -test.count=1 -test.timeout=4m -test.run '^TestIntegration' || fail "go test exited $?"
+/bin/kernel.test -test.v -test.count=1 -test.timeout=7m -test.run '^TestIntegration' || fail "go test exited $?"
 
 say "=== wgbench run"
 start=$(date +%s)

@@ -25,11 +25,12 @@ summary=()
 while IFS=$'\t' read -r name file flags; do
 	dest=$base
 	[ "$mode" = rehearse ] || dest=$base/$name
-	took=$(grep -a "^wgbench-guest: rehearsal $name: " "$console" | sed -n 's/.* in \([0-9]*\) s$/\1/p' | tail -1)
+	took=$(grep -a "^wgbench-guest: rehearsal $name: " "$console" | sed -n 's/.* in \([0-9]*\) s$/\1/p' | tail -1) || true
+	timedout=$(grep -a "^wgbench-guest: rehearsal $name: timed out" "$console" | sed 's/^wgbench-guest: rehearsal [^:]*: //' | tail -1) || true
 	rm -rf "$dest"
 	mkdir -p "$(dirname "$dest")"
 	if [ ! -f "$out/runs/$name/run.json" ]; then
-		summary+=("$(printf '%-28s FAIL  %5ss  no run folder came out of the guest' "$name" "${took:-?}")")
+		summary+=("$(printf '%-28s FAIL  %5ss  %s' "$name" "${took:-?}" "${timedout:-no run folder came out of the guest${took:+ (the run exited)}${took:- (the guest never ran it: it crashed or timed out before)}}")")
 		failed=1
 		continue
 	fi
@@ -41,9 +42,14 @@ while IFS=$'\t' read -r name file flags; do
 	fi
 	if check=$("$work/checkrun" -rehearsal "$dest" 2>&1); then
 		skips=$(echo "$check" | grep -c 'SKIP' || true)
-		summary+=("$(printf '%-28s PASS  %5ss  %s' "$name" "${took:-?}" "$([ "$skips" -gt 0 ] && echo "$skips series skipped for the patched module")")")
+		points=$(echo "$check" | sed -n 's#.*: \([0-9]*\)/\([0-9]*\) points measured$#\1 \2#p' | awk '{m += $1; n += $2} END {printf "%d/%d points measured", m, n}')
+		summary+=("$(printf '%-28s PASS  %5ss  %s' "$name" "${took:-?}" "$points$([ "$skips" -gt 0 ] && echo ", $skips series skipped for the patched module"), WAN on node 1")")
 	else
-		summary+=("$(printf '%-28s FAIL  %5ss  %s' "$name" "${took:-?}" "$(echo "$check" | grep 'FAIL' | head -1 | sed 's/^checkrun: FAIL: //')")")
+		why=$(echo "$check" | grep 'FAIL' | head -1 | sed 's/^checkrun: FAIL: //') || true
+		[ -n "$why" ] || why=$(echo "$check" | tail -1)
+		nfail=$(echo "$check" | grep -c 'FAIL' || true)
+		[ "$nfail" -gt 1 ] && why="$why (+$((nfail - 1)) more)"
+		summary+=("$(printf '%-28s FAIL  %5ss  %s' "$name" "${took:-?}" "${timedout:+$timedout: }$why")")
 		failed=1
 	fi
 	echo "$check" | sed "s/^checkrun: /$name: /"

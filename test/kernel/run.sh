@@ -8,8 +8,9 @@
 # 2. downloads Debian's kernel package once and caches vmlinuz and the
 #    modules the tests need under $WGBENCH_CACHE (default .cache/kernel);
 # 3. builds an initramfs: busybox, the modules in dependency order, a static
-#    wgbench, a static test binary of ./datapath/kernel, iperf3 with its
-#    shared libraries, test/kernel/init.sh as /init and guest.yaml;
+#    wgbench, a static test binary of ./datapath/kernel, iperf3 and wg(8)
+#    (Debian's wireguard-tools, downloaded once) with their shared
+#    libraries, test/kernel/init.sh as /init and guest.yaml;
 # 4. boots it with a timeout; the guest runs the TestIntegration* tests and
 #    `wgbench run guest.yaml`, prints the run folder and its verdict;
 # 5. checks the guest's own verdict line, that every integration test
@@ -19,7 +20,7 @@
 # .cache/kernel (gitignored). The console log stays in
 # <cache>/work/console.log, the run folder in <cache>/work/run.
 # Environment: GO (go binary), QEMU_TIMEOUT
-# (seconds, default 420), KERNEL_PKG (a linux-image-* package to use instead
+# (seconds, default 600), KERNEL_PKG (a linux-image-* package to use instead
 # of the one linux-image-amd64 depends on).
 #
 # `run.sh rehearse` (make rehearse) and `run.sh catalogue` (make
@@ -52,14 +53,14 @@ work=$cache/work
 [ "$mode" = test ] || work=$cache/rehearse
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 case $mode in
-test) timeout_s=${QEMU_TIMEOUT:-420} ;;
+test) timeout_s=${QEMU_TIMEOUT:-600} ;;
 rehearse) timeout_s=${QEMU_TIMEOUT:-1200} ;;
 catalogue) timeout_s=${QEMU_TIMEOUT:-2400} ;;
 esac
 # The modules the guest loads, with their dependencies.
 modules=(wireguard veth tun xfrm_user nfnetlink e1000e)
 # The integration tests that must pass (not skip) in the guest.
-tests=(TestIntegrationServeKernel TestIntegrationTunnelsCarryTraffic TestIntegrationThreadedNAPI TestIntegrationStockModuleRefusesPatchedKnobs TestIntegrationWANKnobs TestIntegrationNICQueueIRQs TestIntegrationJournalAfterKill)
+tests=(TestIntegrationServeKernel TestIntegrationTunnelsCarryTraffic TestIntegrationThreadedNAPI TestIntegrationStockModuleRefusesPatchedKnobs TestIntegrationWANKnobs TestIntegrationNICQueueIRQs TestIntegrationJournalAfterKill TestIntegrationInteropInline)
 
 me=test-kernel
 [ "$mode" = test ] || me=rehearse
@@ -154,6 +155,28 @@ if [ ! -f "$kdir/vmlinuz" ] || [ ! -f "$kdir/modules/load.list" ] || [ "$(cat "$
 fi
 log "kernel $(cat "$kdir/release") ($pkg), modules: $(tr '\n' ' ' <"$kdir/modules/load.list")"
 
+# wg(8), so that the guest can `wg show` its devices: Debian's
+# wireguard-tools package, downloaded once and cached like the kernel.
+wg=$cache/wireguard-tools/wg
+if [ ! -x "$wg" ]; then
+	deb=$(ls "$cache/debs/wireguard-tools_"*.deb 2>/dev/null | head -1) || true
+	if [ -z "$deb" ]; then
+		log "downloading wireguard-tools"
+		for try in 1 2; do
+			(cd "$cache/debs" && apt-get download wireguard-tools 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+			deb=$(ls "$cache/debs/wireguard-tools_"*.deb 2>/dev/null | head -1) || true
+			[ -n "$deb" ] && break
+			[ $try = 2 ] || [ "$(id -u)" != 0 ] || apt-get update -qq
+		done
+		[ -n "$deb" ] || die "apt-get download wireguard-tools failed (run apt-get update)"
+	fi
+	x=$(mktemp -d "$cache/extract.XXXXXX")
+	dpkg-deb -x "$deb" "$x"
+	mkdir -p "$(dirname "$wg")"
+	cp "$x/usr/bin/wg" "$wg.tmp" && mv "$wg.tmp" "$wg"
+	rm -rf "$x"
+fi
+
 # 3. initramfs
 root=$work/root
 rm -rf "$root" "$work/run" "$work/console.log"
@@ -189,6 +212,14 @@ else
 			add_job "$name" "$f" "$flags"
 		done
 	fi
+	# Each file's run is stopped (SIGTERM, then wgbench undoes its
+	# changes) after REHEARSAL_JOB_TIMEOUT seconds, so that one file that
+	# hangs costs the catalogue its own verdict only; 0 means no limit.
+	if [ "$mode" = catalogue ]; then
+		echo "${REHEARSAL_JOB_TIMEOUT:-600}" >"$root/etc/wgbench/rehearse/job-timeout"
+	else
+		echo "${REHEARSAL_JOB_TIMEOUT:-0}" >"$root/etc/wgbench/rehearse/job-timeout"
+	fi
 	# Every job is checked on the host first: a scenario that does not
 	# validate fails here, not after the boot.
 	(cd "$repo" && CGO_ENABLED=0 "$GO" build -trimpath -o "$root/bin/wgbench" ./cmd/wgbench)
@@ -199,7 +230,8 @@ else
 fi
 iperf=$(command -v iperf3)
 cp "$iperf" "$root/usr/bin/iperf3"
-for lib in $(ldd "$iperf" | awk '/=>/ {print $3} /^\t\// {print $1}'); do
+cp "$wg" "$root/usr/bin/wg"
+for lib in $(ldd "$iperf" "$wg" | awk '/=>/ {print $3} /^\t\// {print $1}' | sort -u); do
 	mkdir -p "$root$(dirname "$lib")"
 	cp -L "$lib" "$root$lib"
 done

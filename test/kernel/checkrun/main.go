@@ -8,7 +8,9 @@
 //
 // With -rehearsal it checks a run folder of `make rehearse` instead: every
 // series measured at every point, but for series left out because a knob
-// needs the papers' patched module, which it says.
+// needs the papers' patched module, which it says; and facts-gw1.json and
+// facts-gw2.json show each gateway's WAN link as the data port on NUMA
+// node 1.
 //
 //	go run ./test/kernel/checkrun RUNDIR SERIES[:KNOB,...]...
 //	go run ./test/kernel/checkrun -rehearsal RUNDIR
@@ -32,6 +34,10 @@ func main() {
 	var err error
 	if os.Args[1] == "-rehearsal" {
 		problems, summary, err = rehearsal(os.Args[2])
+		if err == nil {
+			p, s := rehearsalFacts(os.Args[2])
+			problems, summary = append(problems, p...), append(summary, s...)
+		}
 	} else {
 		problems, summary, err = check(os.Args[1], os.Args[2:])
 	}

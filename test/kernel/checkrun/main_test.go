@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wgbench/wgbench/probes/facts"
 	"github.com/wgbench/wgbench/results"
 )
 
@@ -109,6 +110,48 @@ func TestRehearsal(t *testing.T) {
 			}
 			if s := strings.Join(summary, "\n"); !strings.Contains(s, tt.summary) {
 				t.Errorf("summary = %q, want %q", s, tt.summary)
+			}
+		})
+	}
+}
+
+func TestRehearsalFacts(t *testing.T) {
+	data := facts.Link{Name: "wan", Kind: facts.KindPhysical, Driver: "e1000e", Bus: "0000:81:00.0", NUMANode: 1, LocalCPUs: facts.CPUList{2, 3}}
+	veth := facts.Link{Name: "wan", Kind: facts.KindVeth, NUMANode: -1}
+	control := facts.Link{Name: "wan", Kind: facts.KindPhysical, Driver: "e1000e", Bus: "0000:41:00.0", NUMANode: 0}
+	tests := []struct {
+		name     string
+		gw1, gw2 []facts.Link // nil: no facts file
+		problem  string       // a problem, or "" for none
+	}{
+		{"data ports on node 1", []facts.Link{data}, []facts.Link{{Name: "lan", Kind: facts.KindVeth}, data}, ""},
+		{"no facts for gw2", []facts.Link{data}, nil, "gw2: the run folder has no gateway facts"},
+		{"no wan link", []facts.Link{data}, []facts.Link{{Name: "lan", Kind: facts.KindVeth}}, `gw2: facts-gw2.json has no link "wan" (links: lan)`},
+		{"wan is a veth", []facts.Link{veth}, []facts.Link{data}, "gw1: facts-gw1.json shows the WAN link as veth"},
+		{"wan on node 0", []facts.Link{data}, []facts.Link{control}, "on NUMA node 0; want the physical data port on node 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for role, links := range map[string][]facts.Link{"gw1": tt.gw1, "gw2": tt.gw2} {
+				if links == nil {
+					continue
+				}
+				b, err := json.Marshal(facts.Host{Links: links})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, facts.RunFile(role)), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			problems, summary := rehearsalFacts(dir)
+			got := strings.Join(problems, "\n")
+			if tt.problem == "" && got != "" || !strings.Contains(got, tt.problem) {
+				t.Errorf("problems = %q, want %q", got, tt.problem)
+			}
+			if tt.problem == "" && (len(summary) != 2 || !strings.Contains(summary[0], "gw1 facts: WAN wan (e1000e 0000:81:00.0) on NUMA node 1, local CPUs 2-3")) {
+				t.Errorf("summary = %q, want a line per gateway", summary)
 			}
 		})
 	}
