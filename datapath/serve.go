@@ -67,6 +67,12 @@ type engineDef struct {
 	udpPorts bool
 	// start brings the engine up in this process (`datapath up`).
 	start starter
+	// status reads the tunnels' state and counters (`agent wg-stats
+	// --engine NAME`); nil means the WireGuard devices' (Status).
+	status func(names []string) ([]TunnelStatus, error)
+	// baseline says the engine is not WireGuard but a tunnel WireGuard is
+	// compared with: the tuner gives its series no WireGuard advice.
+	baseline bool
 }
 
 // engines is the registry of datapaths. To add one, add a file

@@ -47,8 +47,9 @@ var knobs = map[string]knob{
 	"serial_cpus":        {"the patched module's serial_work_cpu", []Datapath{Kernel}, "has no kernel serial workers"},
 	"inline_kernel":      {"the patched module's inline mode", []Datapath{Kernel}, "is not the kernel module"},
 	"placement":          {"a kernel placement preset", []Datapath{Kernel}, "has no kernel stages to place; use cpus and pin"},
-	"cpus":               {"placing engine tunnels on cores", []Datapath{WireGuardGo, Inline, Kernel}, "has no engine threads to place; use napi_cpus, rps_cpus or encrypt_cpus/decrypt_cpus"},
-	"pin":                {"pinning engine tunnels to cores", []Datapath{WireGuardGo, Inline}, "has no engine threads to pin; use threaded_napi with napi_cpus"},
+	"cpus":               {"placing engine tunnels on cores", []Datapath{WireGuardGo, Inline, Kernel, OpenVPN}, "has no engine threads to place; use napi_cpus, rps_cpus or encrypt_cpus/decrypt_cpus"},
+	"cipher":             {"the baseline tunnel's data cipher", []Datapath{OpenVPN, IPsec}, "is WireGuard, whose cipher is fixed (ChaCha20-Poly1305)"},
+	"pin":                {"pinning engine tunnels to cores", []Datapath{WireGuardGo, Inline, OpenVPN}, "has no engine threads to pin; use threaded_napi with napi_cpus"},
 }
 
 // KnobDatapaths returns the datapaths that accept the tuning knob with the
@@ -229,6 +230,9 @@ func (d *decoder) validateTuning(path string, dp Datapath, t *Tuning) {
 	if t.NUMANode != nil && (*t.NUMANode < -1 || *t.NUMANode > 1023) {
 		d.fail(path+".numa_node", "%d is out of range; allowed -1 (the NIC's node) or 0..1023", *t.NUMANode)
 	}
+	if t.Cipher != "" && !slices.Contains(Ciphers, t.Cipher) {
+		d.fail(path+".cipher", "%q is not a cipher; allowed: %s%s", t.Cipher, strings.Join(Ciphers, ", "), strictyaml.DidYouMean(t.Cipher, Ciphers))
+	}
 	if dp == Kernel && t.Placement != "" && !slices.Contains(Placements, t.Placement) {
 		d.fail(path+".placement", "%q is not a placement; allowed: %s%s", t.Placement, strings.Join(Placements, ", "), strictyaml.DidYouMean(t.Placement, Placements))
 	}
@@ -262,13 +266,17 @@ func (d *decoder) validateTuning(path string, dp Datapath, t *Tuning) {
 	}
 }
 
-// joinDatapaths writes "kernel" or "wggo or inline".
+// joinDatapaths writes "kernel", "wggo or inline" or "wggo, inline or
+// openvpn".
 func joinDatapaths(dps []Datapath) string {
 	s := make([]string, len(dps))
 	for i, dp := range dps {
 		s[i] = string(dp)
 	}
-	return strings.Join(s, " or ")
+	if len(s) < 3 {
+		return strings.Join(s, " or ")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
 func (d *decoder) validateProbes(p *Probes) {
