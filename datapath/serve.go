@@ -116,7 +116,11 @@ func Serve(ctx context.Context, opts Options, ready io.Writer, log *slog.Logger)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("datapath %s: %w", opts.Engine, err)
 	}
-	if opts.Engine != "kernel" && !opts.Kernel.IsZero() {
+	kf := opts.Kernel
+	if opts.Engine == "ipsec" {
+		kf.Journal = "" // the ipsec engine journals its SAs too
+	}
+	if opts.Engine != "kernel" && !kf.IsZero() {
 		return fmt.Errorf("datapath %s takes no kernel tuning flags (--threaded-napi, --napi-cpus, …); they apply to --engine kernel", opts.Engine)
 	}
 	eng, err := e.start(ctx, opts, log)

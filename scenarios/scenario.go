@@ -37,7 +37,7 @@ const (
 )
 
 // Datapaths lists every valid Datapath, in the order documentation shows them.
-var Datapaths = []Datapath{Plain, WireGuardGo, Kernel, Inline, OpenVPN}
+var Datapaths = []Datapath{Plain, WireGuardGo, Kernel, Inline, OpenVPN, IPsec}
 
 // Baselines are the datapaths that are other tunnels, not WireGuard: the
 // tuner gives their series no WireGuard advice.
