@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -15,9 +16,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// IndexDir holds one file per tunnel, NAME.json, with its addresses and
-// SPIs (no keys), where Status finds the tunnel's SAs by name alone.
+// IndexDir holds one file per tunnel, NETNS-NAME.json, with its addresses
+// and SPIs (no keys), where ReadStats finds the tunnel's SAs by name
+// alone. The network namespace's inode tells apart the two gateways of
+// the local testbed, which name their tunnels alike and share one file
+// system.
 var IndexDir = "/run/wgbench-ipsec"
+
+// indexPath is where tunnel name's index is, for the calling thread's
+// network namespace.
+func indexPath(name string) string {
+	var st syscall.Stat_t
+	ns := "0"
+	if err := syscall.Stat("/proc/thread-self/ns/net", &st); err == nil {
+		ns = strconv.FormatUint(st.Ino, 10)
+	}
+	return filepath.Join(IndexDir, ns+"-"+name+".json")
+}
 
 // index is what IndexDir keeps of a tunnel.
 type index struct {
@@ -31,6 +46,7 @@ type index struct {
 // namespace.
 type Engine struct {
 	names   []string
+	indexes []string // their index files
 	journal *Journal
 	log     *slog.Logger
 }
@@ -114,7 +130,12 @@ func (e *Engine) add(t *Tunnel) error {
 	if err := netlink.RouteAdd(&netlink.Route{Dst: ipNet(t.Route), Gw: t.Remote.AsSlice()}); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("route %s via %s: %w", t.Route, t.Remote, err)
 	}
-	return writeIndex(t)
+	path := indexPath(t.Name)
+	if err := writeIndex(path, t); err != nil {
+		return err
+	}
+	e.indexes = append(e.indexes, path)
+	return nil
 }
 
 // noESP explains the kernel's answer when it lacks ESP or the AEAD.
@@ -139,9 +160,10 @@ func (e *Engine) Close() error {
 		}
 		e.journal = nil
 	}
-	for _, n := range e.names {
-		os.Remove(filepath.Join(IndexDir, n+".json"))
+	for _, p := range e.indexes {
+		os.Remove(p)
 	}
+	e.indexes = nil
 	os.Remove(IndexDir) // only when empty
 	e.names = nil
 	return errors.Join(errs...)
@@ -189,7 +211,7 @@ type Stats struct {
 // ReadStats reads tunnel name's SA counters in the calling thread's
 // network namespace.
 func ReadStats(name string) (Stats, error) {
-	b, err := os.ReadFile(filepath.Join(IndexDir, name+".json"))
+	b, err := os.ReadFile(indexPath(name))
 	if err != nil {
 		return Stats{}, fmt.Errorf("ipsec %s: no such tunnel here: %w", name, err)
 	}
@@ -217,13 +239,13 @@ func ReadStats(name string) (Stats, error) {
 	return st, nil
 }
 
-// writeIndex records t's addresses and SPIs for ReadStats.
-func writeIndex(t *Tunnel) error {
+// writeIndex records t's addresses and SPIs for ReadStats at path.
+func writeIndex(path string, t *Tunnel) error {
 	b, err := jsonMarshal(index{Local: t.Local, Remote: t.Remote, OutSPI: t.Out.SPI, InSPI: t.In.SPI})
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(IndexDir, t.Name+".json"), b, 0o600)
+	return os.WriteFile(path, b, 0o600)
 }
 
 // processStart is field 22 of /proc/PID/stat, the start time that tells

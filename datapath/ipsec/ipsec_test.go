@@ -154,7 +154,6 @@ func TestIntegrationIPsecTunnel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tb.Name = "ipu" + sfx // both ends share one IndexDir here
 			dir := t.TempDir()
 			var ea, eb *Engine
 			if err := nstest.Run(nsA, func() (err error) { ea, err = Up([]*Tunnel{ta}, filepath.Join(dir, "a"), nil); return }); err != nil {

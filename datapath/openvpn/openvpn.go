@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,8 +35,19 @@ var SocketDir = "/run/wgbench-openvpn"
 // device and open its management socket.
 const upTimeout = 20 * time.Second
 
-// SocketPath is where the management socket of device dev is.
-func SocketPath(dev string) string { return filepath.Join(SocketDir, dev+".sock") }
+// SocketPath is where the management socket of device dev in the calling
+// thread's network namespace is: NETNS-DEV.sock, as both gateways of the
+// local testbed name their tunnels alike and share one file system.
+func SocketPath(dev string) string { return filepath.Join(SocketDir, netnsID()+"-"+dev+".sock") }
+
+// netnsID is the inode of the calling thread's network namespace.
+func netnsID() string {
+	var st syscall.Stat_t
+	if err := syscall.Stat("/proc/thread-self/ns/net", &st); err != nil {
+		return "0"
+	}
+	return strconv.FormatUint(st.Ino, 10)
+}
 
 // Engine is a set of running OpenVPN tunnels.
 type Engine struct {
@@ -49,6 +61,7 @@ type Engine struct {
 
 type proc struct {
 	dev  string
+	sock string // management socket
 	cmd  *exec.Cmd
 	dir  string // private folder with its config, certificate and key
 	done chan struct{}
@@ -152,12 +165,12 @@ func start(t *Tunnel, keyDir string, cpus []int, log *slog.Logger) (*proc, error
 	if err != nil {
 		return nil, fmt.Errorf("openvpn tunnel %s: make a private folder: %w", t.Device, err)
 	}
-	p := &proc{dev: t.Device, dir: dir, done: make(chan struct{}), out: &tail{}}
+	p := &proc{dev: t.Device, sock: SocketPath(t.Device), dir: dir, done: make(chan struct{}), out: &tail{}}
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return p, fmt.Errorf("openvpn tunnel %s: %w", t.Device, err)
 	}
 	cert, key, conf := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "openvpn.conf")
-	mgmt := SocketPath(t.Device)
+	mgmt := p.sock
 	os.Remove(mgmt)
 	for path, data := range map[string]string{cert: t.Cert, key: t.Key, conf: t.Config(cert, key, mgmt)} {
 		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
@@ -192,7 +205,7 @@ func (p *proc) waitUp(ctx context.Context) error {
 	deadline := time.Now().Add(upTimeout)
 	for {
 		_, lerr := netlink.LinkByName(p.dev)
-		_, serr := os.Stat(SocketPath(p.dev))
+		_, serr := os.Stat(p.sock)
 		if lerr == nil && serr == nil {
 			return nil
 		}
@@ -256,7 +269,7 @@ func (e *Engine) Close() error {
 		if err := os.RemoveAll(p.dir); err != nil {
 			errs = append(errs, fmt.Errorf("openvpn tunnel %s: remove its keys: %w", p.dev, err))
 		}
-		if err := os.Remove(SocketPath(p.dev)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := os.Remove(p.sock); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}

@@ -24,8 +24,8 @@ type Stats struct {
 	UDPRead, UDPWrite, TunRead, TunWrite int64
 }
 
-// ReadStats asks the management interface of device dev for its state
-// and counters.
+// ReadStats asks the management interface of device dev, in the calling
+// thread's network namespace, for its state and counters.
 func ReadStats(dev string) (Stats, error) {
 	c, err := net.DialTimeout("unix", SocketPath(dev), 2*time.Second)
 	if err != nil {
