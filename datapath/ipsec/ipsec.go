@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -175,8 +176,10 @@ func ipNet(p netip.Prefix) *net.IPNet {
 }
 
 // Check adds and deletes an ESP SA with each AEAD in the calling
-// thread's network namespace to learn whether the kernel has ESP.
+// thread's network namespace to learn whether the kernel has ESP and
+// both AEADs.
 func Check() error {
+	var failed []string
 	for _, cipher := range []string{"AES-256-GCM", "CHACHA20-POLY1305"} {
 		sa, err := newSA()
 		if err != nil {
@@ -188,9 +191,13 @@ func Check() error {
 			if errors.Is(err, unix.EPERM) {
 				return errors.New("adding an ESP SA needs root (CAP_NET_ADMIN)")
 			}
-			return fmt.Errorf("this kernel cannot do ESP with %s (%v): the ipsec datapath needs the esp4 and xfrm_algo modules and the AEAD's crypto", AEADs[cipher], err)
+			failed = append(failed, fmt.Sprintf("%s: %v", AEADs[cipher], err))
+			continue
 		}
 		netlink.XfrmStateDel(st)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("this kernel cannot do ESP with %s: the ipsec datapath needs the esp4 and xfrm_algo modules and the AEADs' crypto", strings.Join(failed, "; "))
 	}
 	return nil
 }

@@ -134,7 +134,7 @@ func TestIntegrationUndoJournal(t *testing.T) {
 func TestIntegrationIPsecTunnel(t *testing.T) {
 	nstest.RequireRoot(t)
 	if err := nstest.Run(nstest.NewNS(t, "wgbtest-"+nstest.Suffix(t)+"-check"), Check); err != nil {
-		t.Skipf("no ESP here: %v", err)
+		t.Skipf("no ESP here: %v; /proc/crypto has: %s", err, cryptoNames())
 	}
 	for _, cipher := range []string{"AES-256-GCM", "CHACHA20-POLY1305"} {
 		t.Run(cipher, func(t *testing.T) {
@@ -234,4 +234,17 @@ func readAll(c net.Conn) ([]byte, error) {
 	var buf bytes.Buffer
 	_, err := buf.ReadFrom(c)
 	return buf.Bytes(), err
+}
+
+// cryptoNames lists the AEAD-related algorithms /proc/crypto shows, for a
+// skip message that says what the kernel lacks.
+func cryptoNames() string {
+	b, _ := os.ReadFile("/proc/crypto")
+	var names []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if n, ok := strings.CutPrefix(l, "name         : "); ok && strings.ContainsAny(n, "(") || strings.Contains(l, "name         : aes") || strings.Contains(l, "name         : ghash") || strings.Contains(l, "name         : chacha") {
+			names = append(names, strings.TrimPrefix(l, "name         : "))
+		}
+	}
+	return strings.Join(names, ", ")
 }

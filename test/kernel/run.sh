@@ -60,7 +60,7 @@ esac
 modules=(wireguard veth tun xfrm_user nfnetlink e1000e esp4)
 # Loaded when the kernel has them as modules: the crypto the ipsec
 # datapath's AEADs instantiate at run time (the guest has no modprobe).
-optional_modules=(gcm ctr ghash-generic aes_generic chacha20poly1305 chacha_generic chacha-generic poly1305_generic poly1305-generic)
+optional_modules=(seqiv echainiv authenc gcm ctr ghash-generic aes_generic chacha20poly1305 chacha_generic chacha-generic poly1305_generic poly1305-generic)
 # The integration tests that must pass (not skip) in the guest.
 tests=(TestIntegrationServeKernel TestIntegrationTunnelsCarryTraffic TestIntegrationThreadedNAPI TestIntegrationStockModuleRefusesPatchedKnobs TestIntegrationWANKnobs TestIntegrationNICQueueIRQs TestIntegrationJournalAfterKill TestIntegrationIPsecTunnel TestIntegrationUndoJournal)
 
