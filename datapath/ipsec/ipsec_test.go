@@ -3,6 +3,7 @@ package ipsec
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -236,15 +237,27 @@ func readAll(c net.Conn) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-// cryptoNames lists the AEAD-related algorithms /proc/crypto shows, for a
-// skip message that says what the kernel lacks.
+// cryptoNames lists the ESP AEADs /proc/crypto shows, with their driver
+// and self-test state, for a skip message that says what the kernel has.
 func cryptoNames() string {
 	b, _ := os.ReadFile("/proc/crypto")
-	var names []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if n, ok := strings.CutPrefix(l, "name         : "); ok && strings.ContainsAny(n, "(") || strings.Contains(l, "name         : aes") || strings.Contains(l, "name         : ghash") || strings.Contains(l, "name         : chacha") {
-			names = append(names, strings.TrimPrefix(l, "name         : "))
+	var out []string
+	for _, blk := range strings.Split(string(b), "\n\n") {
+		var name, driver, test string
+		for _, l := range strings.Split(blk, "\n") {
+			k, v, _ := strings.Cut(l, ":")
+			switch strings.TrimSpace(k) {
+			case "name":
+				name = strings.TrimSpace(v)
+			case "driver":
+				driver = strings.TrimSpace(v)
+			case "selftest":
+				test = strings.TrimSpace(v)
+			}
+		}
+		if strings.Contains(name, "rfc4106") || strings.Contains(name, "rfc7539esp") || name == "gcm(aes)" {
+			out = append(out, fmt.Sprintf("%s [%s, selftest %s]", name, driver, test))
 		}
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(out, ", ")
 }
