@@ -40,6 +40,10 @@ type Request struct {
 	// NewKey makes a tunnel end's private key; nil means
 	// wgtypes.GeneratePrivateKey.
 	NewKey func() (wgtypes.Key, error)
+	// Secret, when set, is shown every other secret the plan generates
+	// (an OpenVPN end's private key, an ESP key), so a test can prove
+	// none reaches results or logs.
+	Secret func(secret []byte)
 }
 
 // GatewayTuning returns the knobs gateway gw (GW1 or GW2) runs: the
@@ -76,8 +80,9 @@ type Deployment struct {
 	Files []File
 	// Processes are the long-running datapath processes.
 	Processes []ProcessSpec
-	// Devices are the WireGuard devices the processes bring up, index =
+	// Devices are the tunnel devices the processes bring up, index =
 	// tunnel, the same on both gateways; empty when there are none.
+	// StatusOf reads their state and counters.
 	Devices []string
 }
 

@@ -67,6 +67,12 @@ type engineDef struct {
 	udpPorts bool
 	// start brings the engine up in this process (`datapath up`).
 	start starter
+	// status reads the tunnels' state and counters (`agent wg-stats
+	// --engine NAME`); nil means the WireGuard devices' (Status).
+	status func(names []string) ([]TunnelStatus, error)
+	// baseline says the engine is not WireGuard but a tunnel WireGuard is
+	// compared with: the tuner gives its series no WireGuard advice.
+	baseline bool
 }
 
 // engines is the registry of datapaths. To add one, add a file
@@ -110,7 +116,11 @@ func Serve(ctx context.Context, opts Options, ready io.Writer, log *slog.Logger)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("datapath %s: %w", opts.Engine, err)
 	}
-	if opts.Engine != "kernel" && !opts.Kernel.IsZero() {
+	kf := opts.Kernel
+	if opts.Engine == "ipsec" {
+		kf.Journal = "" // the ipsec engine journals its SAs too
+	}
+	if opts.Engine != "kernel" && !kf.IsZero() {
 		return fmt.Errorf("datapath %s takes no kernel tuning flags (--threaded-napi, --napi-cpus, …); they apply to --engine kernel", opts.Engine)
 	}
 	eng, err := e.start(ctx, opts, log)

@@ -33,8 +33,8 @@ func TestServeRejectsBadOptions(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{"no engine", Options{}, "choose one of: inline, kernel, plain, wggo"},
-		{"unknown engine", Options{Engine: "ebpf"}, `unknown datapath engine "ebpf"; choose one of: inline, kernel, plain, wggo`},
+		{"no engine", Options{}, "choose one of: inline, ipsec, kernel, openvpn, plain, wggo"},
+		{"unknown engine", Options{Engine: "ebpf"}, `unknown datapath engine "ebpf"; choose one of: inline, ipsec, kernel, openvpn, plain, wggo`},
 		{"kernel without configs", Options{Engine: "kernel"}, "kernel needs at least one WireGuard config"},
 		{"kernel with --cpus", Options{Engine: "kernel", CPUs: []int{0}}, "kernel takes no --cpus"},
 		{"kernel bad CPU list", Options{Engine: "kernel", Configs: []string{bad}, Kernel: parseKernelFlags(t, "--threaded-napi", "--napi-cpus=3-1")}, "--napi-cpus: \"3-1\" is not a CPU list: range 3-1 runs backwards; write e.g. 0-3,8"},

@@ -45,6 +45,38 @@ type PeerStatus struct {
 	AllowedIPs []netip.Prefix `json:"allowed_ips"`
 }
 
+// StatusOf reads the named tunnels of engine: those of an engine with
+// its own counters (openvpn, ipsec) through its hook, the others as
+// WireGuard devices (Status).
+func StatusOf(engine string, names []string) ([]TunnelStatus, error) {
+	if e, ok := engines[engine]; ok && e.status != nil {
+		if len(names) == 0 {
+			return nil, fmt.Errorf("%s status: no tunnel names given", engine)
+		}
+		return e.status(names)
+	}
+	if engine != "" {
+		if _, ok := engines[engine]; !ok {
+			return nil, fmt.Errorf("status: unknown engine %q", engine)
+		}
+	}
+	return Status(names)
+}
+
+// StatusArgs are the arguments `agent wg-stats` needs beyond --dev to
+// read engine's tunnels: "--engine NAME" for an engine with its own
+// counters, none for the WireGuard engines.
+func StatusArgs(engine string) []string {
+	if e, ok := engines[engine]; ok && e.status != nil {
+		return []string{"--engine", engine}
+	}
+	return nil
+}
+
+// IsBaseline reports whether engine is a tunnel WireGuard is compared
+// with (openvpn, ipsec) rather than a WireGuard datapath or plain.
+func IsBaseline(engine string) bool { return engines[engine].baseline }
+
 // Status reads the named WireGuard devices through wgctrl: kernel devices
 // of the calling thread's network namespace over netlink, wireguard-go
 // devices over their UAPI socket (a machine-wide path, which is why the

@@ -38,7 +38,9 @@ func handshakeTimeout(n int) time.Duration {
 // deployment is a datapath brought up on both gateways for one point.
 type deployment struct {
 	devices []string // tunnel device names, index = tunnel; empty for plain
-	procs   []gwProc
+	// statusArgs select the engine's counters in `agent wg-stats`.
+	statusArgs []string
+	procs      []gwProc
 	// journals are the journals of the datapath processes, to undo should
 	// a process die without cleaning up.
 	journals []journal
@@ -117,7 +119,7 @@ func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s sc
 	begin := time.Now()
 	gws := [2]testbed.Host{datapath.GW1: hosts[testbed.GW1], datapath.GW2: hosts[testbed.GW2]}
 	d := &deployment{log: log}
-	req := datapath.Request{Engine: string(s.Datapath), Tuning: s.Tuning, CPUs: gwCPUs, NewKey: newKey,
+	req := datapath.Request{Engine: string(s.Datapath), Tuning: s.Tuning, CPUs: gwCPUs, NewKey: newKey, Secret: secretMade,
 		Gateways: [2]datapath.Gateway{
 			datapath.GW1: {WAN: testbed.GW1WAN.Addr(), TempDir: gws[datapath.GW1].TempDir()},
 			datapath.GW2: {WAN: testbed.GW2WAN.Addr(), TempDir: gws[datapath.GW2].TempDir()},
@@ -142,6 +144,7 @@ func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s sc
 		return nil, err
 	}
 	d.devices = plan.Devices
+	d.statusArgs = datapath.StatusArgs(req.Engine)
 	for _, f := range plan.Files {
 		h := gws[f.Gateway]
 		if err := h.WriteFile(f.Path, f.Data, datapath.FileMode); err != nil {
@@ -198,6 +201,17 @@ func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s sc
 // keysMade, when a test sets it, sees every private key deploy generates,
 // so the test can prove none of them reaches results or logs.
 var keysMade func(keys ...wgtypes.Key)
+
+// secretsMade, when a test sets it, sees every other secret a plan
+// generates (OpenVPN private keys, ESP keys).
+var secretsMade func(secret []byte)
+
+// secretMade shows a plan's secret to secretsMade.
+func secretMade(b []byte) {
+	if secretsMade != nil {
+		secretsMade(b)
+	}
+}
 
 // newKey makes a tunnel end's private key and shows it to keysMade.
 func newKey() (wgtypes.Key, error) {
@@ -326,7 +340,7 @@ func (d *deployment) waitHandshakes(ctx context.Context, hosts ...testbed.Host) 
 		missing := 0
 		var last error
 		for _, h := range hosts {
-			st, err := wgStats(ctx, h, d.devices)
+			st, err := wgStats(ctx, h, d.devices, d.statusArgs...)
 			if err != nil {
 				last = err
 				missing++
@@ -399,9 +413,10 @@ func (d *deployment) undoKilled() {
 	}
 }
 
-// wgStats reads the tunnels' status on h through `wgbench agent wg-stats`.
-func wgStats(ctx context.Context, h testbed.Host, devices []string) ([]datapath.TunnelStatus, error) {
-	argv := []string{testbed.Self, "agent", "wg-stats"}
+// wgStats reads the tunnels' status on h through `wgbench agent wg-stats`;
+// extra selects a non-WireGuard engine's counters (datapath.StatusArgs).
+func wgStats(ctx context.Context, h testbed.Host, devices []string, extra ...string) ([]datapath.TunnelStatus, error) {
+	argv := append([]string{testbed.Self, "agent", "wg-stats"}, extra...)
 	for _, d := range devices {
 		argv = append(argv, "--dev", d)
 	}

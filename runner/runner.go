@@ -475,7 +475,7 @@ func readCounters(ctx context.Context, hosts map[string]testbed.Host, dep *deplo
 	}
 	c := counters{}
 	for _, role := range []string{testbed.GW1, testbed.GW2} {
-		st, err := wgStats(ctx, hosts[role], dep.devices)
+		st, err := wgStats(ctx, hosts[role], dep.devices, dep.statusArgs...)
 		if err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"io/fs"
 	"log/slog"
@@ -20,7 +21,9 @@ import (
 
 // TestIntegrationNoKeysInResults runs the tunnel datapaths and greps every
 // file of the run folder, the progress output and the debug log for every
-// private key the run generated, in base64 and in hex.
+// private key the run generated, in base64 and in hex: WireGuard keys, the
+// OpenVPN ends' private keys (DER and PEM) and, where the kernel has ESP,
+// the IPsec keys.
 func TestIntegrationNoKeysInResults(t *testing.T) {
 	testutil.RequireRoot(t)
 	var (
@@ -28,7 +31,9 @@ func TestIntegrationNoKeysInResults(t *testing.T) {
 		keys []wgtypes.Key
 	)
 	keysMade = func(k ...wgtypes.Key) { mu.Lock(); keys = append(keys, k...); mu.Unlock() }
-	t.Cleanup(func() { keysMade = nil })
+	var secrets [][]byte
+	secretsMade = func(b []byte) { mu.Lock(); secrets = append(secrets, bytes.Clone(b)); mu.Unlock() }
+	t.Cleanup(func() { keysMade, secretsMade = nil, nil })
 
 	sc, err := scenarios.Parse("secrets.yaml", []byte(`
 name: secrets
@@ -37,6 +42,8 @@ sweep: {tunnels: [2]}
 series:
   - datapath: wggo
   - datapath: inline
+  - datapath: openvpn
+  - datapath: ipsec
 `), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +56,11 @@ series:
 	}
 	if len(keys) != 2*2*2 {
 		t.Fatalf("saw %d generated keys, want 8 (2 series × 2 tunnels × 2 ends)", len(keys))
+	}
+	// openvpn: 2 tunnels × 2 ends × (DER, PEM); ipsec, where it ran: 2
+	// tunnels × 2 directions.
+	if len(secrets) != 8 && len(secrets) != 12 {
+		t.Fatalf("saw %d other generated secrets, want 8 (openvpn) or 12 (and ipsec)", len(secrets))
 	}
 	texts := map[string][]byte{"progress output": out.Bytes(), "debug log": logBuf.Bytes()}
 	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -71,5 +83,20 @@ series:
 			}
 		}
 		// Public keys may appear; they prove the search reads the files.
+	}
+	for _, sec := range secrets {
+		forms := []string{hex.EncodeToString(sec), base64.StdEncoding.EncodeToString(sec)}
+		if pem, ok := bytes.CutPrefix(sec, []byte("-----BEGIN")); ok {
+			// A PEM key: its body's first line, and the whole text.
+			lines := bytes.Split(pem, []byte("\n"))
+			forms = append(forms, string(lines[1]), string(sec))
+		}
+		for _, form := range forms {
+			for name, b := range texts {
+				if bytes.Contains(b, []byte(form)) {
+					t.Errorf("a generated secret (%d bytes) is in %s", len(sec), name)
+				}
+			}
+		}
 	}
 }

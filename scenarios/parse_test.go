@@ -330,7 +330,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "pin on kernel",
 			yaml: "name: t\nseries:\n  - datapath: kernel\n    tuning:\n      pin: true\n",
-			pos:  "5:12", path: "series[0].tuning.pin", msg: "Move it to a wggo or inline series",
+			pos:  "5:12", path: "series[0].tuning.pin", msg: "Move it to a wggo, inline or openvpn series",
 		},
 		{
 			name: "napi_cpus without threaded_napi",

@@ -28,10 +28,24 @@ const (
 	Kernel Datapath = "kernel"
 	// Inline runs wgbench's embedded run-to-completion engine.
 	Inline Datapath = "inline"
+	// OpenVPN runs one openvpn process per tunnel: a baseline WireGuard
+	// is compared with, not a WireGuard datapath.
+	OpenVPN Datapath = "openvpn"
+	// IPsec carries each tunnel in kernel ESP tunnel mode (static SAs, no
+	// IKE): a baseline WireGuard is compared with.
+	IPsec Datapath = "ipsec"
 )
 
 // Datapaths lists every valid Datapath, in the order documentation shows them.
-var Datapaths = []Datapath{Plain, WireGuardGo, Kernel, Inline}
+var Datapaths = []Datapath{Plain, WireGuardGo, Kernel, Inline, OpenVPN, IPsec}
+
+// Baselines are the datapaths that are other tunnels, not WireGuard: the
+// tuner gives their series no WireGuard advice.
+var Baselines = []Datapath{OpenVPN, IPsec}
+
+// Ciphers are the data ciphers of the baseline tunnels (tuning.cipher);
+// IPsec maps them to rfc4106(gcm(aes)) and rfc7539esp(chacha20,poly1305).
+var Ciphers = []string{"AES-256-GCM", "CHACHA20-POLY1305"}
 
 // Protocol is the transport iperf3 drives.
 type Protocol string
@@ -176,6 +190,9 @@ type Tuning struct {
 	// Pin pins each tunnel of an embedded engine to one core from CPUs
 	// (wggo and inline).
 	Pin bool `yaml:"pin,omitempty" json:"pin,omitempty"`
+	// Cipher is the data cipher of a baseline tunnel, one of Ciphers
+	// (openvpn and ipsec); empty means the first.
+	Cipher string `yaml:"cipher,omitempty" json:"cipher,omitempty"`
 	// Optional lists knobs that may be skipped, with a note in the results,
 	// when the host cannot apply them.
 	Optional []string `yaml:"optional,omitempty" json:"optional,omitempty"`

@@ -279,6 +279,9 @@ func (d *decoder) validateKnobs(path string, dp Datapath, t *Tuning) {
 	if k, _ := knobs.Lookup("numa_node"); t.NUMANode != nil && !k.InRange(*t.NUMANode) {
 		d.fail(path+".numa_node", "%d is out of range; allowed -1 (the NIC's node) or 0..%d", *t.NUMANode, k.Max)
 	}
+	if t.Cipher != "" && !slices.Contains(Ciphers, t.Cipher) {
+		d.fail(path+".cipher", "%q is not a cipher; allowed: %s%s", t.Cipher, strings.Join(Ciphers, ", "), strictyaml.DidYouMean(t.Cipher, Ciphers))
+	}
 	if dp == Kernel && t.Placement != "" && !slices.Contains(Placements, t.Placement) {
 		d.fail(path+".placement", "%q is not a placement; allowed: %s%s", t.Placement, strings.Join(Placements, ", "), strictyaml.DidYouMean(t.Placement, Placements))
 	}
@@ -315,13 +318,17 @@ func union(a, b []string) []string {
 	return out
 }
 
-// joinDatapaths writes "kernel" or "wggo or inline".
+// joinDatapaths writes "kernel", "wggo or inline" or "wggo, inline or
+// openvpn".
 func joinDatapaths(dps []Datapath) string {
 	s := make([]string, len(dps))
 	for i, dp := range dps {
 		s[i] = string(dp)
 	}
-	return strings.Join(s, " or ")
+	if len(s) < 3 {
+		return strings.Join(s, " or ")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
 func (d *decoder) validateProbes(p *Probes) {

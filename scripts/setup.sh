@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what wgbench needs on a Debian/Ubuntu machine, when missing:
-# iperf3 and ping for the testbed, and checks the Go toolchain.
+# iperf3 and ping for the testbed, openvpn for the baseline datapath, and
+# checks the Go toolchain.
 # Idempotent; called by `make run` and `make test`.
 set -euo pipefail
 
 need=()
 command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)
 command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
+command -v openvpn >/dev/null 2>&1 || need+=(openvpn)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -267,7 +267,7 @@ var rules = []func(*input, *report){
 // Analyze runs every check on the hosts' facts and the run (either may be
 // missing: nil run, empty hosts) and returns the report.
 func Analyze(hosts Hosts, run *results.Run) *Report {
-	in := &input{hosts: hosts, run: run}
+	in := &input{hosts: hosts, run: withoutBaselines(run)}
 	if in.hosts == nil {
 		in.hosts = Hosts{}
 	}

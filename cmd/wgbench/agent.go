@@ -48,21 +48,25 @@ see what the controller sees.`,
 			return writeJSON(cmd, datapath.Check(engine))
 		},
 	}
-	check.Flags().StringVar(&engine, "engine", "", "datapath engine: plain, wggo, kernel or inline")
+	check.Flags().StringVar(&engine, "engine", "", "datapath engine: plain, wggo, kernel, inline, openvpn or ipsec")
 	check.MarkFlagRequired("engine")
 	cmd.AddCommand(check)
-	var devs []string
+	var (
+		devs        []string
+		statsEngine string
+	)
 	stats := &cobra.Command{
 		Use:   "wg-stats",
-		Short: "Print the status and counters of WireGuard devices (no keys but public ones)",
+		Short: "Print the status and counters of WireGuard devices, or of another engine's tunnels (no keys but public ones)",
 		Example: `  sudo wgbench agent wg-stats --dev wg0
-  sudo ip netns exec wgb-1a2b-gw1 wgbench agent wg-stats --dev wg1a2b-0 --dev wg1a2b-1`,
+  sudo ip netns exec wgb-1a2b-gw1 wgbench agent wg-stats --dev wg1a2b-0 --dev wg1a2b-1
+  sudo ip netns exec wgb-1a2b-gw1 wgbench agent wg-stats --engine openvpn --dev wg1a2b-0`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(devs) == 0 {
 				return usageError{errors.New("name the devices with --dev")}
 			}
-			st, err := datapath.Status(devs)
+			st, err := datapath.StatusOf(statsEngine, devs)
 			if err != nil {
 				return err
 			}
@@ -70,6 +74,7 @@ see what the controller sees.`,
 		},
 	}
 	stats.Flags().StringArrayVar(&devs, "dev", nil, "device to read (repeatable)")
+	stats.Flags().StringVar(&statsEngine, "engine", "", "engine whose tunnels to read: openvpn or ipsec (default: WireGuard devices)")
 	cmd.AddCommand(stats)
 	cmd.AddCommand(newSampleCmd())
 	cmd.AddCommand(newNetSetupCmd())

@@ -68,7 +68,7 @@ Exit status: 0 when no point regressed, 1 when one did (or on an error),
 			if err != nil {
 				return err
 			}
-			d, err := paper.HPSR2025()
+			d, err := paper.For(run.Scenario.Name)
 			if err != nil {
 				return err
 			}
@@ -80,7 +80,7 @@ Exit status: 0 when no point regressed, 1 when one did (or on an error),
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&withPaper, "paper", false, "compare with the published figures of the HPSR 2025 paper")
+	cmd.Flags().BoolVar(&withPaper, "paper", false, "compare with the published figures of the paper the run's scenario reproduces (HPSR 2025, or OSM for vpn-compare)")
 	cmd.Flags().StringVar(&tolerance, "tolerance", "5%", "how much slower a point of B may be before it counts as a regression")
 	cmd.Flags().StringVar(&format, "format", "text", "output: text or json")
 	cmd.Flags().StringVar(&figure, "figure", "", "overlay figure `FILE` (.png or .svg; default B/plots/compare-runs.png, - for none)")
@@ -89,6 +89,9 @@ Exit status: 0 when no point regressed, 1 when one did (or on an error),
 
 func printComparison(w io.Writer, d *paper.Data, run *results.Run, c *paper.Comparison) {
 	fmt.Fprintf(w, "%s\n  vs run of %s (%s, %s testbed)\n", d.Paper, run.Scenario.Name, run.Status, run.Testbed.Driver)
+	if d.Setup != "" {
+		fmt.Fprintf(w, "  %s\n", d.Setup)
+	}
 	for _, f := range c.Figures {
 		fmt.Fprintf(w, "  %s\n", f)
 	}
@@ -130,5 +133,5 @@ func printComparison(w io.Writer, d *paper.Data, run *results.Run, c *paper.Comp
 			fmt.Fprintf(w, "  %s\n", m)
 		}
 	}
-	fmt.Fprintln(w, "\nsources: text = stated in the paper; derived = computed from stated numbers; estimate = the described trend filled in (see results/paper/hpsr2025.yaml)")
+	fmt.Fprintln(w, "\nsources: text = stated in the paper; derived = computed from stated numbers; estimate = the described trend filled in (see results/paper/*.yaml)")
 }

@@ -39,7 +39,12 @@ before, after) and the optional knobs it skipped. It restores them all on
 exit.
 
 The plain engine carries no tunnel: it adds --route DST=VIA routes and serves
-as the no-tunnel baseline.`,
+as the no-tunnel baseline.
+
+The openvpn engine is a baseline tunnel, not WireGuard: each --config is a
+tunnel file (JSON, written by the runner's plan) and it starts one openvpn
+process per tunnel, its keys in a private folder beside the file, removed on
+exit.`,
 		Example: `  # one wireguard-go interface from a standard file
   sudo wgbench datapath up --engine wggo --config wg0.conf
 
@@ -55,7 +60,7 @@ as the no-tunnel baseline.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Engine == "" {
-				return usageError{errors.New("choose an engine with --engine (plain, wggo, kernel, inline)")}
+				return usageError{errors.New("choose an engine with --engine (plain, wggo, kernel, inline, openvpn, ipsec)")}
 			}
 			if cpus != "" {
 				list, err := cpuset.Parse(cpus)
@@ -71,8 +76,8 @@ as the no-tunnel baseline.`,
 			return datapath.Serve(cmd.Context(), opts, cmd.OutOrStdout(), slog.Default())
 		},
 	}
-	up.Flags().StringVar(&opts.Engine, "engine", "wggo", "datapath engine: plain, wggo, kernel or inline")
-	up.Flags().StringArrayVar(&opts.Configs, "config", nil, "wg-quick style file (repeatable)")
+	up.Flags().StringVar(&opts.Engine, "engine", "wggo", "datapath engine: plain, wggo, kernel, inline, openvpn or ipsec")
+	up.Flags().StringArrayVar(&opts.Configs, "config", nil, "wg-quick style file, or an openvpn/ipsec tunnel file (repeatable)")
 	up.Flags().StringArrayVar(&opts.Routes, "route", nil, "plain engine: route DST=VIA (repeatable)")
 	opts.Kernel.Register(up.Flags())
 	up.Flags().StringVar(&cpus, "cpus", "", "cores to use, e.g. 0-3,8: inline pins one tunnel per core round-robin, wggo pins the process")

@@ -92,7 +92,7 @@ func doctorChecks(ctx context.Context) []check {
 		cs = append(cs, check{fact: "cannot create namespaces with veth: " + nsErr.Error(), advice: "the local testbed needs CONFIG_NET_NS and CONFIG_VETH; use the SSH testbed"})
 	}
 	kernelOK := false
-	for _, engine := range []string{"wggo", "kernel", "inline"} {
+	for _, engine := range []string{"wggo", "kernel", "inline", "openvpn", "ipsec"} {
 		var res datapath.CheckResult
 		local.InScratchNamespace(func() error { res = datapath.Check(engine); return nil })
 		if res.OK {

@@ -48,6 +48,8 @@ const (
 	Kernel      = "kernel"
 	WireGuardGo = "wggo"
 	Inline      = "inline"
+	OpenVPN     = "openvpn"
+	IPsec       = "ipsec"
 )
 
 // Placements are the kernel placement presets, the values of placement.
@@ -154,15 +156,18 @@ var All = []Knob{
 		ConflictMsg: "placement {value} sets {other} itself from cpus; remove {other} or the placement",
 		PerGateway:  true, Flag: "placement",
 		Help: "a preset built from the knobs above: emulated-inline or overlap-avoidance (tunnel i on the i-th CPU of cpus), or numa-alternate (tunnels alternate over the NUMA nodes, each on its node's cores)"},
-	{Name: "cpus", Type: CPUList, Label: "placing engine tunnels on cores", Datapaths: []string{WireGuardGo, Kernel, Inline},
+	{Name: "cpus", Type: CPUList, Label: "placing engine tunnels on cores", Datapaths: []string{WireGuardGo, Kernel, Inline, OpenVPN},
 		Lacks: "has no engine threads to place; use napi_cpus, rps_cpus or encrypt_cpus/decrypt_cpus",
 		Requires: []Need{{Knob: "placement", On: []string{Kernel},
 			Msg: "on the kernel datapath cpus are the cores of a placement preset; add placement (emulated-inline, overlap-avoidance or numa-alternate), or use napi_cpus, irq_cpus or encrypt_cpus/decrypt_cpus"}},
 		PerGateway: true, Flag: "placement-cpus",
 		Help: "cores the engine's tunnels are placed on, round-robin; empty means all (kernel: the cores of placement, which it needs)"},
-	{Name: "pin", Type: Bool, Label: "pinning engine tunnels to cores", Datapaths: []string{WireGuardGo, Inline},
+	{Name: "pin", Type: Bool, Label: "pinning engine tunnels to cores", Datapaths: []string{WireGuardGo, Inline, OpenVPN},
 		Lacks: "has no engine threads to pin; use threaded_napi with napi_cpus",
 		Help:  "pins each tunnel to one core of cpus (all cores when cpus is empty); the same on both gateways"},
+	{Name: "cipher", Type: Name, Label: "the baseline tunnel's data cipher", Datapaths: []string{OpenVPN, IPsec},
+		Lacks: "is WireGuard, whose cipher is fixed (ChaCha20-Poly1305)",
+		Help:  "the data cipher of an OpenVPN or IPsec baseline: AES-256-GCM or CHACHA20-POLY1305; the same on both gateways"},
 }
 
 // InRange reports whether v is an allowed value of the Int knob k.
@@ -234,7 +239,7 @@ func Check(dp string, set []string, value func(name string) string) []Problem {
 
 // Markdown is the knob table of docs/scenarios.md.
 func Markdown() string {
-	cols := []string{WireGuardGo, Kernel, Inline}
+	cols := []string{WireGuardGo, Kernel, Inline, OpenVPN, IPsec}
 	var b strings.Builder
 	b.WriteString("| knob | type | " + strings.Join(cols, " | ") + " | per gateway | kernel flag | needs | excludes | what it does |\n")
 	b.WriteString("|---|---|" + strings.Repeat("---|", len(cols)) + "---|---|---|---|---|\n")

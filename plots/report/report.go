@@ -252,6 +252,9 @@ type pageData struct {
 type seriesTable struct {
 	Name     string
 	Datapath string
+	// Baseline says the series is another tunnel (OpenVPN, IPsec) that
+	// WireGuard is compared with; the tuner gives it no advice.
+	Baseline bool
 	Tuning   string
 	Rows     []pointRow
 }
@@ -364,6 +367,7 @@ func (d *pageData) seriesTables(r *results.Run) (ran, failedReps, totalReps int)
 		if st, ok := status(r, name); ok && tab.Datapath == "" {
 			tab.Datapath = string(st.Datapath)
 		}
+		tab.Baseline = slices.Contains(scenarios.Baselines, scenarios.Datapath(tab.Datapath))
 		slices.SortStableFunc(tab.Rows, func(a, b pointRow) int {
 			if a.Tunnels != b.Tunnels {
 				return a.Tunnels - b.Tunnels

@@ -343,3 +343,29 @@ func TestShellJoin(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteMarksBaselines: an OpenVPN series is headed as a baseline, a
+// WireGuard one is not.
+func TestWriteMarksBaselines(t *testing.T) {
+	pt := func(series string, dp scenarios.Datapath) results.Point {
+		return results.Point{Series: series, Datapath: dp, Tunnels: 1, FlowsPerTunnel: 1, Complete: true, Summary: results.Summary{N: 1, MeanGbps: 1}}
+	}
+	run := &results.Run{Schema: 1, Status: results.StatusComplete, Scenario: scenarios.Scenario{Name: "vpn-compare"},
+		Series: []results.SeriesStatus{{Name: "wggo", Datapath: scenarios.WireGuardGo}, {Name: "openvpn", Datapath: scenarios.OpenVPN}},
+		Points: []results.Point{pt("wggo", scenarios.WireGuardGo), pt("openvpn", scenarios.OpenVPN)}}
+	path, err := Write(t.TempDir(), run, nil, Extra{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(data)
+	if n := strings.Count(page, "(baseline: not WireGuard"); n != 1 {
+		t.Errorf("%d series headed as baselines, want 1 (openvpn)", n)
+	}
+	if !strings.Contains(page, "datapath openvpn (baseline") || strings.Contains(page, "datapath wggo (baseline") {
+		t.Error("the baseline mark is on the wrong series")
+	}
+}

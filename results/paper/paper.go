@@ -20,6 +20,9 @@ import (
 //go:embed hpsr2025.yaml
 var hpsr2025 []byte
 
+//go:embed osm.yaml
+var osm []byte
+
 // Where a published value comes from.
 const (
 	// FromText is a number the paper's text states.
@@ -32,8 +35,11 @@ const (
 
 // Data is one paper's published results.
 type Data struct {
-	Paper   string   `yaml:"paper"`
-	Testbed string   `yaml:"testbed"`
+	Paper   string `yaml:"paper"`
+	Testbed string `yaml:"testbed"`
+	// Setup, when set, says how the paper's setup differs from wgbench's,
+	// so that its numbers are read with that in mind.
+	Setup   string   `yaml:"setup"`
 	Figures []Figure `yaml:"figures"`
 	Claims  []Claim  `yaml:"claims"`
 }
@@ -82,7 +88,13 @@ type Claim struct {
 	// Bound makes Ratio a lower ("min") or upper ("max") bound.
 	Bound  string `yaml:"bound"`
 	Source string `yaml:"source"`
+	// Metric is what the ratio is of: "" for throughput, MetricLatency
+	// for latency, which runs do not record yet.
+	Metric string `yaml:"metric"`
 }
+
+// MetricLatency marks a claim about latency.
+const MetricLatency = "latency"
 
 // The bounds a value or a claim may be.
 const (
@@ -138,6 +150,31 @@ func (s Selector) String() string {
 // HPSR2025 returns the published results of the HPSR 2025 paper.
 func HPSR2025() (*Data, error) { return Parse(hpsr2025) }
 
+// OSM returns the published results of the OSM-WireGuard paper
+// (WireGuard against OpenVPN).
+func OSM() (*Data, error) { return Parse(osm) }
+
+// For returns the paper one of whose figures the scenario named
+// scenario measures; when none does, the error names the scenarios that
+// do.
+func For(scenario string) (*Data, error) {
+	var known []string
+	for _, load := range []func() (*Data, error){HPSR2025, OSM} {
+		d, err := load()
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range d.Figures {
+			if slices.Contains(f.Scenarios, scenario) {
+				return d, nil
+			}
+			known = append(known, f.Scenarios...)
+		}
+	}
+	slices.Sort(known)
+	return nil, fmt.Errorf("scenario %q reproduces no published figure; the figures are measured by %s", scenario, strings.Join(slices.Compact(known), ", "))
+}
+
 // Parse decodes and checks a published-results file strictly.
 func Parse(data []byte) (*Data, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -184,6 +221,9 @@ func (d *Data) check() error {
 		}
 	}
 	for _, c := range d.Claims {
+		if c.Metric != "" && c.Metric != MetricLatency {
+			errs = append(errs, fmt.Errorf("claim %s: metric %q; want latency or nothing (throughput)", c.ID, c.Metric))
+		}
 		source("claim "+c.ID, c.Source)
 		bound("claim "+c.ID, c.Bound)
 		f := d.figure(c.Figure)
@@ -358,6 +398,10 @@ func Compare(d *Data, run *results.Run) (*Comparison, error) {
 		}
 		for _, cl := range d.Claims {
 			if cl.Figure != f.ID {
+				continue
+			}
+			if cl.Metric == MetricLatency {
+				c.Missing = append(c.Missing, fmt.Sprintf("%s (%s): the run records no latency (wgbench has no latency probe yet)", cl.ID, cl.Text))
 				continue
 			}
 			nums, dens := matches(f.series(cl.Num.Series)), matches(f.series(cl.Den.Series))

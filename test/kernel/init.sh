@@ -102,6 +102,7 @@ wgbench doctor || fail "wgbench doctor exited $?"
 
 say "=== go test (TestIntegration*)"
 /bin/kernel.test -test.v -test.count=1 -test.timeout=7m -test.run '^TestIntegration' || fail "go test exited $?"
+/bin/ipsec.test -test.v -test.count=1 -test.timeout=2m -test.run '^TestIntegration' || fail "go test (ipsec) exited $?"
 
 say "=== wgbench run"
 start=$(date +%s)
