@@ -144,6 +144,8 @@ type Repetition struct {
 	// Cost is the gateways' CPU over the measured window, per byte and
 	// per packet, split by stage; nil without CPU samples.
 	Cost *RepCost `json:"cost,omitempty"`
+	// Latency is the latency probe's outcome, when the scenario has one.
+	Latency *RepLatency `json:"latency,omitempty"`
 	// Error says why the repetition failed; empty when it succeeded.
 	Error string `json:"error,omitempty"`
 }
@@ -167,6 +169,10 @@ type Flow struct {
 	Retransmits int     `json:"retransmits,omitempty"`
 	LostPercent float64 `json:"lost_percent,omitempty"`
 	JitterMs    float64 `json:"jitter_ms,omitempty"`
+	// RTTMeanMs and RTTMaxMs are the TCP sender's smoothed round-trip
+	// time, mean and maximum, as iperf3 reports them; 0 for UDP.
+	RTTMeanMs float64 `json:"rtt_mean_ms,omitempty"`
+	RTTMaxMs  float64 `json:"rtt_max_ms,omitempty"`
 	// Attempts is how many times the pair was run (a failed pair is
 	// retried once).
 	Attempts int `json:"attempts"`

@@ -197,6 +197,8 @@ func resume(dir string, log *slog.Logger) (*results.Folder, *results.Run, error)
 
 // runState is one run in progress.
 type runState struct {
+	// probe runs the current point's latency probes; nil without them.
+	probe  *prober
 	opts   Options
 	folder *results.Folder
 	mu     sync.Mutex // guards run during saves
@@ -362,6 +364,16 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 	if err := update(func(pt *results.Point) { pt.SetupSeconds = setup; pt.Notes = append(pt.Notes, srv.moved...) }); err != nil {
 		return err
 	}
+	if r.probe, err = startProber(ctx, hosts, sc.Latency); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.progress("%s: latency probe failed: %v", label, err)
+		if err := update(func(pt *results.Point) { pt.Notes = append(pt.Notes, "latency probe failed: "+err.Error()) }); err != nil {
+			return err
+		}
+	}
+	defer func() { r.probe.stop(); r.probe = nil }()
 	for rep := 0; rep < sc.Repetitions; rep++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -421,9 +433,12 @@ func (r *runState) repetition(ctx context.Context, hosts map[string]testbed.Host
 		rp.Error = err.Error()
 		return rp
 	}
+	rp.Latency = r.probe.idle(ctx, r.folder, rawDir)
 	before, errBefore := readCounters(ctx, hosts, dep)
 	samplers := r.startSamplers(ctx, hosts, rawDir, r.run.Testbed.SharedCores)
+	loaded := r.probe.loaded(ctx, tr, r.folder, rawDir)
 	rp.Flows = runClients(ctx, hosts[testbed.Source], tr, flows, r.folder, rawDir)
+	loaded.finish(rp.Latency, rp.Flows)
 	if err := r.finishSamplers(samplers, rawDir, p.Tunnels, &rp); err != nil {
 		r.opts.Log.Warn("CPU samples", "err", err)
 		r.progress("  warning: CPU samples incomplete: %v", err)
@@ -460,6 +475,7 @@ func describeRep(rp results.Repetition) string {
 		}
 		b.WriteString(")")
 	}
+	b.WriteString(describeLatency(rp.Latency))
 	if rp.Error != "" {
 		b.WriteString(" FAILED: " + rp.Error)
 	}

@@ -76,6 +76,7 @@ func (d *decoder) applyDefaults(s *Scenario) {
 	set("probes.saturation", func() { s.Probes.Saturation = DefaultSaturation })
 	set("probes.persistence", func() { s.Probes.Persistence = DefaultPersistence })
 	set("probes.headroom", func() { s.Probes.Headroom = DefaultHeadroom })
+	d.latencyDefaults(s)
 	for i := range s.Series {
 		set(fmt.Sprintf("series[%d].name", i), func() { s.Series[i].Name = string(s.Series[i].Datapath) })
 	}

@@ -180,7 +180,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "not a mapping",
 			yaml: "- name: t\n",
-			pos:  "1:1", msg: "a scenario is a mapping of keys (name, description, testbed, traffic, sweep, repetitions, series, probes), got a list",
+			pos:  "1:1", msg: "a scenario is a mapping of keys (name, description, testbed, traffic, sweep, repetitions, series, probes, latency), got a list",
 		},
 		{
 			name: "two documents",

@@ -61,6 +61,9 @@ type Scenario struct {
 	Series []Series `yaml:"series" json:"series"`
 	// Probes configures the per-core samplers and the black-hole detector.
 	Probes Probes `yaml:"probes" json:"probes"`
+	// Latency, when set, probes the round-trip time through the tunnels
+	// idle before each repetition and during its measured window.
+	Latency *Latency `yaml:"latency,omitempty" json:"latency,omitempty"`
 }
 
 // Testbed selects the testbed driver.

@@ -95,6 +95,7 @@ func (d *decoder) validate(s *Scenario) {
 	d.checkRange("repetitions", s.Repetitions, 1, MaxRepetitions)
 	d.validateSeries(s.Series)
 	d.validateProbes(&s.Probes)
+	d.validateLatency(s)
 }
 
 func (d *decoder) validateTestbed(t *Testbed) {
