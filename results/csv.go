@@ -18,6 +18,7 @@ var PointsHeader = []string{
 	"min_gbps", "max_gbps",
 	"cycles_per_byte", "cycles_per_packet", "gw_cores",
 	"rtt_idle_p50_ms", "rtt_p50_ms", "rtt_p90_ms", "rtt_p99_ms", "rtt_max_ms", "rtt_loss_pct",
+	"packet_size", "mpps", "loss_pct",
 }
 
 // CSVRow is one row of points.csv: a Point without its repetitions.
@@ -54,6 +55,12 @@ type CSVRow struct {
 	RTTP99Ms     float64
 	RTTMaxMs     float64
 	RTTLossPct   float64
+	// PacketSize is the swept inner IP packet size, 0 when not swept;
+	// Mpps the mean goodput in millions of such packets per second (0
+	// without a size); LossPct the mean UDP loss in percent.
+	PacketSize int
+	Mpps       float64
+	LossPct    float64
 }
 
 // Row returns the points.csv row of p. Its statistics are p.Summary as
@@ -75,6 +82,15 @@ func (p *Point) Row() CSVRow {
 	}
 	if p.Cost != nil {
 		r.CyclesPerByte, r.CyclesPerPacket, r.GWCores = p.Cost.CyclesPerByte, p.Cost.CyclesPerPacket, p.Cost.GWCores
+	}
+	r.PacketSize = p.PacketSize
+	r.Mpps = PacketRate(p.Summary.MeanGbps*1e9, p.PacketSize) / 1e6
+	if n := p.OKRepetitions(); n > 0 {
+		for _, rp := range p.Repetitions {
+			if rp.OK() {
+				r.LossPct += rp.LossPct / float64(n)
+			}
+		}
 	}
 	if l := p.Latency(); l != nil {
 		r.RTTIdleP50Ms, r.RTTP50Ms, r.RTTP90Ms, r.RTTP99Ms, r.RTTMaxMs, r.RTTLossPct = l.IdleP50Ms, l.P50Ms, l.P90Ms, l.P99Ms, l.MaxMs, l.LossPct
@@ -101,6 +117,7 @@ func WritePointsCSV(w io.Writer, points []Point) error {
 			formatFloat(r.CyclesPerByte), formatFloat(r.CyclesPerPacket), formatFloat(r.GWCores),
 			formatFloat(r.RTTIdleP50Ms), formatFloat(r.RTTP50Ms), formatFloat(r.RTTP90Ms),
 			formatFloat(r.RTTP99Ms), formatFloat(r.RTTMaxMs), formatFloat(r.RTTLossPct),
+			strconv.Itoa(r.PacketSize), formatFloat(r.Mpps), formatFloat(r.LossPct),
 		}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("write points csv: %w", err)
@@ -118,7 +135,7 @@ func formatFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) 
 // legacyColumns are the column counts points.csv had before its latest
 // columns (12: before the cost columns; 15: before the latency columns);
 // such files still read, with the missing columns 0.
-var legacyColumns = []int{12, 15}
+var legacyColumns = []int{12, 15, 21}
 
 // ReadPointsCSV reads rows in the points.csv format. The header must be
 // PointsHeader, or its first columns as an earlier version wrote them
@@ -171,6 +188,9 @@ func ReadPointsCSV(r io.Reader) ([]CSVRow, error) {
 		if len(head) >= 21 {
 			row.RTTIdleP50Ms, row.RTTP50Ms, row.RTTP90Ms = p.float(15), p.float(16), p.float(17)
 			row.RTTP99Ms, row.RTTMaxMs, row.RTTLossPct = p.float(18), p.float(19), p.float(20)
+		}
+		if len(head) >= 24 {
+			row.PacketSize, row.Mpps, row.LossPct = p.int(21), p.float(22), p.float(23)
 		}
 		if p.err != nil {
 			return nil, p.err

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -31,5 +32,45 @@ func TestLoadedRunFinish(t *testing.T) {
 	var p *prober
 	if p.idle(context.Background(), nil, "") != nil || p.loaded(context.Background(), scenarios.Traffic{}, nil, "") != nil {
 		t.Error("a nil prober probes")
+	}
+}
+
+func TestNextRate(t *testing.T) {
+	tests := []struct {
+		name           string
+		passed, failed float64
+		last           results.Trial
+		want           float64
+		ok             bool
+	}{
+		{"maximum passes", 10e9, 0, results.Trial{OfferedBps: 10e9, Pass: true}, 0, false},
+		{"first failure: what got through", 0, 10e9, results.Trial{OfferedBps: 10e9, Bps: 1e9}, 0.95e9, true},
+		{"failure with nothing through: halve", 0, 10e9, results.Trial{OfferedBps: 10e9}, 5e9, true},
+		{"far apart: by ratio", 1e6, 4e9, results.Trial{OfferedBps: 4e9, Bps: 1e8}, math.Sqrt(4e15), true},
+		{"bisect", 1e9, 2e9, results.Trial{OfferedBps: 2e9, Bps: 1.9e9}, 1.5e9, true},
+		{"converged", 1e9, 1.04e9, results.Trial{OfferedBps: 1.04e9}, 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := nextRate(tt.passed, tt.failed, tt.last)
+		if ok != tt.ok || (ok && got != tt.want) {
+			t.Errorf("%s: nextRate = %g, %v; want %g, %v", tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestLossOfAndSizes(t *testing.T) {
+	fl := []results.Flow{{SentBytes: 100, LostPercent: 1}, {SentBytes: 300, LostPercent: 5}, {SentBytes: 1e6, LostPercent: 90, Error: "x"}}
+	if got := lossOf(fl); got != 4 {
+		t.Errorf("lossOf = %g, want 4 (weighted by bytes sent, failed flows left out)", got)
+	}
+	p := scenarios.Point{Tunnels: 1, FlowsPerTunnel: 1, PacketSize: 64, MTU: 1500}
+	if got := sizedRawDir("raw/a/t1-f1/rep0", p); got != "raw/a/t1-f1-s64-m1500/rep0" {
+		t.Errorf("sizedRawDir = %s", got)
+	}
+	if got := pointTraffic(scenarios.Traffic{Length: 9}, p).Length; got != 36 {
+		t.Errorf("a 64 B packet is sent as %d B datagrams, want 36", got)
+	}
+	if sizeKey(0, 0) != "" || sizeKey(64, 0) == sizeKey(512, 0) {
+		t.Error("sizeKey does not tell the points apart")
 	}
 }

@@ -263,13 +263,13 @@ func (r *runState) measure(ctx context.Context, tb Testbed) error {
 	}
 	done := map[string]bool{}
 	for _, p := range r.run.Points {
-		done[pointKey(p.Series, p.Tunnels, p.FlowsPerTunnel)] = true
+		done[pointKey(p.Series, p.Tunnels, p.FlowsPerTunnel)+sizeKey(p.PacketSize, p.MTU)] = true
 	}
 	if len(done) > 0 {
 		r.progress("resuming: %d completed point(s) kept", len(done))
 	}
 	todo := func(p scenarios.Point) bool {
-		return r.run.Series[p.Series].Skipped == "" && !done[pointKey(sc.Series[p.Series].Name, p.Tunnels, p.FlowsPerTunnel)]
+		return r.run.Series[p.Series].Skipped == "" && !done[pointKey(sc.Series[p.Series].Name, p.Tunnels, p.FlowsPerTunnel)+sizeKey(p.PacketSize, p.MTU)]
 	}
 	steps := 0
 	for _, p := range sc.Expand() {
@@ -307,7 +307,7 @@ func pointKey(series string, tunnels, flows int) string {
 func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Host, tag string, p scenarios.Point) error {
 	sc := r.opts.Scenario
 	s := sc.Series[p.Series]
-	pt := results.Point{Series: s.Name, Datapath: s.Datapath, Tunnels: p.Tunnels, FlowsPerTunnel: p.FlowsPerTunnel}
+	pt := results.Point{Series: s.Name, Datapath: s.Datapath, Tunnels: p.Tunnels, FlowsPerTunnel: p.FlowsPerTunnel, PacketSize: p.PacketSize, MTU: p.MTU}
 	r.mu.Lock()
 	r.run.Points = append(r.run.Points, pt)
 	idx := len(r.run.Points) - 1
@@ -319,6 +319,7 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 		return r.save()
 	}
 	label := fmt.Sprintf("[%s] tunnels=%d flows/tunnel=%d", s.Name, p.Tunnels, p.FlowsPerTunnel)
+	label += sizeLabel(p)
 	flows, err := pointFlows(p)
 	if err != nil {
 		return err
@@ -379,7 +380,7 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 			return err
 		}
 		r.opts.Progress.Begin(fmt.Sprintf("%s rep %d/%d", label, rep+1, sc.Repetitions))
-		rp := r.repetition(ctx, hosts, dep, sc.Traffic, p, s.Name, rep, flows)
+		rp := r.repetition(ctx, hosts, dep, pointTraffic(sc.Traffic, p), p, s.Name, rep, flows)
 		if ctx.Err() != nil {
 			// A repetition cut short by the interrupt is not a measurement.
 			return ctx.Err()
@@ -428,7 +429,7 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 // counters after.
 func (r *runState) repetition(ctx context.Context, hosts map[string]testbed.Host, dep *deployment, tr scenarios.Traffic, p scenarios.Point, series string, rep int, flows []flowSpec) results.Repetition {
 	rp := results.Repetition{Index: rep, Started: time.Now().UTC()}
-	rawDir := results.RawDir(series, p.Tunnels, p.FlowsPerTunnel, rep)
+	rawDir := sizedRawDir(results.RawDir(series, p.Tunnels, p.FlowsPerTunnel, rep), p)
 	if _, err := r.folder.MkdirAll(rawDir); err != nil {
 		rp.Error = err.Error()
 		return rp
@@ -437,7 +438,7 @@ func (r *runState) repetition(ctx context.Context, hosts map[string]testbed.Host
 	before, errBefore := readCounters(ctx, hosts, dep)
 	samplers := r.startSamplers(ctx, hosts, rawDir, r.run.Testbed.SharedCores)
 	loaded := r.probe.loaded(ctx, tr, r.folder, rawDir)
-	rp.Flows = runClients(ctx, hosts[testbed.Source], tr, flows, r.folder, rawDir)
+	rp.Flows, rp.Trials, rp.LossPct = r.load(ctx, hosts[testbed.Source], tr, flows, rawDir)
 	loaded.finish(rp.Latency, rp.Flows)
 	if err := r.finishSamplers(samplers, rawDir, p.Tunnels, &rp); err != nil {
 		r.opts.Log.Warn("CPU samples", "err", err)

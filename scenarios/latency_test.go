@@ -86,3 +86,55 @@ func TestLatencyDefaults(t *testing.T) {
 		}
 	}
 }
+
+func TestRateAndSizeErrors(t *testing.T) {
+	const head = "name: t\nseries: [{datapath: wggo}]\n"
+	const udp = "traffic: {protocol: udp, rate: search}\n"
+	checkPosErrors(t, []posError{
+		{"tolerance 100", head + "traffic:\n  protocol: udp\n  rate: search\n  loss_tolerance: 100\n", "6:19", "traffic.loss_tolerance", "100 is out of range; allowed 0 up to but not including 100"},
+		{"negative tolerance", head + "traffic: {protocol: udp, rate: search, loss_tolerance: -1}\n", "3:56", "traffic.loss_tolerance", "-1 is out of range"},
+		{"tolerance without search", head + "traffic: {protocol: udp, bitrate: 1G, loss_tolerance: 1}\n", "3:55", "traffic.loss_tolerance", "applies to rate: search only"},
+		{"search on tcp", head + "traffic: {rate: search}\n", "3:17", "traffic.rate", "set protocol: udp"},
+		{"rate not a word", head + "traffic: {protocol: udp, rate: fastest}\n", "3:32", "traffic.rate", `"fastest" is neither search nor a bitrate`},
+		{"size below the minimum", head + udp + "sweep: {packet_size: [20, 512]}\n", "4:23", "sweep.packet_size[0]", "20 B is below the smallest IP packet iperf3 can send, 44 B"},
+		{"size above the tunnel MTU", head + udp + "sweep: {packet_size: [64, 1500]}\n", "4:27", "sweep.packet_size[1]", "1500 B does not fit the tunnel MTU 1420 (link MTU 1500 less 80 of WireGuard over IPv4): it would be fragmented. Use at most 1420, or raise the MTU (testbed.mtu or sweep.mtu) to 1580"},
+		{"size against the smallest swept MTU", head + udp + "sweep: {packet_size: [1400], mtu: [1280, 1500]}\n", "4:23", "sweep.packet_size[0]", "does not fit the tunnel MTU 1200"},
+		{"sizes on tcp", head + "sweep: {packet_size: [64]}\n", "3:22", "sweep.packet_size", "set traffic.protocol: udp"},
+		{"trials", head + "traffic: {protocol: udp, rate: search, search: {trials: 1}}\n", "3:57", "traffic.search.trials", "1 is out of range; allowed 2..30"},
+		{"trial too short", head + "traffic: {protocol: udp, rate: search, search: {trial_duration: 500ms}}\n", "3:65", "traffic.search.trial_duration", "500ms is out of range"},
+		{"mtu out of range", head + "sweep: {mtu: [1000]}\n", "3:15", "sweep.mtu[0]", "1000 is out of range for a link MTU; allowed 1280..9000"},
+		{"mtu twice", head + "sweep: {mtu: [1500, 1500]}\n", "3:21", "sweep.mtu[1]", "listed twice"},
+	})
+}
+
+func TestRateSearchDefaults(t *testing.T) {
+	s, err := Parse("t.yaml", []byte("name: t\nseries: [{datapath: wggo}]\ntraffic: {protocol: udp, rate: search}\nsweep: {packet_size: [64, 512, 1420], mtu: [1500, 9000]}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := s.Traffic
+	if !tr.Rate.Search || tr.LossTolerancePct() != DefaultLossTolerance || tr.Search != (Search{DefaultTrials, DefaultTrialDuration, DefaultMaxRate}) {
+		t.Errorf("traffic %+v", tr)
+	}
+	pts := s.Expand()
+	if len(pts) != 6 || pts[0] != (Point{Tunnels: 1, FlowsPerTunnel: 1, PacketSize: 64, MTU: 1500}) || pts[5] != (Point{Tunnels: 1, FlowsPerTunnel: 1, PacketSize: 1420, MTU: 9000}) {
+		t.Errorf("Expand = %+v", pts)
+	}
+	// A fixed rate is the bitrate, as before.
+	s, err = Parse("t.yaml", []byte("name: t\nseries: [{datapath: wggo}]\ntraffic: {protocol: udp, rate: 2G}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Traffic.Bitrate != 2_000_000_000 || s.Traffic.Rate.Search {
+		t.Errorf("rate: 2G gave %+v", s.Traffic)
+	}
+	for _, sc := range []*Scenario{s} {
+		out, err := sc.YAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Parse("back.yaml", out, nil); err != nil {
+			t.Errorf("written back: %v\n%s", err, out)
+		}
+	}
+}
