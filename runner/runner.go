@@ -325,7 +325,22 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 		return err
 	}
 	start := time.Now()
-	dep, err := deploy(ctx, hosts, tag, s, p.Tunnels, usableCPUs(r.run.Hosts[testbed.GW1]), r.opts.Log)
+	if p.MTU > 0 {
+		restore, err := setLinkMTU(ctx, hosts, p.MTU)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			r.progress("%s: link MTU failed: %v", label, err)
+			return update(func(pt *results.Point) { pt.Notes = append(pt.Notes, "link MTU failed: "+err.Error()) })
+		}
+		defer func() {
+			if err := restore(); err != nil {
+				r.opts.Log.Warn("restore link MTU", "point", label, "err", err)
+			}
+		}()
+	}
+	dep, err := deploy(ctx, hosts, tag, s, p.Tunnels, tunnelMTU(p), usableCPUs(r.run.Hosts[testbed.GW1]), r.opts.Log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
