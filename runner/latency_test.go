@@ -58,6 +58,24 @@ func TestNextRate(t *testing.T) {
 	}
 }
 
+func TestFailBound(t *testing.T) {
+	tests := []struct {
+		failed float64
+		trial  results.Trial
+		want   float64
+	}{
+		{0, results.Trial{OfferedBps: 4e9, Bps: 4e6}, 6e6}, // overdriven: what got through bounds it
+		{0, results.Trial{OfferedBps: 4e9}, 4e9},
+		{0, results.Trial{OfferedBps: 5e6, Bps: 4.9e6}, 5e6},
+		{3e6, results.Trial{OfferedBps: 5e6, Bps: 4.9e6}, 3e6}, // never above a lower failure
+	}
+	for _, tt := range tests {
+		if got := failBound(tt.failed, tt.trial); got != tt.want {
+			t.Errorf("failBound(%g, %+v) = %g, want %g", tt.failed, tt.trial, got, tt.want)
+		}
+	}
+}
+
 func TestLossOfAndSizes(t *testing.T) {
 	fl := []results.Flow{{SentBytes: 100, LostPercent: 1}, {SentBytes: 300, LostPercent: 5}, {SentBytes: 1e6, LostPercent: 90, Error: "x"}}
 	if got := lossOf(fl); got != 4 {

@@ -68,7 +68,7 @@ func (r *runState) load(ctx context.Context, source testbed.Host, tr scenarios.T
 		if trial.Pass {
 			passed, best, bestLoss = trial.OfferedBps, fl, trial.LossPct
 		} else {
-			failed = trial.OfferedBps
+			failed = failBound(failed, trial)
 		}
 		next, ok := nextRate(passed, failed, trial)
 		if !ok {
@@ -105,6 +105,21 @@ func nextRate(passed, failed float64, last results.Trial) (float64, bool) {
 		return math.Sqrt(passed * failed), true
 	}
 	return (passed + failed) / 2, true
+}
+
+// failBound is the lowest failing rate after trial failed: its offered
+// rate or, when what got through was far less, half as much again as
+// that, since offering much more than a gateway delivers loses the rest.
+// failed is the bound so far (0: none).
+func failBound(failed float64, trial results.Trial) float64 {
+	b := trial.OfferedBps
+	if trial.Bps > 0 && trial.Bps*1.5 < b {
+		b = trial.Bps * 1.5
+	}
+	if failed > 0 {
+		b = min(b, failed)
+	}
+	return b
 }
 
 // passWord says whether a trial passed.
