@@ -138,3 +138,21 @@ func TestRateSearchDefaults(t *testing.T) {
 		}
 	}
 }
+
+func TestOverridesReachOptionalBlocks(t *testing.T) {
+	yaml := "name: t\nseries: [{datapath: wggo}]\ntraffic: {protocol: udp, rate: search}\nlatency: {rate: 20}\n"
+	s, err := Parse("t.yaml", []byte(yaml), []string{"latency.probe=icmp", "traffic.rate=1G"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Latency.Probe != ProbeICMP || s.Latency.Rate != 20 || s.Traffic.LossTolerance != nil || s.Traffic.Bitrate != 1_000_000_000 {
+		t.Errorf("latency %+v, traffic %+v", s.Latency, s.Traffic)
+	}
+	s, err = Parse("t.yaml", []byte("name: t\nseries: [{datapath: wggo}]\n"), []string{"latency.rate=10", "traffic.protocol=udp", "traffic.rate=search", "traffic.loss_tolerance=0.5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Latency == nil || s.Latency.Rate != 10 || s.Traffic.LossTolerancePct() != 0.5 {
+		t.Errorf("latency %+v, traffic %+v", s.Latency, s.Traffic)
+	}
+}

@@ -84,6 +84,9 @@ func (d *decoder) applyOverride(root *yaml.Node, raw string) {
 				return
 			}
 			t = t.Field(i).Type
+			if t.Kind() == reflect.Pointer {
+				t = t.Elem() // an optional block or value: the same keys
+			}
 			path = strictyaml.JoinPath(path, s.key)
 			continue
 		}
