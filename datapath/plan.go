@@ -44,6 +44,8 @@ type Request struct {
 	// (an OpenVPN end's private key, an ESP key), so a test can prove
 	// none reaches results or logs.
 	Secret func(secret []byte)
+	// MTU is the tunnel devices' MTU; 0 means the engine's default.
+	MTU int
 }
 
 // GatewayTuning returns the knobs gateway gw (GW1 or GW2) runs: the
@@ -201,11 +203,11 @@ func tunnelConfigs(req Request, t Tunnel, newKey func() (wgtypes.Key, error)) (g
 	// handshake 15 s later.
 	keepalive := 25 * time.Second
 	gw1 = &wgconf.Config{Name: t.Device,
-		Interface: wgconf.Interface{PrivateKey: k1, ListenPort: t.Port},
+		Interface: wgconf.Interface{PrivateKey: k1, ListenPort: t.Port, MTU: req.MTU},
 		Peers:     []wgconf.Peer{{PublicKey: k2.PublicKey(), AllowedIPs: []netip.Prefix{t.Behind[GW2]}, Endpoint: &ep2, PersistentKeepalive: keepalive}},
 	}
 	gw2 = &wgconf.Config{Name: t.Device,
-		Interface: wgconf.Interface{PrivateKey: k2, ListenPort: t.Port},
+		Interface: wgconf.Interface{PrivateKey: k2, ListenPort: t.Port, MTU: req.MTU},
 		Peers:     []wgconf.Peer{{PublicKey: k1.PublicKey(), AllowedIPs: []netip.Prefix{t.Behind[GW1]}, Endpoint: &ep1}},
 	}
 	return gw1, gw2, nil

@@ -211,6 +211,7 @@ func WriteAll(dir string, runs []*results.Run, opts Options) ([]string, error) {
 	}
 
 	wr.costFigure(runs)
+	wr.latencyFigures(runs, runDirsOf(runs, dir, opts))
 
 	// Per-core figures.
 	if opts.CPUFigures != CPUNone {

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"os/exec"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/wgbench/wgbench/internal/testutil"
+
+	"github.com/wgbench/wgbench/probes/latency"
 )
 
 // benchOptions are the two cases of the benchmarks: the sampler in a
@@ -94,4 +97,53 @@ func BenchmarkSample(b *testing.B) {
 			b.ReportMetric(float64(perSample.Microseconds()), "cpu-µs/op")
 		})
 	}
+}
+
+// BenchmarkLatencyProbe reports the latency probe's own CPU cost at its
+// default 50 probes/s, prober and echo together on loopback, in percent
+// of one core, beside the sampler's cost measured in the same run (one
+// 4 s sampling loop in the machine's namespace): the probe adds to what
+// the testbed's hosts spend on measuring. Goal: at most 1 % of a core,
+// and less than the sampler.
+func BenchmarkLatencyProbe(b *testing.B) {
+	measure := func(fn func() error) float64 {
+		t0, c0 := time.Now(), testutil.CPUTime(b)
+		if err := fn(); err != nil {
+			b.Fatal(err)
+		}
+		return (testutil.CPUTime(b) - c0).Seconds() / time.Since(t0).Seconds() * 100
+	}
+	s, err := NewSampler(Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sampler := measure(func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+		defer cancel()
+		return s.Run(ctx, DefaultInterval, io.Discard)
+	})
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go latency.Serve(ctx, conn)
+	target := conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	var probe float64
+	for range b.N {
+		probe += measure(func() error {
+			_, err := latency.Probe(context.Background(), latency.Options{Target: target, Rate: 50, Duration: 4 * time.Second, Timeout: 100 * time.Millisecond})
+			return err
+		})
+	}
+	probe /= float64(b.N)
+	b.ReportMetric(probe, "%core")
+	b.ReportMetric(sampler, "sampler-%core")
+	verdict := "met"
+	if probe > 1 || probe > sampler {
+		verdict = "missed"
+	}
+	b.Logf("latency probe at 50/s: %.3f %%core (prober + echo), sampler %.3f %%core; goal ≤ 1 %% and below the sampler: %s", probe, sampler, verdict)
 }

@@ -17,6 +17,8 @@ var PointsHeader = []string{
 	"repetitions", "ok", "mean_gbps", "stddev_gbps", "ci95_gbps",
 	"min_gbps", "max_gbps",
 	"cycles_per_byte", "cycles_per_packet", "gw_cores",
+	"rtt_idle_p50_ms", "rtt_p50_ms", "rtt_p90_ms", "rtt_p99_ms", "rtt_max_ms", "rtt_loss_pct",
+	"packet_size", "mpps", "loss_pct",
 }
 
 // CSVRow is one row of points.csv: a Point without its repetitions.
@@ -43,6 +45,22 @@ type CSVRow struct {
 	CyclesPerByte   float64
 	CyclesPerPacket float64
 	GWCores         float64
+	// RTTIdleP50Ms is the latency probe's median round trip before the
+	// load; RTTP50Ms..RTTLossPct are the probe's during the measured
+	// window (means over the repetitions, the largest maximum). All are
+	// 0 without a latency probe.
+	RTTIdleP50Ms float64
+	RTTP50Ms     float64
+	RTTP90Ms     float64
+	RTTP99Ms     float64
+	RTTMaxMs     float64
+	RTTLossPct   float64
+	// PacketSize is the swept inner IP packet size, 0 when not swept;
+	// Mpps the mean goodput in millions of such packets per second (0
+	// without a size); LossPct the mean UDP loss in percent.
+	PacketSize int
+	Mpps       float64
+	LossPct    float64
 }
 
 // Row returns the points.csv row of p. Its statistics are p.Summary as
@@ -65,6 +83,18 @@ func (p *Point) Row() CSVRow {
 	if p.Cost != nil {
 		r.CyclesPerByte, r.CyclesPerPacket, r.GWCores = p.Cost.CyclesPerByte, p.Cost.CyclesPerPacket, p.Cost.GWCores
 	}
+	r.PacketSize = p.PacketSize
+	r.Mpps = PacketRate(p.Summary.MeanGbps*1e9, p.PacketSize) / 1e6
+	if n := p.OKRepetitions(); n > 0 {
+		for _, rp := range p.Repetitions {
+			if rp.OK() {
+				r.LossPct += rp.LossPct / float64(n)
+			}
+		}
+	}
+	if l := p.Latency(); l != nil {
+		r.RTTIdleP50Ms, r.RTTP50Ms, r.RTTP90Ms, r.RTTP99Ms, r.RTTMaxMs, r.RTTLossPct = l.IdleP50Ms, l.P50Ms, l.P90Ms, l.P99Ms, l.MaxMs, l.LossPct
+	}
 	return r
 }
 
@@ -85,6 +115,9 @@ func WritePointsCSV(w io.Writer, points []Point) error {
 			formatFloat(r.MeanGbps), formatFloat(r.StddevGbps), formatFloat(r.CI95Gbps),
 			formatFloat(r.MinGbps), formatFloat(r.MaxGbps),
 			formatFloat(r.CyclesPerByte), formatFloat(r.CyclesPerPacket), formatFloat(r.GWCores),
+			formatFloat(r.RTTIdleP50Ms), formatFloat(r.RTTP50Ms), formatFloat(r.RTTP90Ms),
+			formatFloat(r.RTTP99Ms), formatFloat(r.RTTMaxMs), formatFloat(r.RTTLossPct),
+			strconv.Itoa(r.PacketSize), formatFloat(r.Mpps), formatFloat(r.LossPct),
 		}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("write points csv: %w", err)
@@ -99,13 +132,14 @@ func WritePointsCSV(w io.Writer, points []Point) error {
 
 func formatFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
-// legacyColumns is how many columns points.csv had before the cost
-// columns; such files still read, with zero costs.
-const legacyColumns = 12
+// legacyColumns are the column counts points.csv had before its latest
+// columns (12: before the cost columns; 15: before the latency columns);
+// such files still read, with the missing columns 0.
+var legacyColumns = []int{12, 15, 21}
 
 // ReadPointsCSV reads rows in the points.csv format. The header must be
-// PointsHeader, or its first twelve columns (a file written before the cost
-// columns); errors name the line and column at fault.
+// PointsHeader, or its first columns as an earlier version wrote them
+// (legacyColumns); errors name the line and column at fault.
 func ReadPointsCSV(r io.Reader) ([]CSVRow, error) {
 	cr := csv.NewReader(r)
 	head, err := cr.Read()
@@ -115,8 +149,11 @@ func ReadPointsCSV(r io.Reader) ([]CSVRow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("points csv: %w", err)
 	}
-	legacy := strings.Join(head, ",") == strings.Join(PointsHeader[:legacyColumns], ",")
-	if !legacy && strings.Join(head, ",") != strings.Join(PointsHeader, ",") {
+	known := strings.Join(head, ",") == strings.Join(PointsHeader, ",")
+	for _, n := range legacyColumns {
+		known = known || strings.Join(head, ",") == strings.Join(PointsHeader[:n], ",")
+	}
+	if !known {
 		return nil, fmt.Errorf("points csv: line 1: header is %q, want %q", strings.Join(head, ","), strings.Join(PointsHeader, ","))
 	}
 	cr.FieldsPerRecord = len(head)
@@ -145,8 +182,15 @@ func ReadPointsCSV(r io.Reader) ([]CSVRow, error) {
 			MinGbps:        p.float(10),
 			MaxGbps:        p.float(11),
 		}
-		if !legacy {
+		if len(head) >= 15 {
 			row.CyclesPerByte, row.CyclesPerPacket, row.GWCores = p.float(12), p.float(13), p.float(14)
+		}
+		if len(head) >= 21 {
+			row.RTTIdleP50Ms, row.RTTP50Ms, row.RTTP90Ms = p.float(15), p.float(16), p.float(17)
+			row.RTTP99Ms, row.RTTMaxMs, row.RTTLossPct = p.float(18), p.float(19), p.float(20)
+		}
+		if len(head) >= 24 {
+			row.PacketSize, row.Mpps, row.LossPct = p.int(21), p.float(22), p.float(23)
 		}
 		if p.err != nil {
 			return nil, p.err

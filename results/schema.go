@@ -115,6 +115,11 @@ type Point struct {
 	Datapath       scenarios.Datapath `json:"datapath"`
 	Tunnels        int                `json:"tunnels"`
 	FlowsPerTunnel int                `json:"flows_per_tunnel"`
+	// PacketSize is the inner IP packet size swept (sweep.packet_size),
+	// 0 when not swept.
+	PacketSize int `json:"packet_size,omitempty"`
+	// MTU is the link MTU swept (sweep.mtu), 0 when not swept.
+	MTU int `json:"mtu,omitempty"`
 	// Setup is how long bringing the datapath up took.
 	SetupSeconds float64 `json:"setup_seconds"`
 	// Repetitions holds one entry per measured repetition, failed ones
@@ -156,6 +161,15 @@ type Repetition struct {
 	// Cost is the gateways' CPU over the measured window, per byte and
 	// per packet, split by stage; nil without CPU samples.
 	Cost *RepCost `json:"cost,omitempty"`
+	// LossPct is the UDP datagrams lost over all flows, in percent; 0 for
+	// TCP.
+	LossPct float64 `json:"loss_pct,omitempty"`
+	// Trials are the rate search's trials, in the order run; the
+	// repetition's flows and figures are those of the highest passing
+	// one.
+	Trials []Trial `json:"trials,omitempty"`
+	// Latency is the latency probe's outcome, when the scenario has one.
+	Latency *RepLatency `json:"latency,omitempty"`
 	// Error says why the repetition failed; empty when it succeeded.
 	Error string `json:"error,omitempty"`
 }
@@ -179,6 +193,10 @@ type Flow struct {
 	Retransmits int     `json:"retransmits,omitempty"`
 	LostPercent float64 `json:"lost_percent,omitempty"`
 	JitterMs    float64 `json:"jitter_ms,omitempty"`
+	// RTTMeanMs and RTTMaxMs are the TCP sender's smoothed round-trip
+	// time, mean and maximum, as iperf3 reports them; 0 for UDP.
+	RTTMeanMs float64 `json:"rtt_mean_ms,omitempty"`
+	RTTMaxMs  float64 `json:"rtt_max_ms,omitempty"`
 	// Attempts is how many times the pair was run (a failed pair is
 	// retried once).
 	Attempts int `json:"attempts"`

@@ -112,14 +112,15 @@ func (d *deployment) knobs() (changes []results.KnobChange, notes []string) {
 // deploy writes the files, starts the processes (`wgbench datapath up`)
 // and waits for every tunnel's handshake.
 //
-// gwCPUs are the CPUs a pinned series without cpus of its own places its
+// mtu is the tunnels' MTU, 0 for the datapath's default. gwCPUs are the
+// CPUs a pinned series without cpus of its own places its
 // tunnels on (those of gw1 wgbench may use); nil leaves such a series
 // unpinned.
-func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s scenarios.Series, tunnels int, gwCPUs []int, log *slog.Logger) (*deployment, error) {
+func deploy(ctx context.Context, hosts map[string]testbed.Host, tag string, s scenarios.Series, tunnels, mtu int, gwCPUs []int, log *slog.Logger) (*deployment, error) {
 	begin := time.Now()
 	gws := [2]testbed.Host{datapath.GW1: hosts[testbed.GW1], datapath.GW2: hosts[testbed.GW2]}
 	d := &deployment{log: log}
-	req := datapath.Request{Engine: string(s.Datapath), Tuning: s.Tuning, CPUs: gwCPUs, NewKey: newKey, Secret: secretMade,
+	req := datapath.Request{Engine: string(s.Datapath), Tuning: s.Tuning, CPUs: gwCPUs, NewKey: newKey, Secret: secretMade, MTU: mtu,
 		Gateways: [2]datapath.Gateway{
 			datapath.GW1: {WAN: testbed.GW1WAN.Addr(), TempDir: gws[datapath.GW1].TempDir()},
 			datapath.GW2: {WAN: testbed.GW2WAN.Addr(), TempDir: gws[datapath.GW2].TempDir()},

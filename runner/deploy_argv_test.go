@@ -252,7 +252,7 @@ func TestDeployArgv(t *testing.T) {
 			gw1, gw2 := &fakeGateway{role: testbed.GW1}, &fakeGateway{role: testbed.GW2, held: tc.held}
 			hosts := map[string]testbed.Host{testbed.GW1: gw1, testbed.GW2: gw2}
 			var logBuf bytes.Buffer
-			d, err := deploy(context.Background(), hosts, "tag", tc.series, tc.tunnels, tc.gwCPUs, slog.New(slog.NewTextHandler(&logBuf, nil)))
+			d, err := deploy(context.Background(), hosts, "tag", tc.series, tc.tunnels, 0, tc.gwCPUs, slog.New(slog.NewTextHandler(&logBuf, nil)))
 			if err != nil {
 				t.Fatalf("deploy: %v", err)
 			}

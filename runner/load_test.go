@@ -51,7 +51,7 @@ func TestIntegrationLoad128Tunnels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dep, err := deploy(ctx, tb.Hosts(), tb.Tag(), scenarios.Series{Name: "wggo", Datapath: scenarios.WireGuardGo}, 128, nil, slog.New(slog.DiscardHandler))
+	dep, err := deploy(ctx, tb.Hosts(), tb.Tag(), scenarios.Series{Name: "wggo", Datapath: scenarios.WireGuardGo}, 128, 0, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Teardown()
 		t.Fatalf("128 tunnels: %v", err)

@@ -37,7 +37,7 @@ func BenchmarkProvision(b *testing.B) {
 						b.Fatal(err)
 					}
 					t1 := time.Now()
-					dep, err := deploy(ctx, tb.Hosts(), tb.Tag(), scenarios.Series{Name: string(dp), Datapath: dp}, n, nil, slog.Default())
+					dep, err := deploy(ctx, tb.Hosts(), tb.Tag(), scenarios.Series{Name: string(dp), Datapath: dp}, n, 0, nil, slog.Default())
 					if err != nil {
 						tb.Teardown()
 						b.Fatal(err)

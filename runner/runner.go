@@ -197,6 +197,8 @@ func resume(dir string, log *slog.Logger) (*results.Folder, *results.Run, error)
 
 // runState is one run in progress.
 type runState struct {
+	// probe runs the current point's latency probes; nil without them.
+	probe  *prober
 	opts   Options
 	folder *results.Folder
 	mu     sync.Mutex // guards run during saves
@@ -261,13 +263,13 @@ func (r *runState) measure(ctx context.Context, tb Testbed) error {
 	}
 	done := map[string]bool{}
 	for _, p := range r.run.Points {
-		done[pointKey(p.Series, p.Tunnels, p.FlowsPerTunnel)] = true
+		done[pointKey(p.Series, p.Tunnels, p.FlowsPerTunnel)+sizeKey(p.PacketSize, p.MTU)] = true
 	}
 	if len(done) > 0 {
 		r.progress("resuming: %d completed point(s) kept", len(done))
 	}
 	todo := func(p scenarios.Point) bool {
-		return r.run.Series[p.Series].Skipped == "" && !done[pointKey(sc.Series[p.Series].Name, p.Tunnels, p.FlowsPerTunnel)]
+		return r.run.Series[p.Series].Skipped == "" && !done[pointKey(sc.Series[p.Series].Name, p.Tunnels, p.FlowsPerTunnel)+sizeKey(p.PacketSize, p.MTU)]
 	}
 	steps := 0
 	for _, p := range sc.Expand() {
@@ -305,7 +307,7 @@ func pointKey(series string, tunnels, flows int) string {
 func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Host, tag string, p scenarios.Point) error {
 	sc := r.opts.Scenario
 	s := sc.Series[p.Series]
-	pt := results.Point{Series: s.Name, Datapath: s.Datapath, Tunnels: p.Tunnels, FlowsPerTunnel: p.FlowsPerTunnel}
+	pt := results.Point{Series: s.Name, Datapath: s.Datapath, Tunnels: p.Tunnels, FlowsPerTunnel: p.FlowsPerTunnel, PacketSize: p.PacketSize, MTU: p.MTU}
 	r.mu.Lock()
 	r.run.Points = append(r.run.Points, pt)
 	idx := len(r.run.Points) - 1
@@ -317,12 +319,28 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 		return r.save()
 	}
 	label := fmt.Sprintf("[%s] tunnels=%d flows/tunnel=%d", s.Name, p.Tunnels, p.FlowsPerTunnel)
+	label += sizeLabel(p)
 	flows, err := pointFlows(p)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	dep, err := deploy(ctx, hosts, tag, s, p.Tunnels, usableCPUs(r.run.Hosts[testbed.GW1]), r.opts.Log)
+	if p.MTU > 0 {
+		restore, err := setLinkMTU(ctx, hosts, p.MTU)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			r.progress("%s: link MTU failed: %v", label, err)
+			return update(func(pt *results.Point) { pt.Notes = append(pt.Notes, "link MTU failed: "+err.Error()) })
+		}
+		defer func() {
+			if err := restore(); err != nil {
+				r.opts.Log.Warn("restore link MTU", "point", label, "err", err)
+			}
+		}()
+	}
+	dep, err := deploy(ctx, hosts, tag, s, p.Tunnels, tunnelMTU(p), usableCPUs(r.run.Hosts[testbed.GW1]), r.opts.Log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -362,12 +380,22 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 	if err := update(func(pt *results.Point) { pt.SetupSeconds = setup; pt.Notes = append(pt.Notes, srv.moved...) }); err != nil {
 		return err
 	}
+	if r.probe, err = startProber(ctx, hosts, sc.Latency); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.progress("%s: latency probe failed: %v", label, err)
+		if err := update(func(pt *results.Point) { pt.Notes = append(pt.Notes, "latency probe failed: "+err.Error()) }); err != nil {
+			return err
+		}
+	}
+	defer func() { r.probe.stop(); r.probe = nil }()
 	for rep := 0; rep < sc.Repetitions; rep++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		r.opts.Progress.Begin(fmt.Sprintf("%s rep %d/%d", label, rep+1, sc.Repetitions))
-		rp := r.repetition(ctx, hosts, dep, sc.Traffic, p, s.Name, rep, flows)
+		rp := r.repetition(ctx, hosts, dep, pointTraffic(sc.Traffic, p), p, s.Name, rep, flows)
 		if ctx.Err() != nil {
 			// A repetition cut short by the interrupt is not a measurement.
 			return ctx.Err()
@@ -416,14 +444,17 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 // counters after.
 func (r *runState) repetition(ctx context.Context, hosts map[string]testbed.Host, dep *deployment, tr scenarios.Traffic, p scenarios.Point, series string, rep int, flows []flowSpec) results.Repetition {
 	rp := results.Repetition{Index: rep, Started: time.Now().UTC()}
-	rawDir := results.RawDir(series, p.Tunnels, p.FlowsPerTunnel, rep)
+	rawDir := sizedRawDir(results.RawDir(series, p.Tunnels, p.FlowsPerTunnel, rep), p)
 	if _, err := r.folder.MkdirAll(rawDir); err != nil {
 		rp.Error = err.Error()
 		return rp
 	}
+	rp.Latency = r.probe.idle(ctx, r.folder, rawDir)
 	before, errBefore := readCounters(ctx, hosts, dep)
 	samplers := r.startSamplers(ctx, hosts, rawDir, r.run.Testbed.SharedCores)
-	rp.Flows = runClients(ctx, hosts[testbed.Source], tr, flows, r.folder, rawDir)
+	loaded := r.probe.loaded(ctx, tr, r.folder, rawDir)
+	rp.Flows, rp.Trials, rp.LossPct = r.load(ctx, hosts[testbed.Source], tr, flows, rawDir)
+	loaded.finish(rp.Latency, rp.Flows)
 	if err := r.finishSamplers(samplers, rawDir, p.Tunnels, &rp); err != nil {
 		r.opts.Log.Warn("CPU samples", "err", err)
 		r.progress("  warning: CPU samples incomplete: %v", err)
@@ -460,6 +491,7 @@ func describeRep(rp results.Repetition) string {
 		}
 		b.WriteString(")")
 	}
+	b.WriteString(describeLatency(rp.Latency))
 	if rp.Error != "" {
 		b.WriteString(" FAILED: " + rp.Error)
 	}

@@ -363,6 +363,7 @@ func runClient(ctx context.Context, source testbed.Host, tr scenarios.Traffic, f
 			res.Error = ""
 			res.Bps, res.Bytes, res.SentBytes = r.Bps, r.Bytes, r.SentBytes
 			res.Retransmits, res.LostPercent, res.JitterMs = r.Retransmits, r.LostPercent, r.JitterMs
+			res.RTTMeanMs, res.RTTMaxMs = r.MeanRTTMs, r.MaxRTTMs
 			return res
 		}
 		res.Error = err.Error()

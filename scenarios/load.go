@@ -76,23 +76,39 @@ func (d *decoder) applyDefaults(s *Scenario) {
 	set("probes.saturation", func() { s.Probes.Saturation = DefaultSaturation })
 	set("probes.persistence", func() { s.Probes.Persistence = DefaultPersistence })
 	set("probes.headroom", func() { s.Probes.Headroom = DefaultHeadroom })
+	d.latencyDefaults(s)
+	d.rateDefaults(s)
 	for i := range s.Series {
 		set(fmt.Sprintf("series[%d].name", i), func() { s.Series[i].Name = string(s.Series[i].Datapath) })
 	}
 }
 
 // Expand returns the points of s in run order: for each series in order,
-// for each tunnel count, for each flow count.
+// for each MTU, for each tunnel count, for each flow count, for each packet
+// size (MTU and packet size only when swept).
 func (s *Scenario) Expand() []Point {
-	points := make([]Point, 0, len(s.Series)*len(s.Sweep.Tunnels)*len(s.Sweep.Flows))
+	mtus, sizes := orZero(s.Sweep.MTU), orZero(s.Sweep.PacketSize)
+	points := make([]Point, 0, len(s.Series)*len(mtus)*len(s.Sweep.Tunnels)*len(s.Sweep.Flows)*len(sizes))
 	for i := range s.Series {
-		for _, t := range s.Sweep.Tunnels {
-			for _, f := range s.Sweep.Flows {
-				points = append(points, Point{Series: i, Tunnels: t, FlowsPerTunnel: f})
+		for _, m := range mtus {
+			for _, t := range s.Sweep.Tunnels {
+				for _, f := range s.Sweep.Flows {
+					for _, ps := range sizes {
+						points = append(points, Point{Series: i, Tunnels: t, FlowsPerTunnel: f, PacketSize: ps, MTU: m})
+					}
+				}
 			}
 		}
 	}
 	return points
+}
+
+// orZero returns l, or a list of one 0 when l is empty.
+func orZero(l []int) []int {
+	if len(l) == 0 {
+		return []int{0}
+	}
+	return l
 }
 
 // YAML writes s back out as a scenario file, defaults included. Parsing the

@@ -84,8 +84,8 @@ func (d *decoder) applyOverride(root *yaml.Node, raw string) {
 				return
 			}
 			t = t.Field(i).Type
-			if t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct {
-				t = t.Elem() // a gw1 or gw2 block
+			if t.Kind() == reflect.Pointer {
+				t = t.Elem() // an optional block or value: the same keys
 			}
 			path = strictyaml.JoinPath(path, s.key)
 			continue

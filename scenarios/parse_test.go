@@ -152,7 +152,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "mapping expected",
 			yaml: "name: t\ntraffic: fast\n" + series,
-			pos:  "2:10", path: "traffic", msg: `expected a mapping with keys tool, protocol, duration, omit, bitrate, length, got "fast"`,
+			pos:  "2:10", path: "traffic", msg: `expected a mapping with keys tool, protocol, duration, omit, bitrate, length, rate, loss_tolerance, search, got "fast"`,
 		},
 		{
 			name: "duration in words",
@@ -244,7 +244,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "not a mapping",
 			yaml: "- name: t\n",
-			pos:  "1:1", msg: "a scenario is a mapping of keys (name, description, testbed, traffic, sweep, repetitions, series, probes), got a list",
+			pos:  "1:1", msg: "a scenario is a mapping of keys (name, description, testbed, traffic, sweep, repetitions, series, probes, latency), got a list",
 		},
 		{
 			name: "two documents",
@@ -382,7 +382,7 @@ func TestParseErrors(t *testing.T) {
 			yaml: "name: t\n" + series,
 			set:  []string{"traffic.durration=5s"},
 			file: "--set traffic.durration=5s", pos: "0:0", path: "traffic.durration",
-			msg: "unknown key; allowed keys: tool, protocol, duration, omit, bitrate, length (did you mean duration?)",
+			msg: "unknown key; allowed keys: tool, protocol, duration, omit, bitrate, length, rate, loss_tolerance, search (did you mean duration?)",
 		},
 		{
 			name: "override path below a value",
@@ -667,8 +667,8 @@ func TestExpand(t *testing.T) {
 		Series: []Series{{Name: "a"}, {Name: "b"}},
 	}
 	want := []Point{
-		{0, 1, 1}, {0, 1, 2}, {0, 4, 1}, {0, 4, 2},
-		{1, 1, 1}, {1, 1, 2}, {1, 4, 1}, {1, 4, 2},
+		{0, 1, 1, 0, 0}, {0, 1, 2, 0, 0}, {0, 4, 1, 0, 0}, {0, 4, 2, 0, 0},
+		{1, 1, 1, 0, 0}, {1, 1, 2, 0, 0}, {1, 4, 1, 0, 0}, {1, 4, 2, 0, 0},
 	}
 	if diff := cmp.Diff(want, s.Expand()); diff != "" {
 		t.Errorf("Expand (-want +got):\n%s", diff)

@@ -75,6 +75,9 @@ type Scenario struct {
 	Series []Series `yaml:"series" json:"series"`
 	// Probes configures the per-core samplers and the black-hole detector.
 	Probes Probes `yaml:"probes" json:"probes"`
+	// Latency, when set, probes the round-trip time through the tunnels
+	// idle before each repetition and during its measured window.
+	Latency *Latency `yaml:"latency,omitempty" json:"latency,omitempty"`
 }
 
 // Testbed selects the testbed driver.
@@ -120,6 +123,15 @@ type Traffic struct {
 	// Length is the iperf3 buffer / datagram size in bytes (iperf3 -l),
 	// 0 for iperf3's default.
 	Length int `yaml:"length,omitempty" json:"length,omitempty"`
+	// Rate is the offered rate: "search" (RFC 2544: the highest rate
+	// whose loss stays within LossTolerance, found per point by a binary
+	// search; udp only) or a fixed bitrate, the same as Bitrate.
+	Rate Rate `yaml:"rate,omitempty" json:"rate,omitzero"`
+	// LossTolerance is the loss in percent a searched rate may have;
+	// default 0.1.
+	LossTolerance *float64 `yaml:"loss_tolerance,omitempty" json:"loss_tolerance,omitempty"`
+	// Search bounds the rate search.
+	Search Search `yaml:"search,omitempty" json:"search,omitzero"`
 }
 
 // Sweep lists the points of a run. Every combination of Tunnels and Flows
@@ -129,6 +141,12 @@ type Sweep struct {
 	Tunnels []int `yaml:"tunnels" json:"tunnels"`
 	// Flows is the list of flow counts per tunnel.
 	Flows []int `yaml:"flows" json:"flows"`
+	// PacketSize lists inner IP packet sizes in bytes (udp only): each
+	// point sends datagrams of that size, iperf3 -l PacketSize-28.
+	PacketSize []int `yaml:"packet_size,omitempty" json:"packet_size,omitempty"`
+	// MTU lists link MTUs; each point sets the testbed links to it and
+	// the tunnels to it minus TunnelOverhead.
+	MTU []int `yaml:"mtu,omitempty" json:"mtu,omitempty"`
 }
 
 // Series is one configuration compared in a run.
@@ -304,6 +322,10 @@ type Point struct {
 	Tunnels int `json:"tunnels"`
 	// FlowsPerTunnel is the number of iperf3 flows in each tunnel.
 	FlowsPerTunnel int `json:"flows_per_tunnel"`
+	// PacketSize is the inner IP packet size in bytes, 0 when not swept.
+	PacketSize int `json:"packet_size,omitempty"`
+	// MTU is the link MTU, 0 when not swept.
+	MTU int `json:"mtu,omitempty"`
 }
 
 // Flows returns the total number of flows of p.

@@ -78,6 +78,9 @@ func (d *decoder) validate(s *Scenario) {
 	d.checkRange("repetitions", s.Repetitions, 1, MaxRepetitions)
 	d.validateSeries(s.Series)
 	d.validateProbes(&s.Probes)
+	d.validateLatency(s)
+	d.validateRate(s)
+	d.validateSizes(s)
 }
 
 func (d *decoder) validateTestbed(t *Testbed) {
@@ -123,7 +126,7 @@ func (d *decoder) validateTraffic(t *Traffic) {
 			d.fail("traffic.bitrate", "bitrate applies to udp only; tcp flows send as fast as they can. Remove it or set protocol: udp")
 		}
 	case UDP:
-		if t.Bitrate == 0 {
+		if t.Bitrate == 0 && !t.Rate.Search && !d.hasError("traffic.rate") {
 			d.fail("traffic.bitrate", "missing; udp needs a bitrate per flow (iperf3 would send only 1 Mbit/s), e.g. bitrate: 1G")
 		}
 	default:

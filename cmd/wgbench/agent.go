@@ -80,6 +80,7 @@ see what the controller sees.`,
 	cmd.AddCommand(newNetSetupCmd())
 	cmd.AddCommand(newUndoCmd())
 	cmd.AddCommand(newExecCmd())
+	cmd.AddCommand(newEchoCmd(), newProbeCmd())
 	return cmd
 }
 

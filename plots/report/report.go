@@ -120,12 +120,14 @@ type figureGroup struct {
 
 // groupTitles names the figure groups by figure kind.
 var groupTitles = map[string]string{
-	"throughput": "Throughput",
-	"compare":    "Throughput",
-	"cpu-sweep":  "CPU of the gateways against the sweep",
-	"cpu":        "Per-core CPU of the gateways",
-	"heatmap":    "Per-core CPU of the gateways",
-	"cost":       "Cost per byte",
+	"throughput":  "Throughput",
+	"compare":     "Throughput",
+	"cpu-sweep":   "CPU of the gateways against the sweep",
+	"cpu":         "Per-core CPU of the gateways",
+	"heatmap":     "Per-core CPU of the gateways",
+	"cost":        "Cost per byte",
+	"latency":     "Latency under load",
+	"packet-size": "Throughput and packet rate per packet size (RFC 2544)",
 }
 
 // groupFigures gathers figures by group, groups in order of first

@@ -31,6 +31,11 @@ type Result struct {
 	JitterMs    float64
 	// UDP is true for a UDP test.
 	UDP bool
+	// MeanRTTMs and MaxRTTMs are the TCP sender's smoothed round-trip
+	// time over the test, mean (of its streams' means) and maximum, from
+	// end.streams[].sender; 0 for UDP and where the kernel gives none.
+	MeanRTTMs float64
+	MaxRTTMs  float64
 }
 
 // Error is a failure iperf3 itself reported in the "error" field of its
@@ -79,6 +84,12 @@ type report struct {
 }
 
 type endSection struct {
+	Streams []struct {
+		Sender *struct {
+			MeanRTT float64 `json:"mean_rtt"` // microseconds
+			MaxRTT  float64 `json:"max_rtt"`
+		} `json:"sender"`
+	} `json:"streams"`
 	Sum         *sum `json:"sum"`
 	SumSent     *sum `json:"sum_sent"`
 	SumReceived *sum `json:"sum_received"`
@@ -158,7 +169,30 @@ func Parse(data []byte) (*Result, error) {
 			res.Retransmits = int(math.Max(0, math.Min(sent.Retransmits, math.MaxInt32)))
 		}
 	}
+	if !udp {
+		res.MeanRTTMs, res.MaxRTTMs = streamRTT(e)
+	}
 	return res, nil
+}
+
+// streamRTT returns the mean of the TCP senders' mean round trips and the
+// largest maximum, in milliseconds.
+func streamRTT(e *endSection) (mean, maxRTT float64) {
+	n := 0
+	for _, st := range e.Streams {
+		if st.Sender == nil || !(st.Sender.MeanRTT > 0) || math.IsInf(st.Sender.MeanRTT, 0) {
+			continue
+		}
+		n++
+		mean += st.Sender.MeanRTT / 1000
+		if m := st.Sender.MaxRTT / 1000; m > maxRTT && !math.IsInf(m, 0) {
+			maxRTT = m
+		}
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	return mean / float64(n), maxRTT
 }
 
 // toUint converts a byte count read as float64, clamping what cannot be one.

@@ -77,7 +77,11 @@ func lastObject(t *testing.T, data []byte) map[string]any {
 func expectTCP(t *testing.T, data []byte) *Result {
 	t.Helper()
 	m := lastObject(t, data)
+	// One stream per client: its sender's RTT in microseconds.
+	sender := lookup(t, m, "end.streams").([]any)[0].(map[string]any)["sender"]
 	return &Result{
+		MeanRTTMs:   num(t, sender, "mean_rtt") / 1000,
+		MaxRTTMs:    num(t, sender, "max_rtt") / 1000,
 		Bps:         num(t, m, "end.sum_received.bits_per_second"),
 		Bytes:       uint64(num(t, m, "end.sum_received.bytes")),
 		SentBytes:   uint64(num(t, m, "end.sum_sent.bytes")),
