@@ -64,3 +64,23 @@ func TestPlacementsMatchTable(t *testing.T) {
 		t.Errorf("placements (-table +scenarios):\n%s", diff)
 	}
 }
+
+// Summary lists the shared knobs, then each block's.
+func TestTuningSummary(t *testing.T) {
+	tests := []struct {
+		name string
+		tu   Tuning
+		want string
+	}{
+		{"none", Tuning{}, ""},
+		{"shared", Tuning{ThreadedNAPI: true, Steering: true}, "threaded_napi, steering"},
+		{"block alone", Tuning{GW2: &Tuning{DecryptCPUs: "nic-node"}}, "gw2: decrypt_cpus"},
+		{"both", Tuning{Steering: true, GW1: &Tuning{EncryptCPUs: "0"}, GW2: &Tuning{DecryptCPUs: "1"}}, "steering; gw1: encrypt_cpus; gw2: decrypt_cpus"},
+		{"empty block", Tuning{Steering: true, GW2: &Tuning{}}, "steering"},
+	}
+	for _, tt := range tests {
+		if got := tt.tu.Summary(); got != tt.want {
+			t.Errorf("%s: Summary() = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Value returns the value of the knob with yaml name name as a flag
@@ -84,4 +85,20 @@ func (t Tuning) Gateway(n int) Tuning {
 	}
 	eff.Optional = opt
 	return eff
+}
+
+// Summary names the knobs t sets, for a table cell: the shared ones, then
+// each gateway block's, as in "steering; gw2: numa_node, decrypt_cpus".
+// It is empty when nothing is set.
+func (t Tuning) Summary() string {
+	parts := []string{strings.Join(t.Set(), ", ")}
+	for n := 1; n <= 2; n++ {
+		if b := t.Block(n); b != nil && len(b.Set()) > 0 {
+			parts = append(parts, "gw"+strconv.Itoa(n)+": "+strings.Join(b.Set(), ", "))
+		}
+	}
+	if parts[0] == "" {
+		parts = parts[1:]
+	}
+	return strings.Join(parts, "; ")
 }

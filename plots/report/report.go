@@ -353,7 +353,7 @@ func (d *pageData) seriesTables(r *results.Run) (ran, failedReps, totalReps int)
 			d.Skipped = append(d.Skipped, st)
 			continue
 		}
-		tab := seriesTable{Name: name, Tuning: strings.Join(tuning[name].Set(), ", ")}
+		tab := seriesTable{Name: name, Tuning: tuning[name].Summary()}
 		for _, p := range r.Points {
 			if p.Series != name {
 				continue
