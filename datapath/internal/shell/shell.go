@@ -184,7 +184,10 @@ func (t *tunnel[D]) close() error {
 		errs = append(errs, err)
 	}
 	if t.open {
-		if err := t.dev.Close(); err != nil {
+		// os.ErrClosed: wireguard-go's TUN stops its netlink listener on
+		// its own when the link goes (closing the pipe Close writes to),
+		// so a device whose link the undo steps removed may say so.
+		if err := t.dev.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
 			errs = append(errs, err)
 		}
 	}
