@@ -1082,24 +1082,38 @@ const (
 	featNtuple           = "rx-ntuple-filter"
 )
 
-// udpGROForwarding turns rx-udp-gro-forwarding on for wan.
-func (t *Tuner) udpGROForwarding(wan string) error {
+// wanFeature returns the host's ethtool and the state of the offload
+// feature feat of the WAN NIC wan. It fails as unsupported, saying
+// noKernel when the kernel has no such feature and fixedOff when the NIC
+// has it fixed off.
+func (t *Tuner) wanFeature(wan, feat, noKernel, fixedOff string) (Ethtool, Feature, error) {
 	if err := t.needWAN(wan); err != nil {
-		return err
+		return nil, Feature{}, err
 	}
 	eth, err := t.ethtool()
 	if err != nil {
-		return err
+		return nil, Feature{}, err
 	}
-	f, err := eth.Feature(wan, featUDPGROForwarding)
+	f, err := eth.Feature(wan, feat)
 	if errors.Is(err, ErrNoFeature) {
-		return unsupported("the kernel has no %s feature (it needs Linux 5.12 or later)", featUDPGROForwarding)
+		return nil, Feature{}, unsupported("%s", noKernel)
 	}
 	if err != nil {
-		return err
+		return nil, Feature{}, err
 	}
 	if !f.Active && !f.Changeable {
-		return unsupported("the WAN NIC %s cannot turn %s on (ethtool shows it fixed off)", wan, featUDPGROForwarding)
+		return nil, Feature{}, unsupported("%s", fixedOff)
+	}
+	return eth, f, nil
+}
+
+// udpGROForwarding turns rx-udp-gro-forwarding on for wan.
+func (t *Tuner) udpGROForwarding(wan string) error {
+	eth, f, err := t.wanFeature(wan, featUDPGROForwarding,
+		fmt.Sprintf("the kernel has no %s feature (it needs Linux 5.12 or later)", featUDPGROForwarding),
+		fmt.Sprintf("the WAN NIC %s cannot turn %s on (ethtool shows it fixed off)", wan, featUDPGROForwarding))
+	if err != nil {
+		return err
 	}
 	if err := eth.SetFeature(wan, featUDPGROForwarding, true); err != nil {
 		return err
@@ -1115,22 +1129,11 @@ func (t *Tuner) udpGROForwarding(wan string) error {
 // (the listen port of devs[i]) goes to receive queue i mod the number of
 // queues. It turns the NIC's rx-ntuple-filter feature on if needed.
 func (t *Tuner) steering(wan string, devs []string, ports []int) error {
-	if err := t.needWAN(wan); err != nil {
-		return err
-	}
-	eth, err := t.ethtool()
+	eth, f, err := t.wanFeature(wan, featNtuple,
+		fmt.Sprintf("the kernel has no %s feature", featNtuple),
+		fmt.Sprintf("the WAN NIC %s has no ntuple filters (ethtool shows %s fixed off; veth and most virtual NICs have none)", wan, featNtuple))
 	if err != nil {
 		return err
-	}
-	f, err := eth.Feature(wan, featNtuple)
-	if errors.Is(err, ErrNoFeature) {
-		return unsupported("the kernel has no %s feature", featNtuple)
-	}
-	if err != nil {
-		return err
-	}
-	if !f.Active && !f.Changeable {
-		return unsupported("the WAN NIC %s has no ntuple filters (ethtool shows %s fixed off; veth and most virtual NICs have none)", wan, featNtuple)
 	}
 	nt, ok := eth.(NtupleEthtool)
 	if !ok {
