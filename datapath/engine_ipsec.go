@@ -65,13 +65,9 @@ func startIPsec(_ context.Context, opts Options, log *slog.Logger) (engine, erro
 	if opts.Kernel.Journal == "" {
 		return nil, errors.New("datapath ipsec needs --journal PATH: it records the SAs and policies there so that `wgbench agent undo` removes them should it be killed")
 	}
-	tunnels := make([]*ipsec.Tunnel, 0, len(opts.Configs))
-	for _, p := range opts.Configs {
-		t, err := ipsec.Load(p)
-		if err != nil {
-			return nil, fmt.Errorf("datapath ipsec: %w", err)
-		}
-		tunnels = append(tunnels, t)
+	tunnels, err := loadEach("ipsec", opts.Configs, ipsec.Load)
+	if err != nil {
+		return nil, err
 	}
 	return ipsec.Up(tunnels, opts.Kernel.Journal, log)
 }

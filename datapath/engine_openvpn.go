@@ -86,13 +86,9 @@ func startOpenVPN(ctx context.Context, opts Options, log *slog.Logger) (engine, 
 	if len(opts.Configs) == 0 {
 		return nil, errors.New("datapath openvpn needs at least one tunnel file (--config), one per tunnel")
 	}
-	tunnels := make([]*openvpn.Tunnel, 0, len(opts.Configs))
-	for _, p := range opts.Configs {
-		t, err := openvpn.Load(p)
-		if err != nil {
-			return nil, fmt.Errorf("datapath openvpn: %w", err)
-		}
-		tunnels = append(tunnels, t)
+	tunnels, err := loadEach("openvpn", opts.Configs, openvpn.Load)
+	if err != nil {
+		return nil, err
 	}
 	// The keys' private folders go beside the tunnel files: in the run's
 	// private temp folder, which the testbed removes even if this process
