@@ -30,15 +30,10 @@ func planIPsec(req Request) (Deployment, error) {
 			req.Secret(a.In.Key)
 		}
 		for gw, end := range []*ipsec.Tunnel{a, b} {
-			if err := end.Validate(); err != nil {
+			path, err := d.addSpec(req, gw, t.Device, ".ipsec.json", end)
+			if err != nil {
 				return Deployment{}, err
 			}
-			data, err := end.Marshal()
-			if err != nil {
-				return Deployment{}, fmt.Errorf("tunnel %s: %w", t.Device, err)
-			}
-			path := filepath.Join(req.Gateways[gw].TempDir, t.Device+".ipsec.json")
-			d.Files = append(d.Files, File{Gateway: gw, Path: path, Data: data})
 			paths[gw] = append(paths[gw], path)
 		}
 		d.Devices = append(d.Devices, t.Device)

@@ -62,15 +62,10 @@ func planOpenVPN(req Request) (Deployment, error) {
 				c := cpus[i%len(cpus)]
 				ends[gw].CPU = &c
 			}
-			if err := ends[gw].Validate(); err != nil {
+			path, err := d.addSpec(req, gw, t.Device, ".openvpn.json", ends[gw])
+			if err != nil {
 				return Deployment{}, err
 			}
-			b, err := ends[gw].Marshal()
-			if err != nil {
-				return Deployment{}, fmt.Errorf("tunnel %s: %w", t.Device, err)
-			}
-			path := filepath.Join(req.Gateways[gw].TempDir, t.Device+".openvpn.json")
-			d.Files = append(d.Files, File{Gateway: gw, Path: path, Data: b})
 			paths[gw] = append(paths[gw], path)
 		}
 		d.Devices = append(d.Devices, t.Device)
