@@ -30,15 +30,10 @@ func planIPsec(req Request) (Deployment, error) {
 			req.Secret(a.In.Key)
 		}
 		for gw, end := range []*ipsec.Tunnel{a, b} {
-			if err := end.Validate(); err != nil {
+			path, err := d.addSpec(req, gw, t.Device, ".ipsec.json", end)
+			if err != nil {
 				return Deployment{}, err
 			}
-			data, err := end.Marshal()
-			if err != nil {
-				return Deployment{}, fmt.Errorf("tunnel %s: %w", t.Device, err)
-			}
-			path := filepath.Join(req.Gateways[gw].TempDir, t.Device+".ipsec.json")
-			d.Files = append(d.Files, File{Gateway: gw, Path: path, Data: data})
 			paths[gw] = append(paths[gw], path)
 		}
 		d.Devices = append(d.Devices, t.Device)
@@ -65,13 +60,9 @@ func startIPsec(_ context.Context, opts Options, log *slog.Logger) (engine, erro
 	if opts.Kernel.Journal == "" {
 		return nil, errors.New("datapath ipsec needs --journal PATH: it records the SAs and policies there so that `wgbench agent undo` removes them should it be killed")
 	}
-	tunnels := make([]*ipsec.Tunnel, 0, len(opts.Configs))
-	for _, p := range opts.Configs {
-		t, err := ipsec.Load(p)
-		if err != nil {
-			return nil, fmt.Errorf("datapath ipsec: %w", err)
-		}
-		tunnels = append(tunnels, t)
+	tunnels, err := loadEach("ipsec", opts.Configs, ipsec.Load)
+	if err != nil {
+		return nil, err
 	}
 	return ipsec.Up(tunnels, opts.Kernel.Journal, log)
 }

@@ -62,15 +62,10 @@ func planOpenVPN(req Request) (Deployment, error) {
 				c := cpus[i%len(cpus)]
 				ends[gw].CPU = &c
 			}
-			if err := ends[gw].Validate(); err != nil {
+			path, err := d.addSpec(req, gw, t.Device, ".openvpn.json", ends[gw])
+			if err != nil {
 				return Deployment{}, err
 			}
-			b, err := ends[gw].Marshal()
-			if err != nil {
-				return Deployment{}, fmt.Errorf("tunnel %s: %w", t.Device, err)
-			}
-			path := filepath.Join(req.Gateways[gw].TempDir, t.Device+".openvpn.json")
-			d.Files = append(d.Files, File{Gateway: gw, Path: path, Data: b})
 			paths[gw] = append(paths[gw], path)
 		}
 		d.Devices = append(d.Devices, t.Device)
@@ -86,13 +81,9 @@ func startOpenVPN(ctx context.Context, opts Options, log *slog.Logger) (engine, 
 	if len(opts.Configs) == 0 {
 		return nil, errors.New("datapath openvpn needs at least one tunnel file (--config), one per tunnel")
 	}
-	tunnels := make([]*openvpn.Tunnel, 0, len(opts.Configs))
-	for _, p := range opts.Configs {
-		t, err := openvpn.Load(p)
-		if err != nil {
-			return nil, fmt.Errorf("datapath openvpn: %w", err)
-		}
-		tunnels = append(tunnels, t)
+	tunnels, err := loadEach("openvpn", opts.Configs, openvpn.Load)
+	if err != nil {
+		return nil, err
 	}
 	// The keys' private folders go beside the tunnel files: in the run's
 	// private temp folder, which the testbed removes even if this process

@@ -175,12 +175,37 @@ func wireGuardTunnels(req Request) (d Deployment, paths [2][]string, err error) 
 			if _, err := c.WriteTo(&buf); err != nil {
 				return Deployment{}, paths, fmt.Errorf("tunnel %s: write config: %w", t.Device, err)
 			}
-			path := filepath.Join(req.Gateways[gw].TempDir, t.Device+".conf")
-			d.Files = append(d.Files, File{Gateway: gw, Path: path, Data: buf.Bytes()})
-			paths[gw] = append(paths[gw], path)
+			paths[gw] = append(paths[gw], d.addFile(req, gw, t.Device+".conf", buf.Bytes()))
 		}
 	}
 	return d, paths, nil
+}
+
+// addFile puts data on gateway gw as the file name in its temp folder
+// and returns the file's path.
+func (d *Deployment) addFile(req Request, gw int, name string, data []byte) string {
+	path := filepath.Join(req.Gateways[gw].TempDir, name)
+	d.Files = append(d.Files, File{Gateway: gw, Path: path, Data: data})
+	return path
+}
+
+// tunnelSpec is one end of a tunnel that its engine loads from a file.
+type tunnelSpec interface {
+	Validate() error
+	Marshal() ([]byte, error)
+}
+
+// addSpec validates end, the end on gateway gw of tunnel device dev,
+// and puts it there as the file dev+ext (see addFile).
+func (d *Deployment) addSpec(req Request, gw int, dev, ext string, end tunnelSpec) (string, error) {
+	if err := end.Validate(); err != nil {
+		return "", err
+	}
+	data, err := end.Marshal()
+	if err != nil {
+		return "", fmt.Errorf("tunnel %s: %w", dev, err)
+	}
+	return d.addFile(req, gw, dev+ext, data), nil
 }
 
 // tunnelConfigs makes the two ends of tunnel t: GW1 routes the prefix

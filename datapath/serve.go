@@ -158,13 +158,19 @@ func loadConfigs(engine string, opts Options) ([]*wgconf.Config, error) {
 	if len(opts.Configs) == 0 {
 		return nil, fmt.Errorf("datapath %s needs at least one WireGuard config file, one per tunnel", engine)
 	}
-	cfgs := make([]*wgconf.Config, 0, len(opts.Configs))
-	for _, path := range opts.Configs {
-		c, err := wgconf.ParseFile(path)
+	return loadEach(engine, opts.Configs, wgconf.ParseFile)
+}
+
+// loadEach loads each of the tunnel files paths of engine with load, in
+// order; the first that fails fails it.
+func loadEach[T any](engine string, paths []string, load func(path string) (T, error)) ([]T, error) {
+	out := make([]T, 0, len(paths))
+	for _, p := range paths {
+		v, err := load(p)
 		if err != nil {
 			return nil, fmt.Errorf("datapath %s: %w", engine, err)
 		}
-		cfgs = append(cfgs, c)
+		out = append(out, v)
 	}
-	return cfgs, nil
+	return out, nil
 }

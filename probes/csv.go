@@ -20,27 +20,21 @@ var stageColumns = []string{"host", "t_seconds", "pid", "tid", "comm", "stage", 
 // Percentages are of the core's time; net_rx and net_tx count softirq runs
 // in the interval ending at t_seconds.
 func WriteCPUCSV(w io.Writer, host string, tr *Trace) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(cpuColumns); err != nil {
-		return fmt.Errorf("probes: write cpu csv: %w", err)
-	}
 	rec := make([]string, len(cpuColumns))
-	for _, s := range tr.Samples {
-		for _, c := range s.Cores {
-			rec = append(rec[:0], host, fnum(s.T, 3), strconv.Itoa(c.Core),
-				fnum(c.User, 2), fnum(c.System, 2), fnum(c.SoftIRQ, 2), fnum(c.IRQ, 2),
-				fnum(c.IOWait, 2), fnum(c.Steal, 2), fnum(c.Idle, 2), fnum(c.Busy, 2),
-				strconv.FormatUint(c.NetRX, 10), strconv.FormatUint(c.NetTX, 10))
-			if err := cw.Write(rec); err != nil {
-				return fmt.Errorf("probes: write cpu csv: %w", err)
+	return writeCSV(w, "cpu", cpuColumns, func(emit func([]string) error) error {
+		for _, s := range tr.Samples {
+			for _, c := range s.Cores {
+				rec = append(rec[:0], host, fnum(s.T, 3), strconv.Itoa(c.Core),
+					fnum(c.User, 2), fnum(c.System, 2), fnum(c.SoftIRQ, 2), fnum(c.IRQ, 2),
+					fnum(c.IOWait, 2), fnum(c.Steal, 2), fnum(c.Idle, 2), fnum(c.Busy, 2),
+					strconv.FormatUint(c.NetRX, 10), strconv.FormatUint(c.NetTX, 10))
+				if err := emit(rec); err != nil {
+					return err
+				}
 			}
 		}
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return fmt.Errorf("probes: write cpu csv: %w", err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // WriteStagesCSV writes the per-thread rows of tr as CSV: a header line,
@@ -48,24 +42,36 @@ func WriteCPUCSV(w io.Writer, host string, tr *Trace) error {
 // host,t_seconds,pid,tid,comm,stage,dev,core,cpu_pct,shared. cpu_pct is in
 // percent of one core; core is where the thread last ran.
 func WriteStagesCSV(w io.Writer, host string, tr *Trace) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(stageColumns); err != nil {
-		return fmt.Errorf("probes: write stages csv: %w", err)
-	}
 	rec := make([]string, len(stageColumns))
-	for _, s := range tr.Samples {
-		for _, th := range s.Threads {
-			rec = append(rec[:0], host, fnum(s.T, 3), strconv.Itoa(th.PID), strconv.Itoa(th.TID),
-				th.Comm, string(th.Stage), th.Dev, strconv.Itoa(th.Core), fnum(th.Pct, 2),
-				strconv.FormatBool(th.Shared))
-			if err := cw.Write(rec); err != nil {
-				return fmt.Errorf("probes: write stages csv: %w", err)
+	return writeCSV(w, "stages", stageColumns, func(emit func([]string) error) error {
+		for _, s := range tr.Samples {
+			for _, th := range s.Threads {
+				rec = append(rec[:0], host, fnum(s.T, 3), strconv.Itoa(th.PID), strconv.Itoa(th.TID),
+					th.Comm, string(th.Stage), th.Dev, strconv.Itoa(th.Core), fnum(th.Pct, 2),
+					strconv.FormatBool(th.Shared))
+				if err := emit(rec); err != nil {
+					return err
+				}
 			}
 		}
+		return nil
+	})
+}
+
+// writeCSV writes header, then each row rows emits, as CSV to w; what
+// names the file in errors.
+func writeCSV(w io.Writer, what string, header []string, rows func(emit func([]string) error) error) error {
+	cw := csv.NewWriter(w)
+	fail := func(err error) error { return fmt.Errorf("probes: write %s csv: %w", what, err) }
+	if err := cw.Write(header); err != nil {
+		return fail(err)
+	}
+	if err := rows(cw.Write); err != nil {
+		return fail(err)
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
-		return fmt.Errorf("probes: write stages csv: %w", err)
+		return fail(err)
 	}
 	return nil
 }

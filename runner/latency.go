@@ -1,11 +1,9 @@
 package runner
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -50,27 +48,13 @@ func startProber(ctx context.Context, hosts map[string]testbed.Host, cfg *scenar
 		return p, nil
 	}
 	drain := hosts[testbed.Drain]
-	pr, pw := io.Pipe()
 	argv := []string{testbed.Self, "agent", "echo", "--listen", netip.AddrPortFrom(dst, echoPort).String()}
-	proc, err := drain.Start(ctx, testbed.Cmd{Argv: argv, Stdout: pw, Stderr: pw, Stage: "latency-echo"})
+	proc, ready, err := startWatched(ctx, drain, testbed.Cmd{Argv: argv, Stage: "latency-echo"}, func(line string) bool {
+		return strings.HasPrefix(line, "echo listening")
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: latency echo: %w", hostName(drain), err)
 	}
-	go func() { proc.Wait(); pw.Close() }()
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		var out []string
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "echo listening") {
-				ready <- ""
-				io.Copy(io.Discard, pr)
-				return
-			}
-			out = append(out, sc.Text())
-		}
-		ready <- strings.Join(out, "; ")
-	}()
 	stop := func() { proc.Signal(syscall.SIGTERM); proc.Wait() }
 	select {
 	case msg := <-ready:

@@ -312,14 +312,9 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 	r.run.Points = append(r.run.Points, pt)
 	idx := len(r.run.Points) - 1
 	r.mu.Unlock()
-	update := func(fn func(*results.Point)) error {
-		r.mu.Lock()
-		fn(&r.run.Points[idx])
-		r.mu.Unlock()
-		return r.save()
-	}
 	label := fmt.Sprintf("[%s] tunnels=%d flows/tunnel=%d", s.Name, p.Tunnels, p.FlowsPerTunnel)
 	label += sizeLabel(p)
+	rec := pointRec{r: r, idx: idx, label: label}
 	flows, err := pointFlows(p)
 	if err != nil {
 		return err
@@ -328,11 +323,7 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 	if p.MTU > 0 {
 		restore, err := setLinkMTU(ctx, hosts, p.MTU)
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			r.progress("%s: link MTU failed: %v", label, err)
-			return update(func(pt *results.Point) { pt.Notes = append(pt.Notes, "link MTU failed: "+err.Error()) })
+			return rec.fail(ctx, "link MTU", err, nil)
 		}
 		defer func() {
 			if err := restore(); err != nil {
@@ -342,11 +333,7 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 	}
 	dep, err := deploy(ctx, hosts, tag, s, p.Tunnels, tunnelMTU(p), usableCPUs(r.run.Hosts[testbed.GW1]), r.opts.Log)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		r.progress("%s: datapath failed: %v", label, err)
-		return update(func(pt *results.Point) { pt.Notes = append(pt.Notes, "datapath failed: "+err.Error()) })
+		return rec.fail(ctx, "datapath", err, nil)
 	}
 	defer func() {
 		if err := dep.stop(); err != nil {
@@ -356,7 +343,7 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 	setup := time.Since(start).Seconds()
 	changes, notes := dep.knobs()
 	notes = append(slices.Clone(dep.moved), notes...)
-	if err := update(func(pt *results.Point) { pt.Knobs = changes; pt.Notes = append(pt.Notes, notes...) }); err != nil {
+	if err := rec.update(func(pt *results.Point) { pt.Knobs = changes; pt.Notes = append(pt.Notes, notes...) }); err != nil {
 		return err
 	}
 	for _, n := range notes {
@@ -364,41 +351,76 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 	}
 	srv, err := startServers(ctx, hosts[testbed.Drain], flows, r.opts.Log)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		r.progress("%s: iperf3 servers failed: %v", label, err)
-		return update(func(pt *results.Point) {
-			pt.SetupSeconds = setup
-			pt.Notes = append(pt.Notes, "iperf3 servers failed: "+err.Error())
-		})
+		return rec.fail(ctx, "iperf3 servers", err, func(pt *results.Point) { pt.SetupSeconds = setup })
 	}
 	defer srv.stop()
 	for _, m := range srv.moved {
 		r.progress("%s: %s", label, m)
 	}
-	if err := update(func(pt *results.Point) { pt.SetupSeconds = setup; pt.Notes = append(pt.Notes, srv.moved...) }); err != nil {
+	if err := rec.update(func(pt *results.Point) { pt.SetupSeconds = setup; pt.Notes = append(pt.Notes, srv.moved...) }); err != nil {
 		return err
 	}
 	if r.probe, err = startProber(ctx, hosts, sc.Latency); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		r.progress("%s: latency probe failed: %v", label, err)
-		if err := update(func(pt *results.Point) { pt.Notes = append(pt.Notes, "latency probe failed: "+err.Error()) }); err != nil {
+		// The point is measured without latency.
+		if err := rec.fail(ctx, "latency probe", err, nil); err != nil {
 			return err
 		}
 	}
 	defer func() { r.probe.stop(); r.probe = nil }()
+	complete, err := r.measureReps(ctx, hosts, dep, p, flows, rec)
+	if err != nil || !complete {
+		return err
+	}
+	return r.finishPoint(rec)
+}
+
+// pointRec writes to one point of the run and tells its progress.
+type pointRec struct {
+	r     *runState
+	idx   int
+	label string
+}
+
+// update changes the point under the run's lock and saves the run.
+func (pr pointRec) update(fn func(*results.Point)) error {
+	pr.r.mu.Lock()
+	fn(&pr.r.run.Points[pr.idx])
+	pr.r.mu.Unlock()
+	return pr.r.save()
+}
+
+// fail records that the step what failed with err: it tells the progress
+// and notes it in the point (after fn, if any, changed the point). An
+// interrupt is not a failure: then it returns the context's error.
+func (pr pointRec) fail(ctx context.Context, what string, err error, fn func(*results.Point)) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	pr.r.progress("%s: %s failed: %v", pr.label, what, err)
+	return pr.update(func(pt *results.Point) {
+		if fn != nil {
+			fn(pt)
+		}
+		pt.Notes = append(pt.Notes, what+" failed: "+err.Error())
+	})
+}
+
+// measureReps runs the point's repetitions on the deployed datapath and
+// records each. It tells whether all ran: a datapath that died leaves
+// the point incomplete (a resume measures it again).
+func (r *runState) measureReps(ctx context.Context, hosts map[string]testbed.Host, dep *deployment, p scenarios.Point, flows []flowSpec, rec pointRec) (bool, error) {
+	sc := r.opts.Scenario
+	s := sc.Series[p.Series]
+	label := rec.label
 	for rep := 0; rep < sc.Repetitions; rep++ {
 		if err := ctx.Err(); err != nil {
-			return err
+			return false, err
 		}
 		r.opts.Progress.Begin(fmt.Sprintf("%s rep %d/%d", label, rep+1, sc.Repetitions))
 		rp := r.repetition(ctx, hosts, dep, pointTraffic(sc.Traffic, p), p, s.Name, rep, flows)
 		if ctx.Err() != nil {
 			// A repetition cut short by the interrupt is not a measurement.
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 		if why := dep.dead(); why != "" {
 			// Nothing more can be measured on this datapath: keep the
@@ -410,14 +432,14 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 				rp.Error = why + "; " + rp.Error
 			}
 			r.progress("%s rep %d/%d: FAILED: %s; the point is left incomplete", label, rep+1, sc.Repetitions, why)
-			return update(func(pt *results.Point) {
+			return false, rec.update(func(pt *results.Point) {
 				pt.Repetitions = append(pt.Repetitions, rp)
 				pt.Resummarize()
 				pt.Notes = append(pt.Notes, why)
 			})
 		}
-		if err := update(func(pt *results.Point) { pt.Repetitions = append(pt.Repetitions, rp); pt.Resummarize() }); err != nil {
-			return err
+		if err := rec.update(func(pt *results.Point) { pt.Repetitions = append(pt.Repetitions, rp); pt.Resummarize() }); err != nil {
+			return false, err
 		}
 		r.progress("%s rep %d/%d: %s", label, rep+1, sc.Repetitions, describeRep(rp))
 		if r.opts.Verbose {
@@ -427,11 +449,16 @@ func (r *runState) measurePoint(ctx context.Context, hosts map[string]testbed.Ho
 		}
 		r.opts.Progress.Done(fmt.Sprintf("%.3f Gbit/s", rp.AggregateBps/1e9))
 	}
+	return true, nil
+}
+
+// finishPoint marks the point complete and tells its summary.
+func (r *runState) finishPoint(rec pointRec) error {
 	var done results.Point
-	if err := update(func(pt *results.Point) { pt.Complete = true; pt.Resummarize(); done = *pt }); err != nil {
+	if err := rec.update(func(pt *results.Point) { pt.Complete = true; pt.Resummarize(); done = *pt }); err != nil {
 		return err
 	}
-	r.progress("%s: %.3f ± %.3f Gbit/s (mean ± 95%% CI, n=%d)%s", label, done.Summary.MeanGbps, done.Summary.CI95Gbps, done.Summary.N, costSummary(done.Cost))
+	r.progress("%s: %.3f ± %.3f Gbit/s (mean ± 95%% CI, n=%d)%s", rec.label, done.Summary.MeanGbps, done.Summary.CI95Gbps, done.Summary.N, costSummary(done.Cost))
 	if n := len(done.Repetitions); n > 0 {
 		for _, c := range done.Repetitions[n-1].CPU {
 			r.progress("  %s (last repetition)", coreSummary(c))

@@ -137,30 +137,44 @@ func startServers(ctx context.Context, drain testbed.Host, flows []flowSpec, log
 	return s, nil
 }
 
-// startServer starts flow f's iperf3 server on drain and waits until it
-// listens. When it does not, msg is what iperf3 said.
-func startServer(ctx context.Context, drain testbed.Host, f flowSpec) (p testbed.Process, msg string, err error) {
+// startWatched starts cmd on h with its output piped. The channel it
+// returns gives "" as soon as a line of that output satisfies ready, or,
+// should the output end first, all of it joined by "; ".
+func startWatched(ctx context.Context, h testbed.Host, cmd testbed.Cmd, ready func(line string) bool) (testbed.Process, <-chan string, error) {
 	pr, pw := io.Pipe()
-	argv := iperf3.ServerArgs(iperf3.ServerOptions{Bind: f.dst, Port: f.port})
-	p, err = drain.Start(ctx, testbed.Cmd{Argv: argv, Stdout: pw, Stderr: pw, Stage: "iperf3"})
+	cmd.Stdout, cmd.Stderr = pw, pw
+	p, err := h.Start(ctx, cmd)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	go func() { p.Wait(); pw.Close() }()
-	listening := make(chan string, 1)
+	out := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
-		var out []string
+		var said []string
 		for sc.Scan() {
-			if strings.Contains(sc.Text(), "Server listening") {
-				listening <- ""
+			if ready(sc.Text()) {
+				out <- ""
 				io.Copy(io.Discard, pr)
 				return
 			}
-			out = append(out, sc.Text())
+			said = append(said, sc.Text())
 		}
-		listening <- strings.Join(out, "; ")
+		out <- strings.Join(said, "; ")
 	}()
+	return p, out, nil
+}
+
+// startServer starts flow f's iperf3 server on drain and waits until it
+// listens. When it does not, msg is what iperf3 said.
+func startServer(ctx context.Context, drain testbed.Host, f flowSpec) (p testbed.Process, msg string, err error) {
+	argv := iperf3.ServerArgs(iperf3.ServerOptions{Bind: f.dst, Port: f.port})
+	p, listening, err := startWatched(ctx, drain, testbed.Cmd{Argv: argv, Stage: "iperf3"}, func(line string) bool {
+		return strings.Contains(line, "Server listening")
+	})
+	if err != nil {
+		return nil, "", err
+	}
 	stop := func() {
 		p.Signal(syscall.SIGTERM)
 		p.Wait()

@@ -65,37 +65,9 @@ func (d *decoder) applyOverride(root *yaml.Node, raw string) {
 		return
 	}
 	// Walk the schema first, so a bad path changes nothing.
-	t := reflect.TypeFor[Scenario]()
-	path := ""
-	for _, s := range steps {
-		if s.key != "" {
-			if t.Kind() == reflect.Slice && !reflect.PointerTo(t).Implements(unmarshalerType) {
-				fail(path, "%s is a list; pick an entry, e.g. %s[0].%s", path, path, s.key)
-				return
-			}
-			if t.Kind() != reflect.Struct || reflect.PointerTo(t).Implements(unmarshalerType) {
-				fail(path, "%s has no keys below it", path)
-				return
-			}
-			i := fieldIndex(t, s.key)
-			if i < 0 {
-				names := fieldNames(t)
-				fail(strictyaml.JoinPath(path, s.key), "unknown key; allowed keys: %s%s", strings.Join(names, ", "), strictyaml.DidYouMean(s.key, names))
-				return
-			}
-			t = t.Field(i).Type
-			if t.Kind() == reflect.Pointer {
-				t = t.Elem() // an optional block or value: the same keys
-			}
-			path = strictyaml.JoinPath(path, s.key)
-			continue
-		}
-		if t.Kind() != reflect.Slice {
-			fail(path, "%s is not a list; drop the [%d]", path, s.index)
-			return
-		}
-		t = t.Elem()
-		path = fmt.Sprintf("%s[%d]", path, s.index)
+	t, path, ok := schemaAt(steps, fail)
+	if !ok {
+		return
 	}
 	val, err := overrideValue(value, t)
 	if err != nil {
@@ -107,10 +79,58 @@ func (d *decoder) applyOverride(root *yaml.Node, raw string) {
 	if val = d.expand(val, path, map[*yaml.Node]bool{}, &budget); budget <= 0 {
 		return
 	}
-
 	// Then walk the tree, creating what is missing.
+	d.setAt(root, steps, val, src, fail)
+}
+
+// failFunc records an error of an override at path.
+type failFunc func(path, format string, args ...any)
+
+// schemaAt walks steps through the Scenario schema. It returns the type
+// at their end and its path, or tells fail why the path is wrong and
+// returns false.
+func schemaAt(steps []step, fail failFunc) (reflect.Type, string, bool) {
+	t := reflect.TypeFor[Scenario]()
+	path := ""
+	for _, s := range steps {
+		if s.key != "" {
+			if t.Kind() == reflect.Slice && !reflect.PointerTo(t).Implements(unmarshalerType) {
+				fail(path, "%s is a list; pick an entry, e.g. %s[0].%s", path, path, s.key)
+				return nil, "", false
+			}
+			if t.Kind() != reflect.Struct || reflect.PointerTo(t).Implements(unmarshalerType) {
+				fail(path, "%s has no keys below it", path)
+				return nil, "", false
+			}
+			i := fieldIndex(t, s.key)
+			if i < 0 {
+				names := fieldNames(t)
+				fail(strictyaml.JoinPath(path, s.key), "unknown key; allowed keys: %s%s", strings.Join(names, ", "), strictyaml.DidYouMean(s.key, names))
+				return nil, "", false
+			}
+			t = t.Field(i).Type
+			if t.Kind() == reflect.Pointer {
+				t = t.Elem() // an optional block or value: the same keys
+			}
+			path = strictyaml.JoinPath(path, s.key)
+			continue
+		}
+		if t.Kind() != reflect.Slice {
+			fail(path, "%s is not a list; drop the [%d]", path, s.index)
+			return nil, "", false
+		}
+		t = t.Elem()
+		path = fmt.Sprintf("%s[%d]", path, s.index)
+	}
+	return t, path, true
+}
+
+// setAt puts val at steps in the tree at root, creating the mappings and
+// lists that are missing (a list element one past the end included).
+// What the tree has in the way is told to fail.
+func (d *decoder) setAt(root *yaml.Node, steps []step, val *yaml.Node, src string, fail failFunc) {
 	parent := root
-	path = ""
+	path := ""
 	for i, s := range steps {
 		last := i == len(steps)-1
 		var next *yaml.Node
@@ -127,26 +147,26 @@ func (d *decoder) applyOverride(root *yaml.Node, raw string) {
 				fail(path, "%s is not written as a mapping here; set the whole value instead", parentPath(path))
 				return
 			}
-		} else {
-			path = fmt.Sprintf("%s[%d]", path, s.index)
-			if parent.Kind != yaml.SequenceNode {
-				fail(path, "%s is not written as a list here; set the whole value instead", parentPath(path))
-				return
-			}
-			if s.index > len(parent.Content) {
-				fail(path, "index %d is past the end; %s has %d entries (use [%d] to add one)",
-					s.index, parentPath(path), len(parent.Content), len(parent.Content))
-				return
-			}
-			switch {
-			case s.index == len(parent.Content):
-				d.origin[next] = src
-				parent.Content = append(parent.Content, next)
-			case last || strictyaml.IsNull(parent.Content[s.index]):
-				parent.Content[s.index] = next
-			}
-			parent = parent.Content[s.index]
+			continue
 		}
+		path = fmt.Sprintf("%s[%d]", path, s.index)
+		if parent.Kind != yaml.SequenceNode {
+			fail(path, "%s is not written as a list here; set the whole value instead", parentPath(path))
+			return
+		}
+		if s.index > len(parent.Content) {
+			fail(path, "index %d is past the end; %s has %d entries (use [%d] to add one)",
+				s.index, parentPath(path), len(parent.Content), len(parent.Content))
+			return
+		}
+		switch {
+		case s.index == len(parent.Content):
+			d.origin[next] = src
+			parent.Content = append(parent.Content, next)
+		case last || strictyaml.IsNull(parent.Content[s.index]):
+			parent.Content[s.index] = next
+		}
+		parent = parent.Content[s.index]
 	}
 }
 

@@ -513,116 +513,82 @@ func (t *Tuner) Apply(devs []string, wan string, tu Tuning) (err error) {
 		t.mu.Unlock()
 	}
 	if tu.Placement != "" {
-		online, err := t.onlineCPUs()
-		if err != nil {
+		if tu, err = t.applyPlacement(wan, tu); err != nil {
 			return err
 		}
-		if err := t.checkOnline(tu.PlacementCPUs); err != nil {
-			return fmt.Errorf("%s: %w", KnobPlacement, err)
-		}
-		// The nodes in order, starting with the WAN NIC's when it is
-		// known: numa-alternate puts tunnel 0 on the NIC's node.
-		var nodes [][]int
-		ids := t.nodes()
-		if nic, _, err := t.numaCPUs(-1, wan, nil); err == nil {
-			if i := slices.Index(ids, nic); i > 0 {
-				ids = append(ids[i:], ids[:i]...)
-			}
-		}
-		for _, n := range ids {
-			c, _ := t.nodeCPUs(n)
-			nodes = append(nodes, cpuset.Set(c).Intersect(online))
-		}
-		exp, rep, err := expandPlacement(tu, online, nodes)
-		if err != nil {
-			return fmt.Errorf("%s: %w", KnobPlacement, err)
-		}
-		t.mu.Lock()
-		t.report.Placement = &rep
-		t.mu.Unlock()
-		t.log.Info("kernel placement preset", "placement", rep.Name, "cpus", rep.CPUs, "knobs", rep.Knobs, "optional", exp.Optional)
-		tu = exp
 	}
+	r := &knobRun{t: t, devs: devs, wan: wan, tu: tu, label: map[string]string{}}
+	return r.run()
+}
+
+// applyPlacement expands tu's placement preset over the online CPUs of
+// each NUMA node, records it in the report and returns the expanded
+// tuning.
+func (t *Tuner) applyPlacement(wan string, tu Tuning) (Tuning, error) {
+	online, err := t.onlineCPUs()
+	if err != nil {
+		return tu, err
+	}
+	if err := t.checkOnline(tu.PlacementCPUs); err != nil {
+		return tu, fmt.Errorf("%s: %w", KnobPlacement, err)
+	}
+	// The nodes in order, starting with the WAN NIC's when it is
+	// known: numa-alternate puts tunnel 0 on the NIC's node.
+	var nodes [][]int
+	ids := t.nodes()
+	if nic, _, err := t.numaCPUs(-1, wan, nil); err == nil {
+		if i := slices.Index(ids, nic); i > 0 {
+			ids = append(ids[i:], ids[:i]...)
+		}
+	}
+	for _, n := range ids {
+		c, _ := t.nodeCPUs(n)
+		nodes = append(nodes, cpuset.Set(c).Intersect(online))
+	}
+	exp, rep, err := expandPlacement(tu, online, nodes)
+	if err != nil {
+		return tu, fmt.Errorf("%s: %w", KnobPlacement, err)
+	}
+	t.mu.Lock()
+	t.report.Placement = &rep
+	t.mu.Unlock()
+	t.log.Info("kernel placement preset", "placement", rep.Name, "cpus", rep.CPUs, "knobs", rep.Knobs, "optional", exp.Optional)
+	return exp, nil
+}
+
+// knobRun applies the knobs of one Apply, in the order of Knobs.
+type knobRun struct {
+	t    *Tuner
+	devs []string
+	wan  string
+	tu   Tuning
 	// label maps a knob that numa_node set to numa_node, under which its
 	// changes and skips are recorded. A part of numa_node that this host
 	// or its module cannot do (a NIC with one transmit queue has no XPS,
 	// a stock module no crypto masks) is skipped with the reason: the
 	// rest still puts the tunnel's work on the node.
-	label := map[string]string{}
-	optional := func(knob string, err error) bool {
-		if slices.Contains(tu.Optional, knob) {
-			return true
-		}
-		if l := label[knob]; l != "" {
-			return slices.Contains(tu.Optional, l) || errors.Is(err, ErrNeedsPatchedModule) || errors.Is(err, ErrUnsupported)
-		}
-		return false
-	}
-	try := func(knob string, fn func(rec string) error) (bool, error) {
-		rec := knob
-		if l := label[knob]; l != "" {
-			rec = l
-		}
-		err := fn(rec)
-		if err == nil {
-			return true, nil
-		}
-		err = fmt.Errorf("%s: %w", knob, err)
-		if rec != knob {
-			err = fmt.Errorf("%s: %w", rec, err)
-		}
-		if optional(knob, err) {
-			t.mu.Lock()
-			t.report.Skipped = append(t.report.Skipped, Skip{Knob: rec, Reason: err.Error()})
-			t.mu.Unlock()
-			t.log.Info("optional kernel knob skipped", "knob", rec, "reason", err)
-			return false, nil
-		}
-		return false, err
-	}
+	label map[string]string
+}
 
+// run applies threaded NAPI, numa_node (which may rewrite the tuning),
+// the NAPI pinning and then the remaining knobs.
+func (r *knobRun) run() error {
+	t, tu, devs := r.t, r.tu, r.devs
 	threaded := false
+	var err error
 	if tu.ThreadedNAPI {
-		if threaded, err = try(KnobThreadedNAPI, func(string) error { return t.threadedNAPI(devs) }); err != nil {
+		if threaded, err = r.try(KnobThreadedNAPI, func(string) error { return t.threadedNAPI(devs) }); err != nil {
 			return err
 		}
 	}
 	if tu.NUMANode != nil {
-		var exp Tuning
-		ok, err := try(KnobNUMANode, func(string) error {
-			node, cpus, err := t.numaCPUs(*tu.NUMANode, wan, nil)
-			if err != nil {
-				return err
-			}
-			in := tu
-			in.ThreadedNAPI = threaded
-			e, rep, err := expandNUMA(in, node, cpus)
-			if err != nil {
-				return err
-			}
-			exp = e
-			t.mu.Lock()
-			t.report.NUMANode = &node
-			t.report.NUMA = &rep
-			t.mu.Unlock()
-			t.log.Info("kernel NUMA placement", "node", node, "cpus", rep.CPUs, "knobs", rep.Knobs)
-			for _, k := range rep.Knobs {
-				if k != KnobNAPICPUs || len(tu.NAPICPUs) == 0 {
-					label[k] = KnobNUMANode
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := r.numaNode(threaded); err != nil {
 			return err
 		}
-		if ok {
-			exp.ThreadedNAPI = tu.ThreadedNAPI
-			tu = exp
-		}
+		tu = r.tu
 	}
 	if len(tu.NAPICPUs) > 0 {
-		if _, err := try(KnobNAPICPUs, func(rec string) error {
+		if _, err := r.try(KnobNAPICPUs, func(rec string) error {
 			if !threaded {
 				return errors.New("threaded NAPI was skipped, so there are no NAPI threads to pin")
 			}
@@ -634,6 +600,51 @@ func (t *Tuner) Apply(devs []string, wan string, tu Tuning) (err error) {
 			return err
 		}
 	}
+	return r.rest()
+}
+
+// numaNode expands numa_node on its node and, when it applies, makes
+// the expansion the run's tuning; the knobs it set are labelled with it.
+func (r *knobRun) numaNode(threaded bool) error {
+	t, tu := r.t, r.tu
+	var exp Tuning
+	ok, err := r.try(KnobNUMANode, func(string) error {
+		node, cpus, err := t.numaCPUs(*tu.NUMANode, r.wan, nil)
+		if err != nil {
+			return err
+		}
+		in := tu
+		in.ThreadedNAPI = threaded
+		e, rep, err := expandNUMA(in, node, cpus)
+		if err != nil {
+			return err
+		}
+		exp = e
+		t.mu.Lock()
+		t.report.NUMANode = &node
+		t.report.NUMA = &rep
+		t.mu.Unlock()
+		t.log.Info("kernel NUMA placement", "node", node, "cpus", rep.CPUs, "knobs", rep.Knobs)
+		for _, k := range rep.Knobs {
+			if k != KnobNAPICPUs || len(tu.NAPICPUs) == 0 {
+				r.label[k] = KnobNUMANode
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if ok {
+		exp.ThreadedNAPI = tu.ThreadedNAPI
+		r.tu = exp
+	}
+	return nil
+}
+
+// rest applies the knobs after the NAPI ones, in the order of Knobs.
+func (r *knobRun) rest() error {
+	t, tu, devs, wan := r.t, r.tu, r.devs, r.wan
 	steps := []struct {
 		knob string
 		on   bool
@@ -663,11 +674,51 @@ func (t *Tuner) Apply(devs []string, wan string, tu Tuning) (err error) {
 		if !s.on {
 			continue
 		}
-		if _, err := try(s.knob, s.fn); err != nil {
+		if _, err := r.try(s.knob, s.fn); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// optional tells whether a failed knob is skipped rather than failing
+// Apply: it is listed in Optional, or it is a part of numa_node that is
+// optional or that this host or module cannot do.
+func (r *knobRun) optional(knob string, err error) bool {
+	if slices.Contains(r.tu.Optional, knob) {
+		return true
+	}
+	if l := r.label[knob]; l != "" {
+		return slices.Contains(r.tu.Optional, l) || errors.Is(err, ErrNeedsPatchedModule) || errors.Is(err, ErrUnsupported)
+	}
+	return false
+}
+
+// try applies one knob through fn, which gets the name to record it
+// under. It tells whether the knob applied; an optional knob that fails
+// is recorded as skipped and is no error.
+func (r *knobRun) try(knob string, fn func(rec string) error) (bool, error) {
+	t := r.t
+	rec := knob
+	if l := r.label[knob]; l != "" {
+		rec = l
+	}
+	err := fn(rec)
+	if err == nil {
+		return true, nil
+	}
+	err = fmt.Errorf("%s: %w", knob, err)
+	if rec != knob {
+		err = fmt.Errorf("%s: %w", rec, err)
+	}
+	if r.optional(knob, err) {
+		t.mu.Lock()
+		t.report.Skipped = append(t.report.Skipped, Skip{Knob: rec, Reason: err.Error()})
+		t.mu.Unlock()
+		t.log.Info("optional kernel knob skipped", "knob", rec, "reason", err)
+		return false, nil
+	}
+	return false, err
 }
 
 // Restore undoes every recorded change, newest first. It is best-effort:
@@ -1031,24 +1082,38 @@ const (
 	featNtuple           = "rx-ntuple-filter"
 )
 
-// udpGROForwarding turns rx-udp-gro-forwarding on for wan.
-func (t *Tuner) udpGROForwarding(wan string) error {
+// wanFeature returns the host's ethtool and the state of the offload
+// feature feat of the WAN NIC wan. It fails as unsupported, saying
+// noKernel when the kernel has no such feature and fixedOff when the NIC
+// has it fixed off.
+func (t *Tuner) wanFeature(wan, feat, noKernel, fixedOff string) (Ethtool, Feature, error) {
 	if err := t.needWAN(wan); err != nil {
-		return err
+		return nil, Feature{}, err
 	}
 	eth, err := t.ethtool()
 	if err != nil {
-		return err
+		return nil, Feature{}, err
 	}
-	f, err := eth.Feature(wan, featUDPGROForwarding)
+	f, err := eth.Feature(wan, feat)
 	if errors.Is(err, ErrNoFeature) {
-		return unsupported("the kernel has no %s feature (it needs Linux 5.12 or later)", featUDPGROForwarding)
+		return nil, Feature{}, unsupported("%s", noKernel)
 	}
 	if err != nil {
-		return err
+		return nil, Feature{}, err
 	}
 	if !f.Active && !f.Changeable {
-		return unsupported("the WAN NIC %s cannot turn %s on (ethtool shows it fixed off)", wan, featUDPGROForwarding)
+		return nil, Feature{}, unsupported("%s", fixedOff)
+	}
+	return eth, f, nil
+}
+
+// udpGROForwarding turns rx-udp-gro-forwarding on for wan.
+func (t *Tuner) udpGROForwarding(wan string) error {
+	eth, f, err := t.wanFeature(wan, featUDPGROForwarding,
+		fmt.Sprintf("the kernel has no %s feature (it needs Linux 5.12 or later)", featUDPGROForwarding),
+		fmt.Sprintf("the WAN NIC %s cannot turn %s on (ethtool shows it fixed off)", wan, featUDPGROForwarding))
+	if err != nil {
+		return err
 	}
 	if err := eth.SetFeature(wan, featUDPGROForwarding, true); err != nil {
 		return err
@@ -1064,22 +1129,11 @@ func (t *Tuner) udpGROForwarding(wan string) error {
 // (the listen port of devs[i]) goes to receive queue i mod the number of
 // queues. It turns the NIC's rx-ntuple-filter feature on if needed.
 func (t *Tuner) steering(wan string, devs []string, ports []int) error {
-	if err := t.needWAN(wan); err != nil {
-		return err
-	}
-	eth, err := t.ethtool()
+	eth, f, err := t.wanFeature(wan, featNtuple,
+		fmt.Sprintf("the kernel has no %s feature", featNtuple),
+		fmt.Sprintf("the WAN NIC %s has no ntuple filters (ethtool shows %s fixed off; veth and most virtual NICs have none)", wan, featNtuple))
 	if err != nil {
 		return err
-	}
-	f, err := eth.Feature(wan, featNtuple)
-	if errors.Is(err, ErrNoFeature) {
-		return unsupported("the kernel has no %s feature", featNtuple)
-	}
-	if err != nil {
-		return err
-	}
-	if !f.Active && !f.Changeable {
-		return unsupported("the WAN NIC %s has no ntuple filters (ethtool shows %s fixed off; veth and most virtual NICs have none)", wan, featNtuple)
 	}
 	nt, ok := eth.(NtupleEthtool)
 	if !ok {

@@ -18,7 +18,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -102,76 +101,19 @@ func Probe(ctx context.Context, o Options) (Report, error) {
 	}
 	defer conn.Close()
 
-	start := time.Now() // carries the monotonic clock reading
-	interval := time.Duration(float64(time.Second) / o.Rate)
-	count := max(1, int(o.Duration/interval))
-	rtts := make([]float64, count)
-	for i := range rtts {
-		rtts[i] = -1
-	}
+	s := schedule{start: time.Now()} // start carries the monotonic clock reading
+	s.interval = time.Duration(float64(time.Second) / o.Rate)
+	s.count = max(1, int(o.Duration/s.interval))
 	var (
-		mu      sync.Mutex
 		sent    int
 		sendErr error
 	)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		pkt := make([]byte, headerSize)
-		for seq := 0; seq < count; seq++ {
-			if d := time.Until(start.Add(time.Duration(seq) * interval)); d > 0 {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(d):
-				}
-			}
-			binary.BigEndian.PutUint32(pkt[0:], magic)
-			binary.BigEndian.PutUint32(pkt[4:], uint32(seq))
-			binary.BigEndian.PutUint64(pkt[8:], uint64(time.Since(start)))
-			if _, err := conn.Write(pkt); err != nil {
-				// A refused or unreachable probe is a lost one; only
-				// remember the first error for the report.
-				mu.Lock()
-				if sendErr == nil {
-					sendErr = err
-				}
-				mu.Unlock()
-			}
-			mu.Lock()
-			sent++
-			mu.Unlock()
-		}
+		sent, sendErr = s.send(ctx, conn)
 	}()
-	// Read until the last probe's timeout has passed.
-	deadline := start.Add(time.Duration(count)*interval + o.Timeout)
-	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
-	conn.SetReadDeadline(deadline)
-	buf := make([]byte, 2048)
-	for {
-		n, err := conn.Read(buf)
-		now := time.Since(start)
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				break
-			}
-			if ctx.Err() != nil {
-				break
-			}
-			continue // ICMP port unreachable and the like: probes lost
-		}
-		if n < headerSize || binary.BigEndian.Uint32(buf[0:]) != magic {
-			continue
-		}
-		seq := int(binary.BigEndian.Uint32(buf[4:]))
-		at := time.Duration(binary.BigEndian.Uint64(buf[8:]))
-		if seq >= count || rtts[seq] >= 0 || now-at > o.Timeout {
-			continue
-		}
-		rtts[seq] = float64(now-at) / float64(time.Millisecond)
-	}
+	rtts := s.receive(ctx, conn, o.Timeout)
 	<-done
 	if err := ctx.Err(); err != nil {
 		return rep, err
@@ -187,6 +129,76 @@ func Probe(ctx context.Context, o Options) (Report, error) {
 		return rep, fmt.Errorf("probe %s: no echo: %w", o.Target, sendErr)
 	}
 	return rep, nil
+}
+
+// schedule is when the probes of one Probe go out: count of them, one
+// every interval from start.
+type schedule struct {
+	start    time.Time
+	interval time.Duration
+	count    int
+}
+
+// send writes the probes on time until all are out or ctx is done. It
+// returns how many it sent and the first error writing one: a refused or
+// unreachable probe is a lost one.
+func (s schedule) send(ctx context.Context, conn *net.UDPConn) (sent int, firstErr error) {
+	pkt := make([]byte, headerSize)
+	for seq := 0; seq < s.count; seq++ {
+		if d := time.Until(s.start.Add(time.Duration(seq) * s.interval)); d > 0 {
+			select {
+			case <-ctx.Done():
+				return sent, firstErr
+			case <-time.After(d):
+			}
+		}
+		binary.BigEndian.PutUint32(pkt[0:], magic)
+		binary.BigEndian.PutUint32(pkt[4:], uint32(seq))
+		binary.BigEndian.PutUint64(pkt[8:], uint64(time.Since(s.start)))
+		if _, err := conn.Write(pkt); err != nil && firstErr == nil {
+			firstErr = err
+		}
+		sent++
+	}
+	return sent, firstErr
+}
+
+// receive reads the echoes until the last probe's timeout has passed or
+// ctx is done. It returns the round trip of each probe in milliseconds,
+// -1 for one without an echo in time.
+func (s schedule) receive(ctx context.Context, conn *net.UDPConn, timeout time.Duration) []float64 {
+	rtts := make([]float64, s.count)
+	for i := range rtts {
+		rtts[i] = -1
+	}
+	deadline := s.start.Add(time.Duration(s.count)*s.interval + timeout)
+	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	conn.SetReadDeadline(deadline)
+	buf := make([]byte, 2048)
+	for {
+		n, err := conn.Read(buf)
+		now := time.Since(s.start)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return rtts
+			}
+			if ctx.Err() != nil {
+				return rtts
+			}
+			continue // ICMP port unreachable and the like: probes lost
+		}
+		if n < headerSize || binary.BigEndian.Uint32(buf[0:]) != magic {
+			continue
+		}
+		seq := int(binary.BigEndian.Uint32(buf[4:]))
+		at := time.Duration(binary.BigEndian.Uint64(buf[8:]))
+		if seq >= s.count || rtts[seq] >= 0 || now-at > timeout {
+			continue
+		}
+		rtts[seq] = float64(now-at) / float64(time.Millisecond)
+	}
 }
 
 // PingArgs returns the ping command line of an ICMP probe with the same

@@ -119,108 +119,147 @@ type Options struct {
 // (named by MAC address, else by the address CloudLab gave them). Logins
 // other than root use sudo, as CloudLab users have passwordless sudo.
 func Import(m *Manifest, opts Options) (*sshtb.Inventory, error) {
-	nodes := map[string]*Node{}
-	var ids []string
-	for i := range m.Nodes {
-		nodes[m.Nodes[i].ClientID] = &m.Nodes[i]
-		ids = append(ids, m.Nodes[i].ClientID)
-	}
-	nodeOf := func(role string) string {
-		if id, ok := opts.Roles[role]; ok {
-			return id
-		}
-		return role
-	}
-	var errs []error
-	for _, role := range testbed.Roles {
-		if nodes[nodeOf(role)] == nil {
-			errs = append(errs, fmt.Errorf("no node %q for %s (the manifest has %s); use the wgbench profile, or map the roles", nodeOf(role), role, strings.Join(ids, ", ")))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	tp, err := newTopology(m, opts.Roles)
+	if err != nil {
 		return nil, err
 	}
-	// Which node each interface belongs to.
-	owner := map[string]*Interface{}
-	ownerNode := map[string]string{}
-	for _, n := range m.Nodes {
-		for i := range n.Interfaces {
-			owner[n.Interfaces[i].ClientID] = &n.Interfaces[i]
-			ownerNode[n.Interfaces[i].ClientID] = n.ClientID
-		}
-	}
-	// The interface of node a on the link it shares with node b.
-	between := func(a, b string) (*Interface, string, error) {
-		for _, l := range m.Links {
-			var ia *Interface
-			hasB := false
-			for _, ref := range l.Interfaces {
-				switch ownerNode[ref.ClientID] {
-				case a:
-					ia = owner[ref.ClientID]
-				case b:
-					hasB = true
-				}
-			}
-			if ia != nil && hasB {
-				return ia, l.ClientID, nil
-			}
-		}
-		return nil, "", fmt.Errorf("no link joins %s and %s", a, b)
-	}
+	var errs []error
 	inv := &sshtb.Inventory{File: "manifest", Hosts: map[string]*sshtb.HostSpec{}}
 	for _, role := range testbed.Roles {
-		n := nodes[nodeOf(role)]
-		login, err := pickLogin(n, opts.User)
+		n := tp.nodes[tp.nodeOf(role)]
+		h, err := hostSpec(role, n, opts)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s (node %s): %w", role, n.ClientID, err))
+			errs = append(errs, err)
 			continue
 		}
-		port := login.Port
-		if port == "" {
-			port = "22"
-		}
-		h := &sshtb.HostSpec{
-			Role: role, Addr: net.JoinHostPort(login.Hostname, port), User: login.Username, Sudo: login.Username != "root",
-			Key: opts.Key, KnownHosts: opts.KnownHosts, WorkDir: sshtb.DefaultWorkDir,
-		}
-		if h.KnownHosts == "" {
-			h.KnownHosts = sshtb.DefaultKnownHosts
-		}
-		type port_ struct {
-			dst  *string
-			peer string
-		}
-		var ports []port_
-		switch role {
-		case testbed.Source:
-			ports = []port_{{&h.LAN, nodeOf(testbed.GW1)}}
-		case testbed.GW1:
-			ports = []port_{{&h.LAN, nodeOf(testbed.Source)}, {&h.WAN, nodeOf(testbed.GW2)}}
-		case testbed.GW2:
-			ports = []port_{{&h.WAN, nodeOf(testbed.GW1)}, {&h.LAN, nodeOf(testbed.Drain)}}
-		case testbed.Drain:
-			ports = []port_{{&h.LAN, nodeOf(testbed.GW2)}}
-		}
-		for _, p := range ports {
-			ifc, link, err := between(n.ClientID, p.peer)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", role, err))
-				continue
-			}
-			spec, err := interfaceSpec(ifc)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: interface %s on link %s: %w", role, ifc.ClientID, link, err))
-				continue
-			}
-			*p.dst = spec
-		}
+		errs = append(errs, tp.ports(role, n, h)...)
 		inv.Hosts[role] = h
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return inv, nil
+}
+
+// topology is a manifest's nodes and which node each interface is on.
+type topology struct {
+	m         *Manifest
+	roles     map[string]string
+	nodes     map[string]*Node
+	owner     map[string]*Interface
+	ownerNode map[string]string
+}
+
+// newTopology indexes m; it fails when a role (mapped by roles) has no
+// node.
+func newTopology(m *Manifest, roles map[string]string) (*topology, error) {
+	tp := &topology{m: m, roles: roles, nodes: map[string]*Node{}, owner: map[string]*Interface{}, ownerNode: map[string]string{}}
+	var ids []string
+	for i := range m.Nodes {
+		tp.nodes[m.Nodes[i].ClientID] = &m.Nodes[i]
+		ids = append(ids, m.Nodes[i].ClientID)
+	}
+	var errs []error
+	for _, role := range testbed.Roles {
+		if tp.nodes[tp.nodeOf(role)] == nil {
+			errs = append(errs, fmt.Errorf("no node %q for %s (the manifest has %s); use the wgbench profile, or map the roles", tp.nodeOf(role), role, strings.Join(ids, ", ")))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	// Which node each interface belongs to.
+	for _, n := range m.Nodes {
+		for i := range n.Interfaces {
+			tp.owner[n.Interfaces[i].ClientID] = &n.Interfaces[i]
+			tp.ownerNode[n.Interfaces[i].ClientID] = n.ClientID
+		}
+	}
+	return tp, nil
+}
+
+// nodeOf is the client id of role's node.
+func (tp *topology) nodeOf(role string) string {
+	if id, ok := tp.roles[role]; ok {
+		return id
+	}
+	return role
+}
+
+// between is the interface of node a on the link it shares with node b,
+// and that link's client id.
+func (tp *topology) between(a, b string) (*Interface, string, error) {
+	for _, l := range tp.m.Links {
+		var ia *Interface
+		hasB := false
+		for _, ref := range l.Interfaces {
+			switch tp.ownerNode[ref.ClientID] {
+			case a:
+				ia = tp.owner[ref.ClientID]
+			case b:
+				hasB = true
+			}
+		}
+		if ia != nil && hasB {
+			return ia, l.ClientID, nil
+		}
+	}
+	return nil, "", fmt.Errorf("no link joins %s and %s", a, b)
+}
+
+// hostSpec is the SSH login of role on its node n.
+func hostSpec(role string, n *Node, opts Options) (*sshtb.HostSpec, error) {
+	login, err := pickLogin(n, opts.User)
+	if err != nil {
+		return nil, fmt.Errorf("%s (node %s): %w", role, n.ClientID, err)
+	}
+	port := login.Port
+	if port == "" {
+		port = "22"
+	}
+	h := &sshtb.HostSpec{
+		Role: role, Addr: net.JoinHostPort(login.Hostname, port), User: login.Username, Sudo: login.Username != "root",
+		Key: opts.Key, KnownHosts: opts.KnownHosts, WorkDir: sshtb.DefaultWorkDir,
+	}
+	if h.KnownHosts == "" {
+		h.KnownHosts = sshtb.DefaultKnownHosts
+	}
+	return h, nil
+}
+
+// ports fills in h's LAN and WAN interfaces: those of role's node n on
+// the links to its neighbours in the chain.
+func (tp *topology) ports(role string, n *Node, h *sshtb.HostSpec) []error {
+	type port struct {
+		dst  *string
+		peer string
+	}
+	var ports []port
+	switch role {
+	case testbed.Source:
+		ports = []port{{&h.LAN, tp.nodeOf(testbed.GW1)}}
+	case testbed.GW1:
+		ports = []port{{&h.LAN, tp.nodeOf(testbed.Source)}, {&h.WAN, tp.nodeOf(testbed.GW2)}}
+	case testbed.GW2:
+		ports = []port{{&h.WAN, tp.nodeOf(testbed.GW1)}, {&h.LAN, tp.nodeOf(testbed.Drain)}}
+	case testbed.Drain:
+		ports = []port{{&h.LAN, tp.nodeOf(testbed.GW2)}}
+	}
+	var errs []error
+	for _, p := range ports {
+		ifc, link, err := tp.between(n.ClientID, p.peer)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", role, err))
+			continue
+		}
+		spec, err := interfaceSpec(ifc)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: interface %s on link %s: %w", role, ifc.ClientID, link, err))
+			continue
+		}
+		*p.dst = spec
+	}
+	return errs
 }
 
 // pickLogin chooses the SSH login of n for user (any when empty and only

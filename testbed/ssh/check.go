@@ -371,21 +371,8 @@ func Check(ctx context.Context, inv *Inventory, opts Options) ([]CheckLine, erro
 		mu    sync.Mutex
 		lines = map[string][]CheckLine{}
 	)
-	add := func(role, level, host, format string, args ...any) {
-		mu.Lock()
-		lines[role] = append(lines[role], CheckLine{level, host, fmt.Sprintf(format, args...)})
-		mu.Unlock()
-	}
-	var global []CheckLine
 	bin, binErr := inspectBinary(opts.Binary)
-	switch {
-	case binErr != nil:
-		global = append(global, CheckLine{"Warning", "", binErr.Error()})
-	case !bin.static:
-		global = append(global, CheckLine{"Warning", "", fmt.Sprintf("%s is dynamically linked >>> build it with CGO_ENABLED=0 so it runs on any host", bin.path)})
-	default:
-		global = append(global, CheckLine{"OK", "", fmt.Sprintf("%s is static (%s, %s)", bin.path, bin.arch, shortSum(bin.sha256))})
-	}
+	global := []CheckLine{binaryLine(bin, binErr)}
 	printf := opts.Printf
 	if printf == nil {
 		printf = func(string, ...any) {}
@@ -393,70 +380,12 @@ func Check(ctx context.Context, inv *Inventory, opts Options) ([]CheckLine, erro
 	tb := &Testbed{}
 	failed := false
 	err := tb.each(testbed.Roles, func(role string) error {
-		spec := inv.Hosts[role]
-		name := spec.Name()
-		cl, err := newClient(ctx, spec, dialOptions{accept: opts.AcceptNewHostKeys, notify: func(s string) { printf("%s", s) }})
-		if err != nil {
-			add(role, "Error", "", "%v", err)
-			return err
+		add := func(level, host, format string, args ...any) {
+			mu.Lock()
+			lines[role] = append(lines[role], CheckLine{level, host, fmt.Sprintf(format, args...)})
+			mu.Unlock()
 		}
-		defer cl.close()
-		add(role, "OK", name, "connected as %s, host key verified against %s", spec.User, spec.KnownHosts)
-		h := &host{spec: spec, cl: cl}
-		pr, err := probe(ctx, h, path.Join(spec.WorkDir, "wgbench"))
-		if err != nil {
-			add(role, "Error", "", "%v", err)
-			return err
-		}
-		perr := pr.prerequisites(h, bin)
-		if err := pr.root(h); err == nil {
-			how := "as root"
-			if spec.Sudo {
-				how = "through sudo -n"
-			}
-			add(role, "OK", name, "commands run %s (%s, kernel %s)", how, pr.arch, pr.kernel)
-		}
-		if len(spec.Cores) > 0 && pr.checkCores(h) == nil {
-			add(role, "OK", name, "its work runs on cores %s (online: %s)", cpuset.Set(spec.Cores), pr.cpus)
-		}
-		if pr.iperf3 != "" {
-			add(role, "OK", name, "iperf3 at %s", pr.iperf3)
-		} else if role == testbed.GW1 || role == testbed.GW2 {
-			add(role, "OK", name, "no iperf3 (a gateway does not need it)")
-		}
-		for _, port := range []struct{ key, spec string }{{"lan", spec.LAN}, {"wan", spec.WAN}} {
-			if port.spec == "" {
-				continue
-			}
-			if ifc, err := pr.resolve(port.spec); err == nil {
-				state := ifc.state
-				if state != "up" && state != "unknown" {
-					add(role, "Warning", name, "%s interface %s is %s (%s) >>> check its cable/link; net-setup sets it up", port.key, port.spec, ifc.name, state)
-				} else {
-					add(role, "OK", name, "%s interface %s is %s (%s)", port.key, port.spec, ifc.name, state)
-				}
-			}
-		}
-		if role == testbed.GW1 || role == testbed.GW2 {
-			level, msg := pr.wg.patchedModule()
-			add(role, level, name, "%s", msg)
-		}
-		switch {
-		case bin == nil:
-		case pr.binSHA256 == bin.sha256:
-			add(role, "OK", name, "wgbench in %s is this version", spec.WorkDir)
-		case pr.binSHA256 == "":
-			add(role, "OK", name, "wgbench is not installed in %s yet; a run copies it there", spec.WorkDir)
-		default:
-			add(role, "OK", name, "wgbench in %s differs from this one; a run replaces it", spec.WorkDir)
-		}
-		if perr != nil {
-			for _, e := range splitJoined(perr) {
-				add(role, "Error", "", "%v", e)
-			}
-			return perr
-		}
-		return nil
+		return checkHost(ctx, role, inv.Hosts[role], bin, opts.AcceptNewHostKeys, printf, add)
 	})
 	if err != nil {
 		failed = true
@@ -469,6 +398,97 @@ func Check(ctx context.Context, inv *Inventory, opts Options) ([]CheckLine, erro
 		return out, fmt.Errorf("the testbed in %s is not ready (see the Error lines)", inv.File)
 	}
 	return out, nil
+}
+
+// checkAdd adds a line of one host's check.
+type checkAdd func(level, host, format string, args ...any)
+
+// binaryLine tells whether the local wgbench binary can run on the hosts.
+func binaryLine(bin *binaryInfo, binErr error) CheckLine {
+	switch {
+	case binErr != nil:
+		return CheckLine{"Warning", "", binErr.Error()}
+	case !bin.static:
+		return CheckLine{"Warning", "", fmt.Sprintf("%s is dynamically linked >>> build it with CGO_ENABLED=0 so it runs on any host", bin.path)}
+	default:
+		return CheckLine{"OK", "", fmt.Sprintf("%s is static (%s, %s)", bin.path, bin.arch, shortSum(bin.sha256))}
+	}
+}
+
+// checkHost connects to the host of role, probes it and adds what it
+// found; the error is non-nil when a run would fail on it.
+func checkHost(ctx context.Context, role string, spec *HostSpec, bin *binaryInfo, accept bool, printf func(string, ...any), add checkAdd) error {
+	cl, err := newClient(ctx, spec, dialOptions{accept: accept, notify: func(s string) { printf("%s", s) }})
+	if err != nil {
+		add("Error", "", "%v", err)
+		return err
+	}
+	defer cl.close()
+	add("OK", spec.Name(), "connected as %s, host key verified against %s", spec.User, spec.KnownHosts)
+	h := &host{spec: spec, cl: cl}
+	pr, err := probe(ctx, h, path.Join(spec.WorkDir, "wgbench"))
+	if err != nil {
+		add("Error", "", "%v", err)
+		return err
+	}
+	perr := pr.prerequisites(h, bin)
+	pr.report(h, role, bin, add)
+	if perr != nil {
+		for _, e := range splitJoined(perr) {
+			add("Error", "", "%v", e)
+		}
+		return perr
+	}
+	return nil
+}
+
+// report adds the OK and Warning lines of a probed host of role: how
+// commands run, its cores, iperf3, its ports, the WireGuard module of a
+// gateway and the installed wgbench.
+func (r *probeResult) report(h *host, role string, bin *binaryInfo, add checkAdd) {
+	spec := h.spec
+	name := spec.Name()
+	if err := r.root(h); err == nil {
+		how := "as root"
+		if spec.Sudo {
+			how = "through sudo -n"
+		}
+		add("OK", name, "commands run %s (%s, kernel %s)", how, r.arch, r.kernel)
+	}
+	if len(spec.Cores) > 0 && r.checkCores(h) == nil {
+		add("OK", name, "its work runs on cores %s (online: %s)", cpuset.Set(spec.Cores), r.cpus)
+	}
+	if r.iperf3 != "" {
+		add("OK", name, "iperf3 at %s", r.iperf3)
+	} else if role == testbed.GW1 || role == testbed.GW2 {
+		add("OK", name, "no iperf3 (a gateway does not need it)")
+	}
+	for _, port := range []struct{ key, spec string }{{"lan", spec.LAN}, {"wan", spec.WAN}} {
+		if port.spec == "" {
+			continue
+		}
+		if ifc, err := r.resolve(port.spec); err == nil {
+			state := ifc.state
+			if state != "up" && state != "unknown" {
+				add("Warning", name, "%s interface %s is %s (%s) >>> check its cable/link; net-setup sets it up", port.key, port.spec, ifc.name, state)
+			} else {
+				add("OK", name, "%s interface %s is %s (%s)", port.key, port.spec, ifc.name, state)
+			}
+		}
+	}
+	if role == testbed.GW1 || role == testbed.GW2 {
+		level, msg := r.wg.patchedModule()
+		add(level, name, "%s", msg)
+	}
+	switch {
+	case bin == nil:
+	case r.binSHA256 == bin.sha256:
+		add("OK", name, "wgbench in %s is this version", spec.WorkDir)
+	case r.binSHA256 == "":
+		add("OK", name, "wgbench is not installed in %s yet; a run copies it there", spec.WorkDir)
+	default:
+		add("OK", name, "wgbench in %s differs from this one; a run replaces it", spec.WorkDir)
+	}
 }
 
 // splitJoined returns the errors of an errors.Join, or err alone.
