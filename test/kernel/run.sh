@@ -8,8 +8,8 @@
 # 2. downloads Debian's kernel package once and caches vmlinuz and the
 #    modules the tests need under $WGBENCH_CACHE (default .cache/kernel);
 # 3. builds an initramfs: busybox, the modules in dependency order, a static
-#    wgbench, static test binaries of ./datapath/kernel and ./datapath/ipsec,
-#    iperf3 and wg(8)
+#    wgbench, static test binaries of ./datapath/kernel, ./datapath/ipsec
+#    and ./probes/latency, iperf3 and wg(8)
 #    (Debian's wireguard-tools, downloaded once) with their shared
 #    libraries, test/kernel/init.sh as /init and guest.yaml;
 # 4. boots it with a timeout; the guest runs the TestIntegration* tests and
@@ -58,8 +58,9 @@ test) timeout_s=${QEMU_TIMEOUT:-600} ;;
 rehearse) timeout_s=${QEMU_TIMEOUT:-1200} ;;
 catalogue) timeout_s=${QEMU_TIMEOUT:-2400} ;;
 esac
-# The modules the guest loads, with their dependencies.
-modules=(wireguard veth tun xfrm_user nfnetlink e1000e esp4)
+# The modules the guest loads, with their dependencies. sch_netem: the
+# latency probe's check against a netem delay.
+modules=(wireguard veth tun xfrm_user nfnetlink e1000e esp4 sch_netem)
 # Loaded when the kernel has them as modules, in this order: the crypto
 # the ipsec datapath's AEADs instantiate at run time, which the kernel
 # would otherwise ask modprobe for (the guest has none). ESP wraps its
@@ -70,7 +71,7 @@ modules=(wireguard veth tun xfrm_user nfnetlink e1000e esp4)
 # fails its self-test with a kernel warning.
 optional_modules=(seqiv echainiv authenc gcm ctr ghash-generic aes_generic chacha20poly1305 chacha_generic chacha-generic poly1305_generic poly1305-generic sha512_generic drbg)
 # The integration tests that must pass (not skip) in the guest.
-tests=(TestIntegrationServeKernel TestIntegrationTunnelsCarryTraffic TestIntegrationThreadedNAPI TestIntegrationStockModuleRefusesPatchedKnobs TestIntegrationWANKnobs TestIntegrationNICQueueIRQs TestIntegrationJournalAfterKill TestIntegrationInteropInline TestIntegrationUndoJournal TestIntegrationIPsecTunnel)
+tests=(TestIntegrationServeKernel TestIntegrationTunnelsCarryTraffic TestIntegrationThreadedNAPI TestIntegrationStockModuleRefusesPatchedKnobs TestIntegrationWANKnobs TestIntegrationNICQueueIRQs TestIntegrationJournalAfterKill TestIntegrationInteropInline TestIntegrationUndoJournal TestIntegrationIPsecTunnel TestIntegrationNetemDelay)
 
 me=test-kernel
 [ "$mode" = test ] || me=rehearse
@@ -202,6 +203,7 @@ if [ "$mode" = test ]; then
 	(cd "$repo" && CGO_ENABLED=0 "$GO" build -trimpath -o "$root/bin/wgbench" ./cmd/wgbench)
 	(cd "$repo" && CGO_ENABLED=0 "$GO" test -c -trimpath -o "$root/bin/kernel.test" ./datapath/kernel)
 	(cd "$repo" && CGO_ENABLED=0 "$GO" test -c -trimpath -o "$root/bin/ipsec.test" ./datapath/ipsec)
+	(cd "$repo" && CGO_ENABLED=0 "$GO" test -c -trimpath -o "$root/bin/latency.test" ./probes/latency)
 else
 	# The jobs: one line per scenario, NAME<TAB>FILE<TAB>FLAGS.
 	mkdir -p "$root/etc/wgbench/rehearse"
