@@ -245,7 +245,15 @@ fi
 iperf=$(command -v iperf3)
 cp "$iperf" "$root/usr/bin/iperf3"
 cp "$wg" "$root/usr/bin/wg"
-for lib in $(ldd "$iperf" "$wg" | awk '/=>/ {print $3} /^\t\// {print $1}' | sort -u); do
+# openvpn, when the host has it (README: apt-get install openvpn), so that
+# the openvpn baseline (scenarios/vpn-compare.yaml) runs in the guest too.
+bins=("$iperf" "$wg")
+if ovpn=$(command -v openvpn); then
+	mkdir -p "$root/usr/sbin"
+	cp "$ovpn" "$root/usr/sbin/openvpn"
+	bins+=("$ovpn")
+fi
+for lib in $(ldd "${bins[@]}" | awk '/=>/ {print $3} /^\t\// {print $1}' | sort -u); do
 	mkdir -p "$root$(dirname "$lib")"
 	cp -L "$lib" "$root$lib"
 done
