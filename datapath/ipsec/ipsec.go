@@ -142,7 +142,7 @@ func (e *Engine) add(t *Tunnel) error {
 // noESP explains the kernel's answer when it lacks ESP or the AEAD.
 func noESP(err error, aead string) error {
 	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EPROTONOSUPPORT) || errors.Is(err, unix.ENOSYS) {
-		return fmt.Errorf("this kernel has no ESP or no %s (modprobe esp4 xfrm_algo and the AEAD's crypto modules: gcm, chacha20poly1305): %w", aead, err)
+		return fmt.Errorf("this kernel has no ESP or no %s (modprobe esp4 xfrm_algo, the AEAD's crypto modules gcm, chacha20poly1305 and seqiv, and drbg, the default RNG seqiv draws from): %w", aead, err)
 	}
 	return err
 }
@@ -197,7 +197,7 @@ func Check() error {
 		netlink.XfrmStateDel(st)
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("this kernel cannot do ESP with %s: the ipsec datapath needs the esp4 and xfrm_algo modules and the AEADs' crypto", strings.Join(failed, "; "))
+		return fmt.Errorf("this kernel cannot do ESP with %s: the ipsec datapath needs the esp4 and xfrm_algo modules, the AEADs' crypto and the default RNG (drbg) that ESP's seqiv draws from", strings.Join(failed, "; "))
 	}
 	return nil
 }

@@ -1,7 +1,7 @@
 #!/bin/busybox sh
 # /init of the initramfs test/kernel/run.sh builds: mounts what wgbench
-# needs, loads the modules, runs the kernel datapath's integration tests and
-# a small `wgbench run`, prints the run folder (tar.gz, base64) between
+# needs, loads the modules, runs the integration tests of the kernel and
+# ipsec datapaths and of the latency probe and a small `wgbench run`, prints the run folder (tar.gz, base64) between
 # markers and a verdict line, and powers off. In a rehearsal
 # (/etc/wgbench/mode), it runs the scenario files listed in
 # /etc/wgbench/rehearse/jobs on the data ports instead.
@@ -103,6 +103,7 @@ wgbench doctor || fail "wgbench doctor exited $?"
 say "=== go test (TestIntegration*)"
 /bin/kernel.test -test.v -test.count=1 -test.timeout=7m -test.run '^TestIntegration' || fail "go test exited $?"
 /bin/ipsec.test -test.v -test.count=1 -test.timeout=2m -test.run '^TestIntegration' || fail "go test (ipsec) exited $?"
+/bin/latency.test -test.v -test.count=1 -test.timeout=2m -test.run '^TestIntegration' || fail "go test (latency) exited $?"
 
 say "=== wgbench run"
 start=$(date +%s)

@@ -8,7 +8,8 @@
 # 2. downloads Debian's kernel package once and caches vmlinuz and the
 #    modules the tests need under $WGBENCH_CACHE (default .cache/kernel);
 # 3. builds an initramfs: busybox, the modules in dependency order, a static
-#    wgbench, a static test binary of ./datapath/kernel, iperf3 and wg(8)
+#    wgbench, static test binaries of ./datapath/kernel, ./datapath/ipsec
+#    and ./probes/latency, iperf3 and wg(8)
 #    (Debian's wireguard-tools, downloaded once) with their shared
 #    libraries, test/kernel/init.sh as /init and guest.yaml;
 # 4. boots it with a timeout; the guest runs the TestIntegration* tests and
@@ -57,16 +58,20 @@ test) timeout_s=${QEMU_TIMEOUT:-600} ;;
 rehearse) timeout_s=${QEMU_TIMEOUT:-1200} ;;
 catalogue) timeout_s=${QEMU_TIMEOUT:-2400} ;;
 esac
-# The modules the guest loads, with their dependencies.
-modules=(wireguard veth tun xfrm_user nfnetlink e1000e esp4)
-# Loaded when the kernel has them as modules: the crypto the ipsec
-# datapath's AEADs instantiate at run time (the guest has no modprobe).
-optional_modules=(seqiv echainiv authenc gcm ctr ghash-generic aes_generic chacha20poly1305 chacha_generic chacha-generic poly1305_generic poly1305-generic)
+# The modules the guest loads, with their dependencies. sch_netem: the
+# latency probe's check against a netem delay.
+modules=(wireguard veth tun xfrm_user nfnetlink e1000e esp4 sch_netem)
+# Loaded when the kernel has them as modules, in this order: the crypto
+# the ipsec datapath's AEADs instantiate at run time, which the kernel
+# would otherwise ask modprobe for (the guest has none). ESP wraps its
+# AEAD in seqiv(...), whose instances draw their salt from the default
+# RNG, "stdrng": that is drbg (Debian builds it as a module), without
+# which every SA add fails with ENOENT although /proc/crypto lists the
+# AEADs; sha512_generic first, without which drbg's hmac(sha512) DRBG
+# fails its self-test with a kernel warning.
+optional_modules=(seqiv echainiv authenc gcm ctr ghash-generic aes_generic chacha20poly1305 chacha_generic chacha-generic poly1305_generic poly1305-generic sha512_generic drbg)
 # The integration tests that must pass (not skip) in the guest.
-# TestIntegrationIPsecTunnel runs too but may skip: Debian 6.1's ESP
-# answers ENOENT under this guest although /proc/crypto lists the AEADs
-# (its skip line says what the kernel has).
-tests=(TestIntegrationServeKernel TestIntegrationTunnelsCarryTraffic TestIntegrationThreadedNAPI TestIntegrationStockModuleRefusesPatchedKnobs TestIntegrationWANKnobs TestIntegrationNICQueueIRQs TestIntegrationJournalAfterKill TestIntegrationInteropInline TestIntegrationUndoJournal)
+tests=(TestIntegrationServeKernel TestIntegrationTunnelsCarryTraffic TestIntegrationThreadedNAPI TestIntegrationStockModuleRefusesPatchedKnobs TestIntegrationWANKnobs TestIntegrationNICQueueIRQs TestIntegrationJournalAfterKill TestIntegrationInteropInline TestIntegrationUndoJournal TestIntegrationIPsecTunnel TestIntegrationNetemDelay)
 
 me=test-kernel
 [ "$mode" = test ] || me=rehearse
@@ -198,6 +203,7 @@ if [ "$mode" = test ]; then
 	(cd "$repo" && CGO_ENABLED=0 "$GO" build -trimpath -o "$root/bin/wgbench" ./cmd/wgbench)
 	(cd "$repo" && CGO_ENABLED=0 "$GO" test -c -trimpath -o "$root/bin/kernel.test" ./datapath/kernel)
 	(cd "$repo" && CGO_ENABLED=0 "$GO" test -c -trimpath -o "$root/bin/ipsec.test" ./datapath/ipsec)
+	(cd "$repo" && CGO_ENABLED=0 "$GO" test -c -trimpath -o "$root/bin/latency.test" ./probes/latency)
 else
 	# The jobs: one line per scenario, NAME<TAB>FILE<TAB>FLAGS.
 	mkdir -p "$root/etc/wgbench/rehearse"
@@ -239,7 +245,15 @@ fi
 iperf=$(command -v iperf3)
 cp "$iperf" "$root/usr/bin/iperf3"
 cp "$wg" "$root/usr/bin/wg"
-for lib in $(ldd "$iperf" "$wg" | awk '/=>/ {print $3} /^\t\// {print $1}' | sort -u); do
+# openvpn, when the host has it (README: apt-get install openvpn), so that
+# the openvpn baseline (scenarios/vpn-compare.yaml) runs in the guest too.
+bins=("$iperf" "$wg")
+if ovpn=$(command -v openvpn); then
+	mkdir -p "$root/usr/sbin"
+	cp "$ovpn" "$root/usr/sbin/openvpn"
+	bins+=("$ovpn")
+fi
+for lib in $(ldd "${bins[@]}" | awk '/=>/ {print $3} /^\t\// {print $1}' | sort -u); do
 	mkdir -p "$root$(dirname "$lib")"
 	cp -L "$lib" "$root$lib"
 done
