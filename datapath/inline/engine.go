@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"runtime"
 
-	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/tun"
 
 	"github.com/wgbench/wgbench/datapath/internal/shell"
@@ -103,7 +102,7 @@ func Up(ctx context.Context, cfgs []*wgconf.Config, opts Options) (*Engine, erro
 			return engineTunnel{}, err
 		}
 		tc.Pinned, tc.CPU, tc.Log = true, cpus[i%len(cpus)], log
-		t, err := NewTunnel(dev, conn.NewStdNetBind(), tc, nil) // closes dev on error
+		t, err := NewTunnel(dev, newSteerBind(tc.CPU, log), tc, nil) // closes dev on error
 		return engineTunnel{t}, err
 	}
 	sh, err := shell.Up(ctx, cfgs, shell.Spec[engineTunnel]{
