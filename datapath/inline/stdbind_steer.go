@@ -60,7 +60,8 @@ func (b *steerBind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
 func (b *steerBind) Close() error {
 	for fam, c := range stdSockets(b.StdNetBind) {
 		if got, err := incomingCPU(c); err == nil {
-			b.log.Info("inline: steer: last UDP packet handled on", "family", fam, "cpu", got, "tunnel_cpu", b.cpu, "on_core", got == b.cpu)
+			b.log.Info("inline: steer: SO_INCOMING_CPU at close (the core of the last packet received, else the one set)",
+				"family", fam, "cpu", got, "tunnel_cpu", b.cpu, "on_core", got == b.cpu)
 		}
 	}
 	return b.StdNetBind.Close()
