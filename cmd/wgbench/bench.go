@@ -51,7 +51,9 @@ same in-memory batched TUN and network (no root, no kernel, no testbed),
 for every packet size and core count, and the ChaCha20-Poly1305 bound of
 this machine: seal + open of one packet in place on one core, which is what
 a pair spends in crypto per packet. It prints packets/s, Gbit/s of inner
-packets, the cores the process kept busy and Gbit/s per busy core.
+packets, the cores the process kept busy and Gbit/s per busy core, then,
+per inline case, how those busy cores split between its data threads and
+the other threads (the Go runtime's and the benchmark's).
 
 On N cores wireguard-go runs with GOMAXPROCS=N; the inline pair pins its
 two tunnels' data threads round-robin over the first N cores this process
@@ -65,6 +67,7 @@ A second table holds the inline engine's goals, per busy core, each with
 its measured ratio and marked met or missed: at 1420 bytes on 1 core at
 least 85 %% of the AEAD bound and 1.1x wireguard-go; at 64 bytes on 1 core
 at least 70 %% of the bound; on 2 cores at least 0.95x the 1-core rate.
+A last line says whether a 1-core inline case keeps at most 1.05 cores busy.
 (Its end-to-end goal, 1.5x wireguard-go through one tunnel on the local
 testbed, is measured there.) Other load on the machine lowers every
 figure; compare figures from one run. go test -bench Datapath

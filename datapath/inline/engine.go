@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"runtime"
 
-	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/tun"
 
 	"github.com/wgbench/wgbench/datapath/internal/shell"
@@ -61,8 +60,9 @@ func (t engineTunnel) ServeUAPI(c net.Conn) error { return t.Tunnel.ServeUAPI(c)
 //
 // Each tunnel has two or more data threads (TX and one RX per socket), and
 // Go runs Go code on at most GOMAXPROCS threads at a time, so Up raises
-// GOMAXPROCS (see maxProcsFor), lest pinned threads wait for a P while
-// their cores are free; Close restores it.
+// GOMAXPROCS to the cores the tunnels use if it is lower (see
+// maxProcsFor), lest pinned threads wait for a P while their cores are
+// free; Close restores it.
 func Up(ctx context.Context, cfgs []*wgconf.Config, opts Options) (*Engine, error) {
 	log := opts.Log
 	if log == nil {
@@ -102,7 +102,7 @@ func Up(ctx context.Context, cfgs []*wgconf.Config, opts Options) (*Engine, erro
 			return engineTunnel{}, err
 		}
 		tc.Pinned, tc.CPU, tc.Log = true, cpus[i%len(cpus)], log
-		t, err := NewTunnel(dev, conn.NewStdNetBind(), tc, nil) // closes dev on error
+		t, err := NewTunnel(dev, newSteerBind(tc.CPU, log), tc, nil) // closes dev on error
 		return engineTunnel{t}, err
 	}
 	sh, err := shell.Up(ctx, cfgs, shell.Spec[engineTunnel]{
@@ -127,12 +127,14 @@ func Up(ctx context.Context, cfgs []*wgconf.Config, opts Options) (*Engine, erro
 	return e, nil
 }
 
-// maxProcsFor is the GOMAXPROCS n tunnels want: a P for each busy data
-// thread (TX and RX; an idle IPv6 RX thread sleeps in the poller without
-// one) plus the cores for everything else, capped at four per core so that
-// the garbage collector's share of Ps stays sane.
+// maxProcsFor is the GOMAXPROCS n tunnels want: a P for each core their
+// data threads are pinned to. Threads pinned to one core cannot run at
+// once, so more Ps than cores buy nothing; they cost idle Ps whose
+// threads spin on the other cores at every wake-up (measured in bench
+// datapath: a "1-core" pair kept 0.04-0.27 extra cores busy with 4 Ps,
+// 0.01-0.04 with 1).
 func maxProcsFor(n int) int {
-	return min(runtime.NumCPU()+2*n, 4*runtime.NumCPU())
+	return min(n, runtime.NumCPU())
 }
 
 // TunnelConfigFrom converts a one-peer wg-quick configuration.

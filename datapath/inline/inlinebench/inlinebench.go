@@ -94,8 +94,8 @@ type Config struct {
 // -cpu c would run it). An inline pair on c cores pins A's data threads to
 // the first of the cores this process may use and B's to the second
 // (round-robin over c of them, so both share one core when c = 1), and
-// runs with the GOMAXPROCS the engine's Up would pick on a c-core
-// machine, min(c + 2·tunnels, 4c): room for the pinned threads. The AEAD
+// runs with the GOMAXPROCS the engine's Up would leave on a c-core
+// machine: c, a P per core. The AEAD
 // bound always runs on one locked thread; its Cores is 1.
 type Case struct {
 	Impl  Impl `json:"impl"`
@@ -134,6 +134,9 @@ type Result struct {
 	BusyCores float64 `json:"busy_cores"`
 	// GbpsPerCore is Gbps / BusyCores.
 	GbpsPerCore float64 `json:"gbit_per_s_per_core"`
+	// Threads split BusyCores by thread (from /proc/self/task): the
+	// inline data threads, the other threads, then those by name.
+	Threads []ThreadShare `json:"threads,omitempty"`
 }
 
 // Amount is how much Measure sends: exactly Packets packets when it is
@@ -282,10 +285,10 @@ func Measure(ctx context.Context, c Case, a Amount) (Result, error) {
 	return r, nil
 }
 
-// inlineMaxProcs is the GOMAXPROCS the inline engine's Up picks for n
-// tunnels on a machine of c cores: a P for each busy data thread plus the
-// cores, at most four per core.
-func inlineMaxProcs(c, n int) int { return min(c+2*n, 4*c) }
+// inlineMaxProcs is the GOMAXPROCS the inline engine's Up leaves for n
+// tunnels on a machine of c cores: the default, c, which its own want (a
+// P per core the tunnels use, min(n, c)) never exceeds.
+func inlineMaxProcs(c, n int) int { return max(c, min(n, c)) }
 
 // result fills in the rates of a measurement.
 func result(c Case, packets int64, wall, cpu time.Duration) Result {

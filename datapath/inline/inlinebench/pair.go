@@ -236,6 +236,7 @@ func (p *pair) sendFor(ctx context.Context, a Amount) (Result, error) {
 	if a.Started != nil {
 		a.Started()
 	}
+	th0 := readThreadCPU()
 	n0, cpu0, t0 := p.sink.SinkPackets(), cpuTime(), time.Now()
 	err := sleep(ctx, a.Duration)
 	// A window shorter than one batch's trip (a slow machine, the race
@@ -246,6 +247,7 @@ func (p *pair) sendFor(ctx context.Context, a Amount) (Result, error) {
 		err = sleep(ctx, time.Millisecond)
 	}
 	n1, cpu1, t1 := p.sink.SinkPackets(), cpuTime(), time.Now()
+	th1 := readThreadCPU()
 	if a.Stopped != nil {
 		a.Stopped()
 	}
@@ -257,6 +259,7 @@ func (p *pair) sendFor(ctx context.Context, a Amount) (Result, error) {
 		return Result{}, fmt.Errorf("no packet arrived in %v", t1.Sub(t0).Round(time.Millisecond))
 	}
 	r := result(p.c, n1-n0, t1.Sub(t0), cpu1-cpu0)
+	r.Threads = threadShares(th0, th1, t1.Sub(t0))
 	r.Lost = max(p.gen.Generated()-p.drain(), 0)
 	return r, nil
 }

@@ -22,6 +22,9 @@ func WriteTable(w io.Writer, results []Result) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := writeThreadSplit(w, results); err != nil {
+		return err
+	}
 	goals := Goals(results)
 	if len(goals) == 0 {
 		return nil
@@ -34,6 +37,9 @@ func WriteTable(w io.Writer, results []Result) error {
 			ratio(g.Value, format(g.Metric), scale(g.Metric)), target(g), verdict(g.Value, g.Met))
 	}
 	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := writeBusyGoal(w, results); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "Not measured here: %s\n", EndToEndGoal)

@@ -74,6 +74,7 @@ type datagram struct {
 // to the sender for reuse once the receiver has read it all.
 type dgBatch struct {
 	dgs   []datagram
+	next  int // the receiver's next datagram (dgs keeps its capacity for reuse)
 	arena []byte
 	home  chan *dgBatch // the sender's free list
 }
@@ -178,7 +179,7 @@ func (b *Bind) Send(bufs [][]byte, ep conn.Endpoint) error {
 	var batch *dgBatch
 	select {
 	case batch = <-b.free:
-		batch.dgs, batch.arena = batch.dgs[:0], batch.arena[:0]
+		batch.dgs, batch.next, batch.arena = batch.dgs[:0], 0, batch.arena[:0]
 	default:
 		batch = &dgBatch{home: b.free}
 	}
@@ -222,7 +223,7 @@ func (b *Bind) receive(bufs [][]byte, sizes []int, eps []conn.Endpoint) (int, er
 	closed := b.closedCh()
 	n := 0
 	for n < len(bufs) {
-		if b.pending == nil || len(b.pending.dgs) == 0 {
+		if b.pending == nil || b.pending.next == len(b.pending.dgs) {
 			if b.pending != nil && b.pending.home != nil {
 				select {
 				case b.pending.home <- b.pending:
@@ -245,8 +246,8 @@ func (b *Bind) receive(bufs [][]byte, sizes []int, eps []conn.Endpoint) (int, er
 			}
 			continue
 		}
-		d := b.pending.dgs[0]
-		b.pending.dgs = b.pending.dgs[1:]
+		d := b.pending.dgs[b.pending.next]
+		b.pending.next++
 		sizes[n] = copy(bufs[n], d.b)
 		if b.lastEP == nil || b.lastEP.(Endpoint) != Endpoint(d.from) {
 			b.lastEP = Endpoint(d.from) // box once per sender, not per packet
