@@ -1,0 +1,195 @@
+package inline
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// Mode is how a tunnel uses the cores it is allowed.
+type Mode string
+
+const (
+	// ModeInline runs each tunnel to completion on its home core, always
+	// (the default).
+	ModeInline Mode = "inline"
+	// ModeHybrid runs a tunnel inline until its home core saturates while
+	// other allowed cores idle; then it spreads the sealing and opening of
+	// whole batches to helper threads pinned on those cores, and returns
+	// to inline when the load falls or other tunnels need the cores (see
+	// the switching rule at hybridUpBusy).
+	ModeHybrid Mode = "hybrid"
+)
+
+// Modes lists the modes.
+var Modes = []Mode{ModeInline, ModeHybrid}
+
+// ParseMode parses a mode name; "" is ModeInline.
+func ParseMode(s string) (Mode, error) {
+	switch Mode(s) {
+	case "", ModeInline:
+		return ModeInline, nil
+	case ModeHybrid:
+		return ModeHybrid, nil
+	}
+	return "", fmt.Errorf("inline: mode %q: want inline or hybrid", s)
+}
+
+// The switching rule of hybrid mode. Each data thread of a tunnel measures
+// windows of hybridWindow: the share of the window it was busy (not
+// blocked reading its TUN or socket) and the share of its reads that
+// returned a full batch (a backlog: the device had more than a batch
+// waiting). The tunnel's home load is the sum of its data threads' busy
+// shares, all of which run on the home core, and it is published per core
+// on a process-wide board, so that tunnels see each other's load.
+//
+//   - inline → hybrid: for hybridUpWindows windows in a row the home load
+//     is ≥ hybridUpBusy, the full-batch share is ≥ hybridUpFull, and at
+//     least one other allowed core carries a home load < hybridIdleLoad.
+//     The helpers run on those cores.
+//   - hybrid → inline: at once when every borrowed core's own tunnels
+//     reach hybridNeedLoad (they need their core back; a single borrowed
+//     core that reaches it is given back alone), or when, for
+//     hybridDownWindows windows in a row, the whole work of the tunnel
+//     (home busy time plus helper seal/open time) is < hybridDownDemand
+//     cores: it would fit on its home core with room to spare.
+//   - no switch comes within hybridMinDwell of the previous one.
+//
+// The hysteresis is in the gaps: borrow below 0.25 but give back only at
+// 0.5; go up at 0.9 of one core, come down only below 0.6 of one core of
+// total work, and only after 10 quiet windows rather than 3 busy ones.
+const (
+	hybridWindow      = 20 * time.Millisecond
+	hybridUpBusy      = 0.90
+	hybridUpFull      = 0.50
+	hybridUpWindows   = 3
+	hybridIdleLoad    = 0.25
+	hybridNeedLoad    = 0.50
+	hybridDownDemand  = 0.60
+	hybridDownWindows = 10
+	hybridMinDwell    = 200 * time.Millisecond
+)
+
+// loadSample is what the mode controller decides on, for one window.
+type loadSample struct {
+	// busy is the tunnel's home load: the share of its home core its
+	// data threads were busy (up to one per thread).
+	busy float64
+	// full is the share of reads that returned a full batch.
+	full float64
+	// demand is the tunnel's work in cores: home busy plus helper time.
+	demand float64
+	// others are the home loads of the other allowed cores, by the
+	// board; lent says which of them are lent to the tunnel now.
+	others []float64
+	lent   []bool
+}
+
+// modeDecision is the controller's verdict: the mode and the other
+// allowed cores lent to the tunnel (by index into loadSample.others).
+type modeDecision struct {
+	mode Mode
+	lent []bool
+}
+
+// modeController is a hybrid tunnel's switching rule as a state machine
+// over load samples; it does no I/O, so tests drive it with made-up ones.
+type modeController struct {
+	mode     Mode
+	up, down int           // windows in a row meeting the rule to switch
+	since    time.Duration // when the mode last changed (monotonic)
+	started  bool
+}
+
+// step feeds one window's sample taken at now (monotonic, any origin)
+// and returns the decision.
+func (c *modeController) step(s loadSample, now time.Duration) modeDecision {
+	if c.mode == "" {
+		c.mode = ModeInline
+	}
+	if !c.started {
+		c.started, c.since = true, now-hybridMinDwell
+	}
+	dwelt := now-c.since >= hybridMinDwell
+	lent := make([]bool, len(s.others))
+	switch c.mode {
+	case ModeInline:
+		idle := 0
+		for i, l := range s.others {
+			if l < hybridIdleLoad {
+				lent[i] = true
+				idle++
+			}
+		}
+		if s.busy >= hybridUpBusy && s.full >= hybridUpFull && idle > 0 {
+			c.up++
+		} else {
+			c.up = 0
+		}
+		if c.up >= hybridUpWindows && dwelt {
+			c.mode, c.since, c.up, c.down = ModeHybrid, now, 0, 0
+			return modeDecision{ModeHybrid, lent}
+		}
+		return modeDecision{ModeInline, make([]bool, len(s.others))}
+	default: // hybrid
+		kept := 0
+		for i, l := range s.others {
+			if i < len(s.lent) && s.lent[i] && l < hybridNeedLoad {
+				lent[i] = true
+				kept++
+			}
+		}
+		if s.demand < hybridDownDemand {
+			c.down++
+		} else {
+			c.down = 0
+		}
+		if kept == 0 || (c.down >= hybridDownWindows && dwelt) {
+			c.mode, c.since, c.up, c.down = ModeInline, now, 0, 0
+			return modeDecision{ModeInline, make([]bool, len(s.others))}
+		}
+		return modeDecision{ModeHybrid, lent}
+	}
+}
+
+// maxBoardCPU bounds the cores the board tracks; a core beyond it is
+// never lent.
+const maxBoardCPU = 1024
+
+// coreBoard is the process-wide home load per core, in thousandths: the
+// sum of the busy shares that hybrid tunnels homed on the core publish.
+type coreBoard struct{ load [maxBoardCPU]atomic.Int64 }
+
+// board is the one board of the process: every hybrid tunnel in it, of
+// any Engine, sees the others.
+var board coreBoard
+
+// add adds d thousandths to cpu's load.
+func (b *coreBoard) add(cpu int, d int64) {
+	if cpu >= 0 && cpu < maxBoardCPU && d != 0 {
+		b.load[cpu].Add(d)
+	}
+}
+
+// get returns cpu's load as a share of the core; cores it does not track
+// count as fully loaded.
+func (b *coreBoard) get(cpu int) float64 {
+	if cpu < 0 || cpu >= maxBoardCPU {
+		return 1
+	}
+	return float64(b.load[cpu].Load()) / 1000
+}
+
+// ModeChange is one switch of a hybrid tunnel's mode.
+type ModeChange struct {
+	// At is when it switched.
+	At time.Time `json:"at"`
+	// To is the mode it switched to.
+	To Mode `json:"to"`
+	// Cores are the other cores lent to the tunnel from then on (empty
+	// when it went back to inline).
+	Cores []int `json:"cores,omitempty"`
+}
+
+// maxModeChanges is how many of the latest changes a tunnel keeps.
+const maxModeChanges = 64
