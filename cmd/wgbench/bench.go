@@ -37,8 +37,8 @@ type benchReport struct {
 
 func newBenchDatapathCmd() *cobra.Command {
 	var (
-		duration time.Duration
-		sizes    []int
+		duration  time.Duration
+		sizes     []int
 		cores     []int
 		format    string
 		direction string

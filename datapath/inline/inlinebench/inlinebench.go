@@ -459,9 +459,9 @@ const EndToEndGoal = "end to end, one tunnel on the local testbed: ≥ 1.5x wire
 type Goal struct {
 	Direction Direction `json:"direction"`
 	Size      int       `json:"size"`
-	Cores  int     `json:"cores"`
-	Metric Metric  `json:"metric"`
-	Target float64 `json:"target"`
+	Cores     int       `json:"cores"`
+	Metric    Metric    `json:"metric"`
+	Target    float64   `json:"target"`
 	// Value is the measured ratio; 0 when a result it needs is missing.
 	Value float64 `json:"value"`
 	Met   bool    `json:"met"`
