@@ -9,7 +9,24 @@ import (
 )
 
 func init() {
-	register("inline", engineDef{check: needTUN("inline"), plan: planInline, udpPorts: true, start: startInline})
+	register("inline", engineDef{check: needTUN("inline"), plan: planInline, udpPorts: true, start: startInline, status: statusInline})
+}
+
+// statusInline reads the tunnels as WireGuard devices (Status) and adds
+// each one's mode and mode changes from its UAPI socket.
+func statusInline(names []string) ([]TunnelStatus, error) {
+	st, err := Status(names)
+	if err != nil {
+		return nil, err
+	}
+	for i := range st {
+		m, err := inline.ReadModeStatus(st[i].Name)
+		if err != nil {
+			return nil, fmt.Errorf("inline status: %w", err)
+		}
+		st[i].Mode = &m
+	}
+	return st, nil
 }
 
 // planInline runs one inline process per gateway for all tunnels, on the

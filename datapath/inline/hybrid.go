@@ -214,8 +214,12 @@ func (h *hybridState) force(m Mode, now time.Time) {
 	}
 	if h.ctl.mode != m {
 		h.ctl.mode, h.ctl.since, h.ctl.up, h.ctl.down = m, now.Sub(h.t0), 0, 0
+		c := ModeChange{At: now, To: m}
+		if m == ModeHybrid {
+			c.Cores = slices.Clone(h.cores)
+		}
 		h.changes++
-		h.log = append(h.log, ModeChange{At: now, To: m, Cores: slices.Clone(h.cores)})
+		h.log = append(h.log, c)
 	}
 	h.apply(d)
 }

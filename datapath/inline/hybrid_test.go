@@ -1,11 +1,15 @@
 package inline
 
 import (
+	"bufio"
 	"encoding/binary"
+	"io"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -476,5 +480,48 @@ func TestHybridConfig(t *testing.T) {
 	}
 	if m, err := ParseMode(""); err != nil || m != ModeInline {
 		t.Errorf("ParseMode(\"\") = %q, %v", m, err)
+	}
+}
+
+// TestHybridUAPI reads a hybrid tunnel's mode changes back from its UAPI
+// get reply, as the runner does.
+func TestHybridUAPI(t *testing.T) {
+	cpus := twoCPUs(t)
+	_, a, _ := newInlinePair(t, 8, func(a, _ *end) { hybridEnd(a, cpus) })
+	a.tunnel.hyb.injected.Store(true)
+	t0 := time.Now()
+	a.tunnel.hyb.force(ModeHybrid, t0)
+	a.tunnel.hyb.force(ModeInline, t0.Add(time.Second))
+	a.tunnel.hyb.force(ModeHybrid, t0.Add(2*time.Second))
+	client, server := net.Pipe()
+	go func() {
+		defer server.Close()
+		_ = a.tunnel.ServeUAPI(server)
+	}()
+	go func() { _, _ = io.WriteString(client, "get=1\n\n") }()
+	var reply strings.Builder
+	sc := bufio.NewScanner(client)
+	for sc.Scan() && sc.Text() != "" {
+		reply.WriteString(sc.Text() + "\n")
+	}
+	client.Close()
+	s, ok, err := ParseModeStatus(reply.String())
+	if err != nil || !ok {
+		t.Fatalf("ParseModeStatus: %v, ok %t:\n%s", err, ok, reply.String())
+	}
+	if s.Mode != ModeHybrid || s.Active != ModeHybrid || s.Changes != 3 || len(s.Log) != 3 {
+		t.Fatalf("mode status %+v:\n%s", s, reply.String())
+	}
+	for i, want := range []Mode{ModeHybrid, ModeInline, ModeHybrid} {
+		c := s.Log[i]
+		if c.To != want || !c.At.Equal(t0.Add(time.Duration(i)*time.Second)) {
+			t.Errorf("change %d: %+v, want to %s at %v", i, c, want, t0.Add(time.Duration(i)*time.Second))
+		}
+	}
+	if !slices.Equal(s.Log[0].Cores, cpus[1:]) {
+		t.Errorf("lent cores %v, want %v", s.Log[0].Cores, cpus[1:])
+	}
+	if _, ok, _ := ParseModeStatus("private_key=00\nlisten_port=1\n"); ok {
+		t.Error("a reply without inline keys parsed as an inline tunnel's")
 	}
 }

@@ -1,9 +1,16 @@
 package inline
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/wgbench/wgbench/internal/cpuset"
 )
 
 // Mode is how a tunnel uses the cores it is allowed.
@@ -193,3 +200,82 @@ type ModeChange struct {
 
 // maxModeChanges is how many of the latest changes a tunnel keeps.
 const maxModeChanges = 64
+
+// ModeStatus is a tunnel's mode as its UAPI socket reports it.
+type ModeStatus struct {
+	// Mode is the configured mode; Active the one it runs in now.
+	Mode   Mode `json:"mode"`
+	Active Mode `json:"active"`
+	// Changes counts the switches since the tunnel came up; Log holds
+	// the latest (up to 64), oldest first.
+	Changes uint64       `json:"changes"`
+	Log     []ModeChange `json:"log,omitempty"`
+}
+
+// ParseModeStatus reads the inline_* keys of a UAPI get reply (see
+// Tunnel.ServeUAPI); other keys are skipped. ok is false when the reply
+// has none: the device is not an inline tunnel.
+func ParseModeStatus(reply string) (s ModeStatus, ok bool, err error) {
+	for _, line := range strings.Split(reply, "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		switch k {
+		case "inline_mode":
+			s.Mode, ok = Mode(v), true
+		case "inline_active_mode":
+			s.Active = Mode(v)
+		case "inline_mode_changes":
+			if s.Changes, err = strconv.ParseUint(v, 10, 64); err != nil {
+				return s, ok, fmt.Errorf("inline_mode_changes=%q: %w", v, err)
+			}
+		case "inline_mode_change":
+			f := strings.SplitN(v, ",", 3)
+			ns, perr := strconv.ParseInt(f[0], 10, 64)
+			if perr != nil || len(f) < 2 {
+				return s, ok, fmt.Errorf("inline_mode_change=%q: want UNIX_NS,MODE[,CORES]", v)
+			}
+			c := ModeChange{At: time.Unix(0, ns), To: Mode(f[1])}
+			if len(f) == 3 {
+				cores, perr := cpuset.Parse(f[2])
+				if perr != nil {
+					return s, ok, fmt.Errorf("inline_mode_change=%q: %w", v, perr)
+				}
+				c.Cores = cores
+			}
+			s.Log = append(s.Log, c)
+		}
+	}
+	return s, ok, nil
+}
+
+// ReadModeStatus asks device name's UAPI socket for its mode.
+func ReadModeStatus(name string) (ModeStatus, error) {
+	c, err := net.DialTimeout("unix", SocketPath(name), 2*time.Second)
+	if err != nil {
+		return ModeStatus{}, fmt.Errorf("inline: mode of %s: %w", name, err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "get=1\n\n"); err != nil {
+		return ModeStatus{}, fmt.Errorf("inline: mode of %s: %w", name, err)
+	}
+	var b strings.Builder
+	r := bufio.NewReader(c)
+	for {
+		line, err := r.ReadString('\n')
+		b.WriteString(line)
+		if strings.HasPrefix(line, "errno=") {
+			if line != "errno=0\n" {
+				return ModeStatus{}, fmt.Errorf("inline: mode of %s: %s", name, strings.TrimSpace(line))
+			}
+			break
+		}
+		if err != nil {
+			return ModeStatus{}, fmt.Errorf("inline: mode of %s: %w", name, err)
+		}
+	}
+	s, ok, err := ParseModeStatus(b.String())
+	if err == nil && !ok {
+		err = fmt.Errorf("inline: %s is not an inline tunnel (no inline_mode key)", name)
+	}
+	return s, err
+}
