@@ -35,6 +35,8 @@ func TestModeController(t *testing.T) {
 			[]Mode{ModeInline, ModeInline, ModeHybrid}},
 		{"the other core is not idle enough: stays inline (fairness)", rep(busyOtherBusy, 10), []Mode{ModeInline}},
 		{"busy but no backlog: stays inline", rep(notFull, 10), []Mode{ModeInline}},
+		{"busier still without full batches (a GSO TUN): up", rep(loadSample{busy: 0.98, full: 0.1, demand: 0.98, others: []float64{0}}, 3),
+			[]Mode{ModeInline, ModeInline, ModeHybrid}},
 		{"a busy streak broken starts over", append(append(rep(busy, 2), notFull), rep(busy, 3)...),
 			[]Mode{ModeInline, ModeInline, ModeInline, ModeInline, ModeInline, ModeHybrid}},
 		{"hybrid while hot", append(rep(busy, 3), rep(hot, 20)...), append(rep3(ModeInline, 2), ModeHybrid)},

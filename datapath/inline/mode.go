@@ -51,9 +51,12 @@ func ParseMode(s string) (Mode, error) {
 // on a process-wide board, so that tunnels see each other's load.
 //
 //   - inline → hybrid: for hybridUpWindows windows in a row the home load
-//     is ≥ hybridUpBusy, the full-batch share is ≥ hybridUpFull, and at
-//     least one other allowed core carries a home load < hybridIdleLoad.
-//     The helpers run on those cores.
+//     is ≥ hybridUpBusy, there is a backlog, and at least one other
+//     allowed core carries a home load < hybridIdleLoad. The helpers run
+//     on those cores. A backlog is a full-batch share ≥ hybridUpFull
+//     where reads batch (the in-memory TUN, UDP GRO trains); a TUN with
+//     GSO returns one super-packet per read however much waits, so a
+//     home load ≥ hybridUpBusyAlone counts as a backlog too.
 //   - hybrid → inline: at once when every borrowed core's own tunnels
 //     reach hybridNeedLoad (they need their core back; a single borrowed
 //     core that reaches it is given back alone), or when, for
@@ -69,6 +72,7 @@ const (
 	hybridWindow      = 20 * time.Millisecond
 	hybridUpBusy      = 0.90
 	hybridUpFull      = 0.50
+	hybridUpBusyAlone = 0.97
 	hybridUpWindows   = 3
 	hybridIdleLoad    = 0.25
 	hybridNeedLoad    = 0.50
@@ -128,7 +132,8 @@ func (c *modeController) step(s loadSample, now time.Duration) modeDecision {
 				idle++
 			}
 		}
-		if s.busy >= hybridUpBusy && s.full >= hybridUpFull && idle > 0 {
+		backlog := s.full >= hybridUpFull || s.busy >= hybridUpBusyAlone
+		if s.busy >= hybridUpBusy && backlog && idle > 0 {
 			c.up++
 		} else {
 			c.up = 0
