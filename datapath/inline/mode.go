@@ -24,7 +24,7 @@ const (
 	// other allowed cores idle; then it spreads the sealing and opening of
 	// whole batches to helper threads pinned on those cores, and returns
 	// to inline when the load falls or other tunnels need the cores (see
-	// the switching rule at hybridUpBusy).
+	// the switching rule at hybridWindow).
 	ModeHybrid Mode = "hybrid"
 )
 
