@@ -20,8 +20,8 @@ func WriteTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SIZE\tCORES\tDATAPATH\tPKTS/S\tGBIT/S\tBUSY CORES\tGBIT/S/CORE\tLOST\tRUN AS")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%.0f\t%.3f\t%.2f\t%.3f\t%d\t%s\n",
-			r.Size, r.Cores, r.Impl, r.PacketsPerSec, r.Gbps, r.BusyCores, r.GbpsPerCore, r.Lost, runAs(r))
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%.0f\t%s\t%.2f\t%s\t%d\t%s\n",
+			r.Size, r.Cores, r.Impl, r.PacketsPerSec, rate(r.Gbps), r.BusyCores, rate(r.GbpsPerCore), r.Lost, runAs(r))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -119,4 +119,13 @@ func verdict(v float64, met bool) string {
 		return "met"
 	}
 	return "missed"
+}
+
+// rate shows Gbit/s to three decimals, or to two significant digits below
+// 0.01, so that a slow case on a loaded machine does not show as 0.
+func rate(v float64) string {
+	if v > 0 && v < 0.01 {
+		return fmt.Sprintf("%.2g", v)
+	}
+	return fmt.Sprintf("%.3f", v)
 }
