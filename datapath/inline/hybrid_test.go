@@ -98,6 +98,52 @@ func TestModeControllerDwell(t *testing.T) {
 	}
 }
 
+// TestModeControllerBackoff checks that a tunnel sent back to inline by
+// a busy neighbour waits longer each time before borrowing again, and
+// that a return for low load resets the wait.
+func TestModeControllerBackoff(t *testing.T) {
+	var c modeController
+	busy := loadSample{busy: 1, full: 1, demand: 1, others: []float64{0}}
+	needed := loadSample{busy: 1, full: 1, demand: 2, others: []float64{0.6}, lent: []bool{true}}
+	quiet := loadSample{demand: 0.1, others: []float64{0}, lent: []bool{true}}
+	now := time.Duration(0)
+	// upAfter feeds busy windows until the tunnel borrows and returns how
+	// long inline lasted.
+	upAfter := func() time.Duration {
+		t0 := now
+		for c.mode != ModeHybrid {
+			now += hybridWindow
+			c.step(busy, now)
+			if now-t0 > time.Minute {
+				t.Fatal("never went hybrid")
+			}
+		}
+		return now - t0
+	}
+	upAfter()
+	var waits []time.Duration
+	for range 3 {
+		now += hybridWindow
+		c.step(needed, now)
+		if c.mode != ModeInline {
+			t.Fatal("kept a needed core")
+		}
+		waits = append(waits, upAfter())
+	}
+	for i := 1; i < len(waits); i++ {
+		if waits[i] < 2*waits[i-1]-hybridWindow {
+			t.Errorf("waits %v: want each about twice the one before", waits)
+		}
+	}
+	for c.mode == ModeHybrid {
+		now += hybridWindow
+		c.step(quiet, now)
+	}
+	if w := upAfter(); w > hybridMinDwell+hybridWindow {
+		t.Errorf("after a return for low load the tunnel waited %v, want about %v", w, hybridMinDwell)
+	}
+}
+
 // TestPipelineOrder commits batches worked on by many threads in random
 // order strictly in submission order.
 func TestPipelineOrder(t *testing.T) {

@@ -63,7 +63,11 @@ func ParseMode(s string) (Mode, error) {
 //     hybridDownWindows windows in a row, the whole work of the tunnel
 //     (home busy time plus helper seal/open time) is < hybridDownDemand
 //     cores: it would fit on its home core with room to spare.
-//   - no switch comes within hybridMinDwell of the previous one.
+//   - no switch comes within hybridMinDwell of the previous one; after
+//     giving cores back because their tunnels needed them, the next
+//     borrowing waits twice as long as the last time (up to
+//     hybridMaxBackoff; a return for low load resets it), so that a
+//     tunnel whose helpers load its own peer's core does not flap.
 //
 // The hysteresis is in the gaps: borrow below 0.25 but give back only at
 // 0.5; go up at 0.9 of one core, come down only below 0.6 of one core of
@@ -79,6 +83,7 @@ const (
 	hybridDownDemand  = 0.60
 	hybridDownWindows = 10
 	hybridMinDwell    = 200 * time.Millisecond
+	hybridMaxBackoff  = 5 * time.Second
 )
 
 // loadSample is what the mode controller decides on, for one window.
@@ -109,6 +114,7 @@ type modeController struct {
 	mode     Mode
 	up, down int           // windows in a row meeting the rule to switch
 	since    time.Duration // when the mode last changed (monotonic)
+	backoff  time.Duration // how long inline lasts at least before borrowing
 	started  bool
 }
 
@@ -119,7 +125,7 @@ func (c *modeController) step(s loadSample, now time.Duration) modeDecision {
 		c.mode = ModeInline
 	}
 	if !c.started {
-		c.started, c.since = true, now-hybridMinDwell
+		c.started, c.since, c.backoff = true, now-hybridMinDwell, hybridMinDwell
 	}
 	dwelt := now-c.since >= hybridMinDwell
 	lent := make([]bool, len(s.others))
@@ -138,7 +144,7 @@ func (c *modeController) step(s loadSample, now time.Duration) modeDecision {
 		} else {
 			c.up = 0
 		}
-		if c.up >= hybridUpWindows && dwelt {
+		if c.up >= hybridUpWindows && now-c.since >= c.backoff {
 			c.mode, c.since, c.up, c.down = ModeHybrid, now, 0, 0
 			return modeDecision{ModeHybrid, lent}
 		}
@@ -157,6 +163,11 @@ func (c *modeController) step(s loadSample, now time.Duration) modeDecision {
 			c.down = 0
 		}
 		if kept == 0 || (c.down >= hybridDownWindows && dwelt) {
+			if kept == 0 {
+				c.backoff = min(2*c.backoff, hybridMaxBackoff)
+			} else {
+				c.backoff = hybridMinDwell
+			}
 			c.mode, c.since, c.up, c.down = ModeInline, now, 0, 0
 			return modeDecision{ModeInline, make([]bool, len(s.others))}
 		}
