@@ -137,6 +137,8 @@ func TestPlanProcesses(t *testing.T) {
 		{engine: "wggo", tuning: scenarios.Tuning{Pin: true}, cpus: []int{7}, perGW: 2, wantArgs: []string{"--cpus", "7"}},
 		{engine: "kernel", tuning: scenarios.Tuning{ThreadedNAPI: true}, perGW: 1, journal: true, wantArgs: []string{"--threaded-napi", "--journal"}},
 		{engine: "inline", tuning: scenarios.Tuning{CPUs: scenarios.CPUList("1-2")}, perGW: 1, wantArgs: []string{"--cpus", "1-2"}},
+		{engine: "inline", tuning: scenarios.Tuning{CPUs: scenarios.CPUList("0-1"), Mode: "hybrid"}, perGW: 1, wantArgs: []string{"--cpus", "0-1", "--mode", "hybrid"}},
+		{engine: "inline", tuning: scenarios.Tuning{Mode: "inline"}, perGW: 1},
 	} {
 		t.Run(tc.engine, func(t *testing.T) {
 			req := planRequest(t, tc.engine, 2)

@@ -33,6 +33,9 @@ type Options struct {
 	CPUs []int
 	// Kernel holds the kernel engine's tuning flags (--threaded-napi, …).
 	Kernel KernelFlags
+	// InlineMode is the inline engine's mode (--mode): "inline" (or
+	// empty) or "hybrid".
+	InlineMode string
 }
 
 // engine is a running datapath.
@@ -122,6 +125,9 @@ func Serve(ctx context.Context, opts Options, ready io.Writer, log *slog.Logger)
 	}
 	if opts.Engine != "kernel" && !kf.IsZero() {
 		return fmt.Errorf("datapath %s takes no kernel tuning flags (--threaded-napi, --napi-cpus, …); they apply to --engine kernel", opts.Engine)
+	}
+	if opts.Engine != "inline" && opts.InlineMode != "" && opts.InlineMode != "inline" {
+		return fmt.Errorf("datapath %s takes no --mode; it applies to --engine inline", opts.Engine)
 	}
 	eng, err := e.start(ctx, opts, log)
 	if err != nil {

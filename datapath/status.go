@@ -10,6 +10,8 @@ import (
 
 	"golang.zx2c4.com/wireguard/wgctrl"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgbench/wgbench/datapath/inline"
 )
 
 // TunnelStatus is the public state of one WireGuard device. It holds no
@@ -26,6 +28,9 @@ type TunnelStatus struct {
 	ListenPort int `json:"listen_port"`
 	// Peers are the device's peers.
 	Peers []PeerStatus `json:"peers"`
+	// Mode is an inline engine tunnel's mode and its latest switches
+	// (hybrid mode); absent for other engines.
+	Mode *inline.ModeStatus `json:"mode,omitempty"`
 }
 
 // PeerStatus is the public state of one peer.

@@ -215,6 +215,31 @@ type TunnelCounters struct {
 	GW1RxBytes uint64 `json:"gw1_rx_bytes"`
 	GW2TxBytes uint64 `json:"gw2_tx_bytes"`
 	GW2RxBytes uint64 `json:"gw2_rx_bytes"`
+	// GW1Mode and GW2Mode are the inline engine's mode on each gateway
+	// and its switches during the repetition; absent for other engines.
+	GW1Mode *TunnelMode `json:"gw1_mode,omitempty"`
+	GW2Mode *TunnelMode `json:"gw2_mode,omitempty"`
+}
+
+// TunnelMode is an inline engine tunnel's mode over a repetition.
+type TunnelMode struct {
+	// Mode is the configured mode (inline or hybrid); Active the one it
+	// ran in at the end of the repetition.
+	Mode   string `json:"mode"`
+	Active string `json:"active"`
+	// Changes counts its switches during the repetition; Log has them
+	// (the latest 64 at most).
+	Changes uint64       `json:"changes"`
+	Log     []ModeChange `json:"log,omitempty"`
+}
+
+// ModeChange is one switch of a hybrid tunnel.
+type ModeChange struct {
+	At time.Time `json:"at"`
+	// To is the mode it switched to; Cores the cores it borrowed from
+	// then on (a CPU list, empty when back to inline).
+	To    string `json:"to"`
+	Cores string `json:"cores,omitempty"`
 }
 
 // Summary holds statistics of a point's aggregate throughput over its

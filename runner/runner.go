@@ -525,38 +525,72 @@ func describeRep(rp results.Repetition) string {
 	return b.String()
 }
 
-// counters are the byte counters of every tunnel on both gateways.
-type counters map[string]map[string][2]uint64 // role → device → {rx, tx}
+// counters are the byte counters of every tunnel on both gateways, and
+// the inline engine's modes where it reports them.
+type counters struct {
+	bytes map[string]map[string][2]uint64              // role → device → {rx, tx}
+	modes map[string]map[string]*datapath.TunnelStatus // role → device → status with a mode
+}
 
-func readCounters(ctx context.Context, hosts map[string]testbed.Host, dep *deployment) (counters, error) {
+func readCounters(ctx context.Context, hosts map[string]testbed.Host, dep *deployment) (*counters, error) {
 	if len(dep.devices) == 0 {
 		return nil, nil
 	}
-	c := counters{}
+	c := &counters{bytes: map[string]map[string][2]uint64{}, modes: map[string]map[string]*datapath.TunnelStatus{}}
 	for _, role := range []string{testbed.GW1, testbed.GW2} {
 		st, err := wgStats(ctx, hosts[role], dep.devices, dep.statusArgs...)
 		if err != nil {
 			return nil, err
 		}
-		c[role] = map[string][2]uint64{}
-		for _, d := range st {
+		c.bytes[role] = map[string][2]uint64{}
+		c.modes[role] = map[string]*datapath.TunnelStatus{}
+		for i, d := range st {
 			var rx, tx uint64
 			for _, p := range d.Peers {
 				rx += uint64(p.RxBytes)
 				tx += uint64(p.TxBytes)
 			}
-			c[role][d.Name] = [2]uint64{rx, tx}
+			c.bytes[role][d.Name] = [2]uint64{rx, tx}
+			if d.Mode != nil {
+				c.modes[role][d.Name] = &st[i]
+			}
 		}
 	}
 	return c, nil
 }
 
-func counterDeltas(devices []string, before, after counters) []results.TunnelCounters {
+// modeDelta is a tunnel's mode changes on one gateway between two reads:
+// how many, and those of the later read's log made after the first read
+// was (nil when the engine reports no mode).
+func modeDelta(role, dev string, before, after *counters) *results.TunnelMode {
+	a, b := after.modes[role][dev], before.modes[role][dev]
+	if a == nil {
+		return nil
+	}
+	m := &results.TunnelMode{Mode: string(a.Mode.Mode), Active: string(a.Mode.Active), Changes: a.Mode.Changes}
+	var since uint64
+	if b != nil {
+		since = b.Mode.Changes
+	}
+	if m.Changes >= since {
+		m.Changes -= since
+	}
+	log := a.Mode.Log
+	if n := int(m.Changes); n < len(log) {
+		log = log[len(log)-n:]
+	}
+	for _, c := range log {
+		m.Log = append(m.Log, results.ModeChange{At: c.At.UTC(), To: string(c.To), Cores: cpuset.Set(c.Cores).String()})
+	}
+	return m
+}
+
+func counterDeltas(devices []string, before, after *counters) []results.TunnelCounters {
 	if before == nil || after == nil {
 		return nil
 	}
 	d := func(role, dev string, i int) uint64 {
-		a, b := after[role][dev][i], before[role][dev][i]
+		a, b := after.bytes[role][dev][i], before.bytes[role][dev][i]
 		if a < b {
 			return 0
 		}
@@ -568,6 +602,7 @@ func counterDeltas(devices []string, before, after counters) []results.TunnelCou
 			Index: i, Device: dev,
 			GW1RxBytes: d(testbed.GW1, dev, 0), GW1TxBytes: d(testbed.GW1, dev, 1),
 			GW2RxBytes: d(testbed.GW2, dev, 0), GW2TxBytes: d(testbed.GW2, dev, 1),
+			GW1Mode: modeDelta(testbed.GW1, dev, before, after), GW2Mode: modeDelta(testbed.GW2, dev, before, after),
 		})
 	}
 	return out

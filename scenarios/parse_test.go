@@ -43,6 +43,17 @@ func TestParseErrors(t *testing.T) {
 			msg: `"emulated_inline" is not a placement; allowed: emulated-inline, overlap-avoidance, numa-alternate (did you mean emulated-inline?)`,
 		},
 		{
+			name: "unknown inline mode",
+			yaml: "name: t\nseries:\n  - datapath: inline\n    tuning: {mode: hybird}\n",
+			pos:  "4:20", path: "series[0].tuning.mode",
+			msg: `"hybird" is not a mode; allowed: inline, hybrid (did you mean hybrid?)`,
+		},
+		{
+			name: "mode on another datapath",
+			yaml: "name: t\nseries:\n  - datapath: wggo\n    tuning: {mode: hybrid}\n",
+			pos:  "4:20", path: "series[0].tuning.mode", msg: "the inline engine's mode is a inline knob",
+		},
+		{
 			name: "placement without cores",
 			yaml: "name: t\nseries:\n  - datapath: kernel\n    tuning: {placement: overlap-avoidance}\n",
 			pos:  "4:25", path: "series[0].tuning.placement", msg: "overlap-avoidance needs the tunnels' cores: add cpus",

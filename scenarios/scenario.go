@@ -208,6 +208,9 @@ type Tuning struct {
 	// Pin pins each tunnel of an embedded engine to one core from CPUs
 	// (wggo and inline).
 	Pin bool `yaml:"pin,omitempty" json:"pin,omitempty"`
+	// Mode is the inline engine's mode, one of knobs.Modes (inline
+	// only); empty means inline.
+	Mode string `yaml:"mode,omitempty" json:"mode,omitempty"`
 	// Cipher is the data cipher of a baseline tunnel, one of Ciphers
 	// (openvpn and ipsec); empty means the first.
 	Cipher string `yaml:"cipher,omitempty" json:"cipher,omitempty"`

@@ -282,6 +282,9 @@ func (d *decoder) validateKnobs(path string, dp Datapath, t *Tuning) {
 	if k, _ := knobs.Lookup("numa_node"); t.NUMANode != nil && !k.InRange(*t.NUMANode) {
 		d.fail(path+".numa_node", "%d is out of range; allowed -1 (the NIC's node) or 0..%d", *t.NUMANode, k.Max)
 	}
+	if t.Mode != "" && !slices.Contains(knobs.Modes, t.Mode) {
+		d.fail(path+".mode", "%q is not a mode; allowed: %s%s", t.Mode, strings.Join(knobs.Modes, ", "), strictyaml.DidYouMean(t.Mode, knobs.Modes))
+	}
 	if t.Cipher != "" && !slices.Contains(Ciphers, t.Cipher) {
 		d.fail(path+".cipher", "%q is not a cipher; allowed: %s%s", t.Cipher, strings.Join(Ciphers, ", "), strictyaml.DidYouMean(t.Cipher, Ciphers))
 	}

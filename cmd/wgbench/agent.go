@@ -74,7 +74,7 @@ see what the controller sees.`,
 		},
 	}
 	stats.Flags().StringArrayVar(&devs, "dev", nil, "device to read (repeatable)")
-	stats.Flags().StringVar(&statsEngine, "engine", "", "engine whose tunnels to read: openvpn or ipsec (default: WireGuard devices)")
+	stats.Flags().StringVar(&statsEngine, "engine", "", "engine whose tunnels to read: openvpn or ipsec, or inline (WireGuard devices with their mode changes); default: WireGuard devices")
 	cmd.AddCommand(stats)
 	cmd.AddCommand(newSampleCmd())
 	cmd.AddCommand(newNetSetupCmd())

@@ -37,14 +37,15 @@ type benchReport struct {
 
 func newBenchDatapathCmd() *cobra.Command {
 	var (
-		duration time.Duration
-		sizes    []int
-		cores    []int
-		format   string
+		duration  time.Duration
+		sizes     []int
+		cores     []int
+		format    string
+		direction string
 	)
 	cmd := &cobra.Command{
 		Use:   "datapath",
-		Short: "Inline engine vs wireguard-go vs the AEAD bound, in one process, as a table",
+		Short: "Inline engine (inline and hybrid) vs wireguard-go vs the AEAD bound, in one process, as a table",
 		Long: fmt.Sprintf(`datapath measures, in this process and one after the other, a pair of inline
 engine tunnels and a pair of wireguard-go devices sending one way over the
 same in-memory batched TUN and network (no root, no kernel, no testbed),
@@ -69,7 +70,15 @@ least 85 %% of the AEAD bound and 1.1x wireguard-go; at 64 bytes on 1 core
 at least 70 %% of the bound; on 2 cores at least 0.95x the 1-core rate.
 A last line says whether a 1-core inline case keeps at most 1.05 cores busy.
 (Its end-to-end goal, 1.5x wireguard-go through one tunnel on the local
-testbed, is measured there.) Other load on the machine lowers every
+testbed, is measured there.)
+
+Hybrid rows are inline pairs in hybrid mode: a tunnel whose core saturates
+borrows the case's idle cores for whole batches. On 2 cores, where each
+tunnel of the pair has a core of its own, hybrid should stay within 5 %% of
+inline's Gbit/s. --direction tx measures one gateway's transmit side alone
+(an in-memory TUN source, the engine, a UDP sink counting the sealed
+datagrams; no AEAD row), where one tunnel can use the second core: there
+hybrid should make at least 1.6x inline's Gbit/s at 1420 bytes on 2 cores. Other load on the machine lowers every
 figure; compare figures from one run. go test -bench Datapath
 ./datapath/inline runs the same cases for b.N packets.`, inlinebench.Window, estimate(inlinebench.DefaultDuration, len(inlinebench.DefaultSizes), len(inlinebench.DefaultCores))),
 		Example: `  # the full table: 1420- and 64-byte packets on 1 and 2 cores
@@ -77,6 +86,9 @@ figure; compare figures from one run. go test -bench Datapath
 
   # a quick look at full-size packets on one core
   wgbench bench datapath --sizes 1420 --cores 1 --duration 500ms
+
+  # one tunnel's transmit side: wireguard-go, inline and hybrid on 1 and 2 cores
+  wgbench bench datapath --direction tx --sizes 1420
 
   # longer cases for steadier figures, as JSON
   wgbench bench datapath --duration 5s --format json > datapath.json`,
@@ -105,11 +117,16 @@ figure; compare figures from one run. go test -bench Datapath
 					return usageError{fmt.Errorf("--cores %d: this process may use %d CPUs", c, runtime.NumCPU())}
 				}
 			}
+			dir, err := inlinebench.ParseDirection(direction)
+			if err != nil {
+				return usageError{fmt.Errorf("--direction: %w", err)}
+			}
 			stderr := cmd.ErrOrStderr()
-			total, done := len(sizes)*(1+2*len(cores)), 0
-			fmt.Fprintf(stderr, "measuring %d cases of %v each, about %s\n", total, duration, estimate(duration, len(sizes), len(cores)))
+			cfg := inlinebench.Config{Duration: duration, Sizes: sizes, Cores: cores, Direction: dir}
+			total, done := len(inlinebench.Cases(cfg)), 0
+			fmt.Fprintf(stderr, "measuring %d cases of %v each, about %s\n", total, duration, estimateCases(duration, total))
 			results, err := inlinebench.Run(cmd.Context(), inlinebench.Config{
-				Duration: duration, Sizes: sizes, Cores: cores,
+				Duration: duration, Sizes: sizes, Cores: cores, Direction: dir,
 				Progress: func(c inlinebench.Case) {
 					done++
 					fmt.Fprintf(stderr, "[%d/%d] %s\n", done, total, c)
@@ -131,14 +148,19 @@ figure; compare figures from one run. go test -bench Datapath
 	cmd.Flags().IntSliceVar(&sizes, "sizes", slices.Clone(inlinebench.DefaultSizes), "inner packet sizes in bytes")
 	cmd.Flags().IntSliceVar(&cores, "cores", slices.Clone(inlinebench.DefaultCores), "core counts; by default, those this process may use")
 	cmd.Flags().StringVarP(&format, "format", "f", "text", "output: text or json")
+	cmd.Flags().StringVar(&direction, "direction", string(inlinebench.Both), "both (a sending and a receiving tunnel) or tx (one gateway's transmit side: TUN source, engine, UDP sink)")
 	return cmd
 }
 
 // estimate is how long a run takes: each case's duration plus about 0.3 s
 // of handshake, warm-up and drain.
 func estimate(d time.Duration, sizes, cores int) time.Duration {
-	n := time.Duration(sizes * (1 + 2*cores))
-	return (n*(d+300*time.Millisecond) + time.Second/2).Round(time.Second)
+	return estimateCases(d, sizes*(1+3*cores))
+}
+
+// estimateCases is how long n cases take.
+func estimateCases(d time.Duration, n int) time.Duration {
+	return (time.Duration(n)*(d+300*time.Millisecond) + time.Second/2).Round(time.Second)
 }
 
 func writeBench(w io.Writer, format string, d time.Duration, results []inlinebench.Result) error {

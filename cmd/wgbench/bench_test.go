@@ -36,9 +36,9 @@ func TestBenchDatapathCLI(t *testing.T) {
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
 		switch {
-		case len(f) >= 8 && (f[2] == "aead-bound" || f[2] == "wireguard-go" || f[2] == "inline"):
+		case len(f) >= 8 && (f[2] == "aead-bound" || f[2] == "wireguard-go" || f[2] == "inline" || f[2] == "hybrid"):
 			rows[strings.Join(f[:3], " ")] = f
-		case len(f) >= 6 && strings.HasPrefix(f[0], "inline") && (f[len(f)-1] == "met" || f[len(f)-1] == "missed"):
+		case len(f) >= 6 && (strings.HasPrefix(f[0], "inline") || strings.HasPrefix(f[0], "hybrid")) && (f[len(f)-1] == "met" || f[len(f)-1] == "missed"):
 			goals++
 		}
 	}
@@ -46,12 +46,12 @@ func TestBenchDatapathCLI(t *testing.T) {
 	for _, size := range []int{1420, 64} {
 		want = append(want, fmt.Sprintf("%d 1 aead-bound", size))
 		for _, c := range cores {
-			want = append(want, fmt.Sprintf("%d %d wireguard-go", size, c), fmt.Sprintf("%d %d inline", size, c))
+			want = append(want, fmt.Sprintf("%d %d wireguard-go", size, c), fmt.Sprintf("%d %d inline", size, c), fmt.Sprintf("%d %d hybrid", size, c))
 		}
 	}
 	wantGoals := 3 // on 1 core: 1420 B vs the AEAD bound and wireguard-go, 64 B vs the bound
 	if len(cores) > 1 {
-		wantGoals += 2 // per size, 2 cores vs 1
+		wantGoals += 4 // per size, 2 cores vs 1, and hybrid vs inline
 	}
 	if len(rows) != len(want) || goals != wantGoals {
 		t.Errorf("%d rows and %d goal rows, want %d and %d:\n%s", len(rows), goals, len(want), wantGoals, out)
@@ -82,13 +82,36 @@ func TestBenchDatapathJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v:\n%s", err, out)
 	}
-	if len(rep.Results) != 3 || len(rep.Goals) != 1 || rep.Goals[0].Metric != inlinebench.VsAEAD || rep.Goals[0].Value <= 0 {
+	if len(rep.Results) != 4 || len(rep.Goals) != 1 || rep.Goals[0].Metric != inlinebench.VsAEAD || rep.Goals[0].Value <= 0 {
 		t.Fatalf("report %+v", rep)
 	}
 	for _, r := range rep.Results {
 		if r.Size != 64 || r.Cores != 1 || r.PacketsPerSec <= 0 || r.Gbps <= 0 {
 			t.Errorf("result %+v", r)
 		}
+	}
+}
+
+// TestBenchDatapathTX runs the transmit-side table briefly: its rows and
+// the hybrid goal on 2 cores.
+func TestBenchDatapathTX(t *testing.T) {
+	out, errOut, err := benchCLI(t, "bench", "datapath", "--direction", "tx", "--sizes", "1420", "--duration", "30ms")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	cores := inlinebench.AvailableCores([]int{1, 2})
+	for _, c := range cores {
+		for _, impl := range []string{"wireguard-go", "inline", "hybrid"} {
+			if !strings.Contains(out, fmt.Sprintf("1420  %d      %s", c, impl)) {
+				t.Errorf("no row %d %s:\n%s", c, impl, out)
+			}
+		}
+	}
+	if strings.Contains(out, "aead-bound") {
+		t.Errorf("an AEAD row in the tx table:\n%s", out)
+	}
+	if len(cores) > 1 && !strings.Contains(out, "hybrid/inline-tx") {
+		t.Errorf("no hybrid goal:\n%s", out)
 	}
 }
 
@@ -100,6 +123,7 @@ func TestBenchDatapathUsage(t *testing.T) {
 		{"--cores", "100000"},
 		{"--duration", "0s"},
 		{"--format", "csv"},
+		{"--direction", "rx"},
 		{"extra"},
 	} {
 		_, _, err := benchCLI(t, append([]string{"bench", "datapath"}, args...)...)

@@ -55,6 +55,9 @@ exit.`,
   sudo wgbench datapath up --engine kernel --config wg0.conf --config wg1.conf \
     --threaded-napi --napi-cpus 0-3
 
+  # the inline engine in hybrid mode on cores 0-3
+  sudo wgbench datapath up --engine inline --config wg0.conf --cpus 0-3 --mode hybrid
+
   # the routed baseline, no tunnel
   sudo wgbench datapath up --engine plain --route 198.19.1.0/24=198.18.255.2`,
 		Args: cobra.NoArgs,
@@ -80,6 +83,7 @@ exit.`,
 	up.Flags().StringArrayVar(&opts.Configs, "config", nil, "wg-quick style file, or an openvpn/ipsec tunnel file (repeatable)")
 	up.Flags().StringArrayVar(&opts.Routes, "route", nil, "plain engine: route DST=VIA (repeatable)")
 	opts.Kernel.Register(up.Flags())
+	up.Flags().StringVar(&opts.InlineMode, "mode", "", "inline engine: inline (the default) or hybrid, where a saturated tunnel borrows idle cores of --cpus")
 	up.Flags().StringVar(&cpus, "cpus", "", "cores to use, e.g. 0-3,8: inline pins one tunnel per core round-robin, wggo pins the process")
 	cmd.AddCommand(up)
 	return cmd

@@ -22,6 +22,11 @@ func (t *Tunnel) controlLoop() {
 			t.handleHandshake(m, t.now())
 		case <-t.kick:
 		case <-tick.C:
+			if t.hyb != nil && !t.hyb.injected.Load() {
+				// The data threads evaluate as they measure; this
+				// catches a tunnel whose threads all went idle.
+				t.hyb.evaluate(time.Now())
+			}
 		case ev, ok := <-events:
 			if !ok {
 				events = nil

@@ -25,6 +25,19 @@
 // (IPv4 and IPv6 sockets) gets one RX thread per function, all on the same
 // core; the idle ones sleep in the network poller.
 //
+// Hybrid mode (TunnelConfig.Mode, Options.Mode) lifts the one-core cap of
+// a lone busy tunnel: the tunnel runs inline until its home core saturates
+// while other allowed cores idle; then its data threads, still reading
+// and ordering on the home core, hand the sealing and opening of whole
+// batches to helper threads pinned on the idle cores. Nonces are reserved
+// in order before a batch is handed out, and batches are sent (or, on
+// receive, checked against replay and written to the TUN) strictly in
+// sequence order, as wireguard-go does. It returns to inline, with
+// hysteresis, when its load falls or the tunnels homed on the borrowed
+// cores get busy; the tunnels of a process see each other's load on a
+// shared board. The rule and its thresholds are at hybridWindow; Stats and
+// UAPI (inline_mode* keys) report every switch.
+//
 // The control plane (handshakes, cookies, timers) runs on one ordinary
 // goroutine per tunnel, so that the Curve25519 work of a handshake flood
 // never stalls the data threads; it costs one handshake every two minutes

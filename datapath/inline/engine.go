@@ -34,6 +34,9 @@ type Options struct {
 	CPUs []int
 	// Log receives the engine's log; nil discards it. Keys never reach it.
 	Log *slog.Logger
+	// Mode is every tunnel's mode; "" is ModeInline. In ModeHybrid a
+	// tunnel may borrow the other cores of CPUs.
+	Mode Mode
 }
 
 // Engine is a set of running inline tunnels on real TUN devices and UDP
@@ -88,7 +91,15 @@ func Up(ctx context.Context, cfgs []*wgconf.Config, opts Options) (*Engine, erro
 				return fmt.Errorf("CPU %d is not a core number", c)
 			}
 		}
-		if want := maxProcsFor(len(cfgs)); runtime.GOMAXPROCS(0) < want {
+		if _, err := ParseMode(string(opts.Mode)); err != nil {
+			return err
+		}
+		want := maxProcsFor(len(cfgs))
+		if opts.Mode == ModeHybrid {
+			// A P for each helper thread a busy tunnel wakes.
+			want = min(want+len(cpus), 4*runtime.NumCPU())
+		}
+		if runtime.GOMAXPROCS(0) < want {
 			e.oldMaxProcs = runtime.GOMAXPROCS(want)
 		}
 		return nil
@@ -102,6 +113,7 @@ func Up(ctx context.Context, cfgs []*wgconf.Config, opts Options) (*Engine, erro
 			return engineTunnel{}, err
 		}
 		tc.Pinned, tc.CPU, tc.Log = true, cpus[i%len(cpus)], log
+		tc.Mode, tc.CPUs = opts.Mode, cpus
 		t, err := NewTunnel(dev, newSteerBind(tc.CPU, log), tc, nil) // closes dev on error
 		return engineTunnel{t}, err
 	}

@@ -24,6 +24,8 @@ type rxState struct {
 	dec   []rxPacket // authenticated transport messages of the batch
 	out   [][]byte   // decrypted packets for the TUN
 	nonce [nonceSize]byte
+	n     int           // messages received (hybrid mode's slots)
+	now   time.Duration // when they were
 }
 
 // rxPacket is a transport message that decrypted.
@@ -52,7 +54,8 @@ func (t *Tunnel) newRxState() *rxState {
 }
 
 // rxLoop is an RX thread: UDP → open → checks → TUN, start to finish.
-func (t *Tunnel) rxLoop(recv conn.ReceiveFunc, started chan<- error) {
+// idx numbers the tunnel's RX threads from 1 (hybrid mode's meters).
+func (t *Tunnel) rxLoop(recv conn.ReceiveFunc, idx int, started chan<- error) {
 	defer t.wg.Done()
 	if err := lockThread(threadName(t.name), t.cpu); err != nil {
 		started <- err
@@ -60,10 +63,26 @@ func (t *Tunnel) rxLoop(recv conn.ReceiveFunc, started chan<- error) {
 	}
 	started <- nil
 	s := t.newRxState()
+	hx := t.newRxHybrid()
+	meter := t.hyb.newMeter(idx)
 	failures := 0
 	for {
-		n, err := recv(s.bufs, s.sizes, s.eps)
-		if n > 0 {
+		st, slot, ok := s, (*pipeSlot[rxState])(nil), true
+		if hx != nil {
+			if slot, ok = hx.slot(); !ok {
+				return // closed
+			}
+			if slot != nil {
+				st = &slot.val
+			}
+		}
+		t0 := meter.now()
+		n, err := recv(st.bufs, st.sizes, st.eps)
+		meter.read(t0, n, len(st.bufs))
+		switch {
+		case slot != nil:
+			hx.submit(slot, n)
+		case n > 0:
 			t.receiveBatch(s, n)
 		}
 		if err == nil {
@@ -91,7 +110,24 @@ func (t *Tunnel) rxLoop(recv conn.ReceiveFunc, started chan<- error) {
 
 // receiveBatch handles the n messages received into s.
 func (t *Tunnel) receiveBatch(s *rxState, n int) {
-	now := t.now()
+	s.n, s.now = n, t.now()
+	t.openBatch(s)
+	t.deliverOpened(s)
+}
+
+// deliverOpened delivers what openBatch authenticated.
+func (t *Tunnel) deliverOpened(s *rxState) {
+	if len(s.dec) > 0 {
+		t.deliver(s, s.now)
+	}
+}
+
+// openBatch authenticates and decrypts the s.n transport messages received
+// into s in place (collecting them in s.dec) and hands handshake messages
+// to the control goroutine. It needs no order between batches: replay
+// and everything after is deliver's, in order.
+func (t *Tunnel) openBatch(s *rxState) {
+	n, now := s.n, s.now
 	s.dec = s.dec[:0]
 	var kp *keypair
 	for i := range n {
@@ -142,9 +178,6 @@ func (t *Tunnel) receiveBatch(s *rxState, n int) {
 		default:
 			t.stats.drop(DropMalformed, 1)
 		}
-	}
-	if len(s.dec) > 0 {
-		t.deliver(s, now)
 	}
 }
 
@@ -274,4 +307,50 @@ func (t *Tunnel) confirmSession(kp *keypair, now time.Duration) {
 func (t *Tunnel) sessionEstablished() {
 	t.stats.handshakes.Add(1)
 	t.lastHandshakeWall.Store(t.clock.Now().UnixNano())
+}
+
+// rxHybrid is an RX thread's pipeline in hybrid mode, made the first time
+// the tunnel goes hybrid.
+type rxHybrid struct {
+	t    *Tunnel
+	pipe *pipeline[rxState]
+}
+
+// newRxHybrid returns an RX thread's hybrid machinery; nil for a tunnel in
+// inline mode.
+func (t *Tunnel) newRxHybrid() *rxHybrid {
+	if t.hyb == nil {
+		return nil
+	}
+	return &rxHybrid{t: t}
+}
+
+// slot is txHybrid.slot for receiving.
+func (x *rxHybrid) slot() (s *pipeSlot[rxState], ok bool) {
+	t := x.t
+	if !t.hyb.hybrid() {
+		if x.pipe != nil && !x.pipe.idle() && !x.pipe.drain() {
+			return nil, false
+		}
+		return nil, true
+	}
+	if x.pipe == nil {
+		x.pipe = newPipeline(t.hyb.rxSlots, func() rxState { return *t.newRxState() }, t.hyb.jobs, t.done,
+			t.openBatch, t.deliverOpened)
+	}
+	if s = x.pipe.acquire(); s == nil {
+		return nil, false
+	}
+	return s, true
+}
+
+// submit queues the n messages received into s to be opened, then
+// checked and delivered in order; an empty slot goes back at once.
+func (x *rxHybrid) submit(s *pipeSlot[rxState], n int) {
+	if n > 0 {
+		s.val.n, s.val.now = n, x.t.now()
+		x.pipe.submit(s)
+		return
+	}
+	x.pipe.release(s)
 }

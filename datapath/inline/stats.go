@@ -110,6 +110,14 @@ type TunnelStats struct {
 	// Failure says why the tunnel stopped on its own (see Tunnel.Err);
 	// empty while it runs.
 	Failure string `json:"failure,omitempty"`
+	// Mode is the tunnel's configured mode; ActiveMode what it runs in
+	// now (a hybrid tunnel runs inline until it borrows cores).
+	Mode       Mode `json:"mode"`
+	ActiveMode Mode `json:"active_mode"`
+	// ModeChanges counts the switches of a hybrid tunnel; ModeLog holds
+	// the latest of them, oldest first.
+	ModeChanges uint64       `json:"mode_changes"`
+	ModeLog     []ModeChange `json:"mode_log,omitempty"`
 }
 
 // snapshot copies c into s.

@@ -32,6 +32,12 @@ type TunnelConfig struct {
 	Pinned bool
 	// CPU is the core of the data threads when Pinned.
 	CPU int
+	// Mode is ModeInline (the zero value) or ModeHybrid, which needs
+	// Pinned: the tunnel may then borrow the other cores of CPUs.
+	Mode Mode
+	// CPUs are the cores a hybrid tunnel may borrow (CPU among them or
+	// not); empty means every core the process may use.
+	CPUs []int
 	// Limits shortens the protocol's timers and counters (tests); the
 	// zero value means the whitepaper's constants.
 	Limits Limits
@@ -117,6 +123,7 @@ type Tunnel struct {
 	rate           ratelimiter.Ratelimiter
 
 	stats counters
+	hyb   *hybridState // nil in inline mode
 
 	done      chan struct{}
 	failure   atomic.Pointer[error] // why a data thread stopped the tunnel
@@ -140,9 +147,9 @@ const NoCPU = -1
 
 // NewTunnel starts a tunnel on dev and bind, which it owns from then on:
 // it opens bind on cfg.ListenPort, starts the TX thread, one RX thread per
-// receive function of the bind and the control goroutine, and closes dev
-// and bind in Close, or before returning an error. A nil clock is the
-// system clock.
+// receive function of the bind, the helper threads of hybrid mode and the
+// control goroutine, and closes dev and bind in Close, or before
+// returning an error. A nil clock is the system clock.
 func NewTunnel(dev tun.Device, bind conn.Bind, cfg TunnelConfig, clock Clock) (_ *Tunnel, err error) {
 	if dev == nil || bind == nil {
 		return nil, errors.New("inline: NewTunnel needs a TUN device and a bind")
@@ -169,21 +176,67 @@ func NewTunnel(dev tun.Device, bind conn.Bind, cfg TunnelConfig, clock Clock) (_
 	if clock == nil {
 		clock = systemClock{}
 	}
-	if cfg.PrivateKey == (wgtypes.Key{}) {
-		return nil, errors.New("inline: tunnel has no private key")
-	}
-	if cfg.Peer.PublicKey == (wgtypes.Key{}) {
-		return nil, errors.New("inline: tunnel's peer has no public key")
-	}
-	if cfg.Peer.PersistentKeepalive < 0 {
-		return nil, errors.New("inline: negative persistent keepalive")
+	if err := checkConfig(cfg); err != nil {
+		return nil, err
 	}
 	keys, err = newNoiseKeys(cfg.PrivateKey, cfg.Peer.PublicKey, cfg.Peer.PresharedKey)
 	if err != nil {
 		return nil, fmt.Errorf("inline: %w", err)
 	}
+	if t, err = newTunnel(dev, bind, cfg, clock, keys); err != nil {
+		return nil, err
+	}
+	fns, port, err := bind.Open(cfg.ListenPort)
+	if err != nil {
+		return nil, fmt.Errorf("inline: tunnel %s: open UDP port %d: %w", t.name, cfg.ListenPort, err)
+	}
+	t.port, opened = port, true
+	if ap := cfg.Peer.Endpoint; ap.IsValid() {
+		ep, err := bind.ParseEndpoint(ap.String())
+		if err != nil {
+			return nil, fmt.Errorf("inline: tunnel %s: peer endpoint %s: %w", t.name, ap, err)
+		}
+		t.remote.Store(&endpoint{ep})
+	}
+	t.rate.Init()
+	if err := t.startThreads(fns, cfg); err != nil {
+		return nil, fmt.Errorf("inline: tunnel %s: %w", t.name, err)
+	}
+	if cfg.Peer.PersistentKeepalive > 0 && t.remote.Load() != nil {
+		t.sendKeepalive(t.now()) // stages it and starts the first handshake
+	}
+	t.log.Debug("inline tunnel up", "listen_port", port, "cpu", t.cpu, "mtu", t.mtu, "receivers", len(fns), "mode", t.mode())
+	return t, nil
+}
+
+// checkConfig checks what NewTunnel needs of cfg.
+func checkConfig(cfg TunnelConfig) error {
+	if cfg.PrivateKey == (wgtypes.Key{}) {
+		return errors.New("inline: tunnel has no private key")
+	}
+	if cfg.Peer.PublicKey == (wgtypes.Key{}) {
+		return errors.New("inline: tunnel's peer has no public key")
+	}
+	if cfg.Peer.PersistentKeepalive < 0 {
+		return errors.New("inline: negative persistent keepalive")
+	}
+	if cfg.Pinned && cfg.CPU < 0 {
+		return fmt.Errorf("inline: tunnel %s: CPU %d is not a core number", cfg.Name, cfg.CPU)
+	}
+	if _, err := ParseMode(string(cfg.Mode)); err != nil {
+		return err
+	}
+	if cfg.Mode == ModeHybrid && !cfg.Pinned {
+		return fmt.Errorf("inline: tunnel %s: hybrid mode needs a pinned tunnel: it borrows cores by their load", cfg.Name)
+	}
+	return nil
+}
+
+// newTunnel makes the tunnel's state (not yet running) from a checked cfg.
+func newTunnel(dev tun.Device, bind conn.Bind, cfg TunnelConfig, clock Clock, keys *noiseKeys) (*Tunnel, error) {
 	name := cfg.Name
 	if name == "" {
+		var err error
 		if name, err = dev.Name(); err != nil || name == "" {
 			name = "tun"
 		}
@@ -196,7 +249,7 @@ func NewTunnel(dev tun.Device, bind conn.Bind, cfg TunnelConfig, clock Clock) (_
 	if err != nil || mtu <= 0 {
 		mtu = 1420
 	}
-	t = &Tunnel{
+	t := &Tunnel{
 		name:      name,
 		lim:       cfg.Limits.withDefaults(),
 		log:       log.With("dev", name),
@@ -215,46 +268,63 @@ func NewTunnel(dev tun.Device, bind conn.Bind, cfg TunnelConfig, clock Clock) (_
 	// Tunnel-relative times start an hour in, so that 0 can mean "unset".
 	t.epoch = clock.Now().Add(-time.Hour)
 	if cfg.Pinned {
-		if cfg.CPU < 0 {
-			return nil, fmt.Errorf("inline: tunnel %s: CPU %d is not a core number", name, cfg.CPU)
-		}
 		t.cpu = cfg.CPU
 	}
 	t.stdBind = isStdNetBind(bind)
 	t.allowed.Store(newAllowedIPs(cfg.Peer.AllowedIPs))
 	t.pkeep.Store(int64(cfg.Peer.PersistentKeepalive))
+	return t, nil
+}
 
-	fns, port, err := bind.Open(cfg.ListenPort)
-	if err != nil {
-		return nil, fmt.Errorf("inline: tunnel %s: open UDP port %d: %w", name, cfg.ListenPort, err)
-	}
-	t.port, opened = port, true
-	if ap := cfg.Peer.Endpoint; ap.IsValid() {
-		ep, err := bind.ParseEndpoint(ap.String())
-		if err != nil {
-			return nil, fmt.Errorf("inline: tunnel %s: peer endpoint %s: %w", name, ap, err)
+// startThreads starts the data threads on receive functions fns, the
+// helper threads of hybrid mode and the control goroutine, and waits
+// until the pinned threads are pinned.
+func (t *Tunnel) startThreads(fns []conn.ReceiveFunc, cfg TunnelConfig) error {
+	if cfg.Mode == ModeHybrid {
+		allowed := cfg.CPUs
+		if len(allowed) == 0 {
+			var err error
+			if allowed, err = AllowedCPUs(); err != nil {
+				return err
+			}
 		}
-		t.remote.Store(&endpoint{ep})
+		t.hyb = newHybridState(t.cpu, allowed, len(fns))
+		t.hyb.onChange = func(c ModeChange, s loadSample) {
+			t.log.Info("inline: mode changed", "to", c.To, "cores", c.Cores, "home_busy", s.busy,
+				"full_batches", s.full, "demand_cores", s.demand, "other_loads", s.others)
+		}
 	}
-	t.rate.Init()
-
-	started := make(chan error, 1+len(fns))
-	t.wg.Add(2 + len(fns))
+	threads := 1 + len(fns)
+	if t.hyb != nil {
+		threads += len(t.hyb.helpers)
+	}
+	started := make(chan error, threads)
+	t.wg.Add(1 + threads)
 	go t.txLoop(started)
-	for _, fn := range fns {
-		go t.rxLoop(fn, started)
+	for i, fn := range fns {
+		go t.rxLoop(fn, 1+i, started)
+	}
+	if t.hyb != nil {
+		for _, hp := range t.hyb.helpers {
+			go t.helperLoop(hp, started)
+		}
 	}
 	go t.controlLoop()
-	for range 1 + len(fns) {
+	var errs []error
+	for range threads {
 		if err := <-started; err != nil {
-			return nil, fmt.Errorf("inline: tunnel %s: %w", name, err)
+			errs = append(errs, err)
 		}
 	}
-	if cfg.Peer.PersistentKeepalive > 0 && t.remote.Load() != nil {
-		t.sendKeepalive(t.now()) // stages it and starts the first handshake
+	return errors.Join(errs...)
+}
+
+// mode returns the tunnel's current mode.
+func (t *Tunnel) mode() Mode {
+	if t.hyb.hybrid() {
+		return ModeHybrid
 	}
-	t.log.Debug("inline tunnel up", "listen_port", port, "cpu", t.cpu, "mtu", mtu, "receivers", len(fns))
-	return t, nil
+	return ModeInline
 }
 
 // now returns the tunnel-relative time.
@@ -276,6 +346,11 @@ func (t *Tunnel) Stats() TunnelStats {
 		s.Failure = err.Error()
 	}
 	t.stats.snapshot(&s)
+	s.Mode, s.ActiveMode = ModeInline, ModeInline
+	if t.hyb != nil {
+		s.Mode = ModeHybrid
+		s.ActiveMode, s.ModeChanges, s.ModeLog = t.hyb.snapshot()
+	}
 	if ns := t.lastHandshakeWall.Load(); ns != 0 {
 		s.LastHandshake = time.Unix(0, ns)
 	}
@@ -297,6 +372,9 @@ func (t *Tunnel) Close() error {
 			errs = append(errs, fmt.Errorf("close TUN: %w", err))
 		}
 		t.wg.Wait()
+		if t.hyb != nil {
+			t.hyb.close()
+		}
 		t.rate.Close()
 		t.mu.Lock()
 		t.pairs.clear()

@@ -17,6 +17,11 @@ type txState struct {
 	out   [][]byte // the sealed messages
 	slot  int
 	nonce [nonceSize]byte
+	// What the batch was prepared with (prepareBatch), for sealing it.
+	kp    *keypair
+	start uint64
+	now   time.Duration
+	total int // bytes sealed
 	// send, for StdNetBind only, is where the sealed messages of a batch
 	// go, back to back (see newTxState); nil means seal in place.
 	send []byte
@@ -59,9 +64,25 @@ func (t *Tunnel) txLoop(started chan<- error) {
 	}
 	started <- nil
 	s := t.newTxState()
+	hx := t.newTxHybrid()
+	meter := t.hyb.newMeter(0)
 	for {
-		n, err := t.tun.Read(s.bufs, s.sizes, transportHeaderSize)
-		if n > 0 {
+		st, slot, ok := s, (*pipeSlot[txState])(nil), true
+		if hx != nil {
+			if slot, ok = hx.slot(); !ok {
+				return // closed
+			}
+			if slot != nil {
+				st = &slot.val
+			}
+		}
+		t0 := meter.now()
+		n, err := t.tun.Read(st.bufs, st.sizes, transportHeaderSize)
+		meter.read(t0, n, len(st.bufs))
+		switch {
+		case slot != nil:
+			hx.submit(slot, n)
+		case n > 0:
 			t.sendBatch(s, n)
 		}
 		if err == nil {
@@ -83,6 +104,17 @@ func (t *Tunnel) txLoop(started chan<- error) {
 
 // sendBatch seals and sends the n packets read into s.
 func (t *Tunnel) sendBatch(s *txState, n int) {
+	if t.prepareBatch(s, n) {
+		t.sealAndSend(s)
+	}
+}
+
+// prepareBatch does for the n packets read into s what must be done in
+// order: it drops those it cannot send, stages them without a session,
+// and reserves the nonces of the rest (s.idx), recording in s the
+// keypair, first counter and time to seal them with. It reports whether
+// any are left to seal.
+func (t *Tunnel) prepareBatch(s *txState, n int) bool {
 	now := t.now()
 	allowed := t.allowed.Load()
 	s.idx = s.idx[:0]
@@ -103,30 +135,37 @@ func (t *Tunnel) sendBatch(s *txState, n int) {
 		s.idx = append(s.idx, i)
 	}
 	if len(s.idx) == 0 {
-		return
+		return false
 	}
 	kp := t.pairs.current.Load()
 	if kp == nil || now-kp.created >= t.lim.RejectAfterTime {
 		t.stage(s.bufs, s.sizes, s.idx)
-		return
+		return false
 	}
 	start, take := reserveNonces(kp, uint64(len(s.idx)), t.lim.RejectAfterMessages)
 	if int(take) < len(s.idx) {
 		t.stage(s.bufs, s.sizes, s.idx[take:])
 		s.idx = s.idx[:take]
 	}
-	if len(s.idx) > 0 {
-		t.sealAndSend(kp, s, start, now)
-	}
 	if (start+take >= t.lim.RekeyAfterMessages || (kp.initiator && now-kp.created >= t.lim.RekeyAfterTime)) &&
 		!kp.rekeyRequested.Swap(true) {
 		t.requestHandshake()
 	}
+	s.kp, s.start, s.now = kp, start, now
+	return len(s.idx) > 0
 }
 
-// sealAndSend seals the packets s.idx with kp from counter start and sends
-// them to the peer.
-func (t *Tunnel) sealAndSend(kp *keypair, s *txState, start uint64, now time.Duration) {
+// sealAndSend seals the packets s.idx as prepareBatch said and sends them
+// to the peer.
+func (t *Tunnel) sealAndSend(s *txState) {
+	t.sealBatch(s)
+	t.sendSealed(s)
+}
+
+// sealBatch seals the packets s.idx with s.kp from counter s.start into
+// s.out.
+func (t *Tunnel) sealBatch(s *txState) {
+	kp := s.kp
 	s.out = s.out[:0]
 	total := 0
 	for j, i := range s.idx {
@@ -135,15 +174,69 @@ func (t *Tunnel) sealAndSend(kp *keypair, s *txState, start uint64, now time.Dur
 		if s.send != nil {
 			dst = s.send[total:]
 		}
-		l := sealPacket(kp.send, dst, buf, s.sizes[i], t.mtu, kp.remoteIndex, start+uint64(j), &s.nonce)
+		l := sealPacket(kp.send, dst, buf, s.sizes[i], t.mtu, kp.remoteIndex, s.start+uint64(j), &s.nonce)
 		s.out = append(s.out, dst[:l])
 		total += l
 	}
+	s.total = total
+}
+
+// sendSealed sends the messages sealBatch made.
+func (t *Tunnel) sendSealed(s *txState) {
 	if t.send(s.out) {
-		t.stats.txBytes.Add(uint64(total))
+		t.stats.txBytes.Add(uint64(s.total))
 		t.stats.txPackets.Add(uint64(len(s.out)))
-		t.sentData(now)
+		t.sentData(s.now)
 	}
+	s.kp = nil
+}
+
+// txHybrid is the TX thread's pipeline in hybrid mode, made the first
+// time the tunnel goes hybrid.
+type txHybrid struct {
+	t    *Tunnel
+	pipe *pipeline[txState]
+}
+
+// newTxHybrid returns the TX thread's hybrid machinery; nil for a tunnel
+// in inline mode.
+func (t *Tunnel) newTxHybrid() *txHybrid {
+	if t.hyb == nil {
+		return nil
+	}
+	return &txHybrid{t: t}
+}
+
+// slot returns the slot to read the next batch into while the tunnel is
+// hybrid, and nil (read into the thread's own state) while it is inline,
+// after the batches still in flight went out. ok is false when the tunnel
+// closed.
+func (x *txHybrid) slot() (s *pipeSlot[txState], ok bool) {
+	t := x.t
+	if !t.hyb.hybrid() {
+		if x.pipe != nil && !x.pipe.idle() && !x.pipe.drain() {
+			return nil, false
+		}
+		return nil, true
+	}
+	if x.pipe == nil {
+		x.pipe = newPipeline(t.hyb.txSlots, func() txState { return *t.newTxState() }, t.hyb.jobs, t.done,
+			t.sealBatch, t.sendSealed)
+	}
+	if s = x.pipe.acquire(); s == nil {
+		return nil, false
+	}
+	return s, true
+}
+
+// submit prepares the n packets read into s and queues them to be sealed
+// and sent in order; a slot with nothing to seal goes back at once.
+func (x *txHybrid) submit(s *pipeSlot[txState], n int) {
+	if n > 0 && x.t.prepareBatch(&s.val, n) {
+		x.pipe.submit(s)
+		return
+	}
+	x.pipe.release(s)
 }
 
 // send sends msgs to the peer's endpoint in batches the bind accepts and

@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgbench/wgbench/internal/cpuset"
 )
 
 // uapiError is a UAPI failure with the errno the protocol reports.
@@ -94,6 +96,7 @@ func (t *Tunnel) uapiGet(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "private_key=%s\n", hex.EncodeToString(t.keys.priv[:]))
 	fmt.Fprintf(&b, "listen_port=%d\n", t.port)
+	t.uapiMode(&b)
 	fmt.Fprintf(&b, "public_key=%s\n", hex.EncodeToString(t.keys.peer[:]))
 	fmt.Fprintf(&b, "preshared_key=%s\n", hex.EncodeToString(t.keys.psk[:]))
 	t.mu.Unlock()
@@ -115,6 +118,23 @@ func (t *Tunnel) uapiGet(w io.Writer) error {
 		return fmt.Errorf("uapi: write device: %w", err)
 	}
 	return nil
+}
+
+// uapiMode writes the tunnel's mode as device keys of its own, which
+// wg(8) and wgctrl skip: inline_mode (configured), inline_active_mode,
+// inline_mode_changes and, for each of the latest changes, oldest first,
+// inline_mode_change=UNIX_NS,MODE[,CORES] (CORES: the lent cores, as a
+// list such as 1-3).
+func (t *Tunnel) uapiMode(b *strings.Builder) {
+	st := t.Stats()
+	fmt.Fprintf(b, "inline_mode=%s\ninline_active_mode=%s\ninline_mode_changes=%d\n", st.Mode, st.ActiveMode, st.ModeChanges)
+	for _, c := range st.ModeLog {
+		fmt.Fprintf(b, "inline_mode_change=%d,%s", c.At.UnixNano(), c.To)
+		if len(c.Cores) > 0 {
+			fmt.Fprintf(b, ",%s", cpuset.Set(c.Cores))
+		}
+		b.WriteString("\n")
+	}
 }
 
 // uapiChange is a parsed "set" request, applied only when all of it is

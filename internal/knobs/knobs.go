@@ -55,6 +55,9 @@ const (
 // Placements are the kernel placement presets, the values of placement.
 var Placements = []string{"emulated-inline", "overlap-avoidance", "numa-alternate"}
 
+// Modes are the inline engine's modes, the values of mode.
+var Modes = []string{"inline", "hybrid"}
+
 // Need is a knob another knob requires.
 type Need struct {
 	// Knob is the required knob's yaml name.
@@ -165,6 +168,9 @@ var All = []Knob{
 	{Name: "pin", Type: Bool, Label: "pinning engine tunnels to cores", Datapaths: []string{WireGuardGo, Inline, OpenVPN},
 		Lacks: "has no engine threads to pin; use threaded_napi with napi_cpus",
 		Help:  "pins each tunnel to one core of cpus (all cores when cpus is empty); the same on both gateways"},
+	{Name: "mode", Type: Name, Label: "the inline engine's mode", Datapaths: []string{Inline},
+		Lacks: "is not the inline engine, which alone switches between inline and hybrid",
+		Help:  "inline (the default: each tunnel runs to completion on its core) or hybrid (a tunnel whose core saturates while other cores of cpus idle spreads the crypto of whole batches to them, and gives them back when its load falls or their own tunnels need them); the same on both gateways"},
 	{Name: "cipher", Type: Name, Label: "the baseline tunnel's data cipher", Datapaths: []string{OpenVPN, IPsec},
 		Lacks: "is WireGuard, whose cipher is fixed (ChaCha20-Poly1305)",
 		Help:  "the data cipher of an OpenVPN or IPsec baseline: AES-256-GCM or CHACHA20-POLY1305; the same on both gateways"},

@@ -483,6 +483,7 @@ func pointRowOf(p results.Point) pointRow {
 	if !p.Complete {
 		row.Notes = append(row.Notes, "incomplete: not every repetition was attempted")
 	}
+	row.Notes = append(row.Notes, modeNotes(p)...)
 	seen := map[string]bool{}
 	for _, rep := range p.Repetitions {
 		if rep.Error != "" && !seen[rep.Error] {
@@ -491,6 +492,43 @@ func pointRowOf(p results.Point) pointRow {
 		}
 	}
 	return row
+}
+
+// modeNotes say how often the point's hybrid tunnels switched mode, per
+// repetition and gateway, with the first switches' times (inline engine
+// in hybrid mode only; nothing for other points).
+func modeNotes(p results.Point) []string {
+	var notes []string
+	for _, rep := range p.Repetitions {
+		for _, tc := range rep.Tunnels {
+			for _, gw := range []struct {
+				name string
+				m    *results.TunnelMode
+			}{{"gw1", tc.GW1Mode}, {"gw2", tc.GW2Mode}} {
+				if gw.m == nil || gw.m.Mode != "hybrid" {
+					continue
+				}
+				var sw []string
+				for _, c := range gw.m.Log[:min(len(gw.m.Log), 4)] {
+					to := c.To
+					if c.Cores != "" {
+						to += " (cores " + c.Cores + ")"
+					}
+					sw = append(sw, fmt.Sprintf("%s → %s", c.At.Format("15:04:05.000"), to))
+				}
+				n := fmt.Sprintf("rep %d, %s %s: %s, ended %s", rep.Index, gw.name, tc.Device,
+					count(int(gw.m.Changes), "mode switch", "mode switches"), gw.m.Active)
+				if len(sw) > 0 {
+					n += ": " + strings.Join(sw, ", ")
+					if len(gw.m.Log) > len(sw) {
+						n += ", …"
+					}
+				}
+				notes = append(notes, n)
+			}
+		}
+	}
+	return notes
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

@@ -44,7 +44,34 @@ const (
 	WireGuardGo Impl = "wireguard-go"
 	// Inline is an inline engine tunnel pair (package inline).
 	Inline Impl = "inline"
+	// Hybrid is an inline engine tunnel pair in hybrid mode: each tunnel
+	// may borrow the case's other cores while they idle.
+	Hybrid Impl = "hybrid"
 )
+
+// Direction is what a pair case measures.
+type Direction string
+
+const (
+	// Both is a sender's transmit side and a receiver's receive side:
+	// TUN → seal → network → open → TUN, the default table.
+	Both Direction = "both"
+	// TX is one gateway's transmit side alone: an in-memory TUN source,
+	// the engine, and a UDP sink that counts the sealed datagrams without
+	// opening them. It shows what one tunnel makes of extra cores.
+	TX Direction = "tx"
+)
+
+// ParseDirection parses a direction; "" is Both.
+func ParseDirection(s string) (Direction, error) {
+	switch Direction(s) {
+	case "", Both:
+		return Both, nil
+	case TX:
+		return TX, nil
+	}
+	return "", fmt.Errorf("inlinebench: direction %q: want both or tx", s)
+}
 
 const (
 	// DefaultDuration is how long Run measures each case by default.
@@ -84,6 +111,9 @@ type Config struct {
 	// Cores are the core counts; nil means DefaultCores. A count may not
 	// exceed the cores this process may use.
 	Cores []int
+	// Direction is what the pair cases measure; "" means Both. TX
+	// measures no AEAD bound.
+	Direction Direction
 	// Progress, when set, is called before each case is measured.
 	Progress func(Case)
 }
@@ -97,14 +127,34 @@ type Config struct {
 // runs with the GOMAXPROCS the engine's Up would leave on a c-core
 // machine: c, a P per core. The AEAD
 // bound always runs on one locked thread; its Cores is 1.
+//
+// A hybrid pair is an inline pair in hybrid mode whose tunnels may borrow
+// any of the case's cores. In direction TX, A is the tunnel measured (on
+// the first core, inline or hybrid, or a wireguard-go device) and B an
+// inline tunnel on the last core that only answers the handshake: the
+// UDP sink counts the data on B's socket, before B would open it.
 type Case struct {
 	Impl  Impl `json:"impl"`
 	Size  int  `json:"size"`
 	Cores int  `json:"cores"`
+	// Direction is Both or TX; "" means Both.
+	Direction Direction `json:"direction,omitempty"`
 }
 
 func (c Case) String() string {
-	return fmt.Sprintf("%s, %d-byte packets, %d core%s", c.Impl, c.Size, c.Cores, plural(c.Cores))
+	s := fmt.Sprintf("%s, %d-byte packets, %d core%s", c.Impl, c.Size, c.Cores, plural(c.Cores))
+	if c.Direction == TX {
+		s += ", transmit side only"
+	}
+	return s
+}
+
+// dir is c's direction, "" read as Both.
+func (c Case) dir() Direction {
+	if c.Direction == "" {
+		return Both
+	}
+	return c.Direction
 }
 
 // Result is a measured case.
@@ -137,6 +187,10 @@ type Result struct {
 	// Threads split BusyCores by thread (from /proc/self/task): the
 	// inline data threads, the other threads, then those by name.
 	Threads []ThreadShare `json:"threads,omitempty"`
+	// ModeChanges counts A's mode switches over the whole case (hybrid
+	// only, warm-up included), and EndMode is the mode A ended in.
+	ModeChanges uint64      `json:"mode_changes,omitempty"`
+	EndMode     inline.Mode `json:"end_mode,omitempty"`
 }
 
 // Amount is how much Measure sends: exactly Packets packets when it is
@@ -151,23 +205,17 @@ type Amount struct {
 }
 
 // Run measures every case cfg names, one after the other, and returns
-// the results in table order: per size, the AEAD bound, then per core
-// count wireguard-go and inline. On error (ctx cancelled included) it
-// returns the results measured so far with it.
+// the results in table order: per size, the AEAD bound (direction Both
+// only), then per core count wireguard-go, inline and hybrid. On error
+// (ctx cancelled included) it returns the results measured so far with
+// it.
 func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	var cases []Case
-	for _, size := range cfg.Sizes {
-		cases = append(cases, Case{AEAD, size, 1})
-		for _, c := range cfg.Cores {
-			cases = append(cases, Case{WireGuardGo, size, c}, Case{Inline, size, c})
-		}
-	}
 	var out []Result
-	for _, c := range cases {
+	for _, c := range Cases(cfg) {
 		if cfg.Progress != nil {
 			cfg.Progress(c)
 		}
@@ -180,6 +228,27 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	return out, nil
 }
 
+// Cases lists the cases Run measures for cfg, in table order (cfg's
+// defaults are not filled in).
+func Cases(cfg Config) []Case {
+	dir := cfg.Direction
+	if dir == "" {
+		dir = Both
+	}
+	var cases []Case
+	for _, size := range cfg.Sizes {
+		if dir == Both {
+			cases = append(cases, Case{Impl: AEAD, Size: size, Cores: 1, Direction: dir})
+		}
+		for _, c := range cfg.Cores {
+			for _, impl := range []Impl{WireGuardGo, Inline, Hybrid} {
+				cases = append(cases, Case{Impl: impl, Size: size, Cores: c, Direction: dir})
+			}
+		}
+	}
+	return cases
+}
+
 func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Duration == 0 {
 		cfg.Duration = DefaultDuration
@@ -189,6 +258,10 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Sizes == nil {
 		cfg.Sizes = DefaultSizes
+	}
+	var err error
+	if cfg.Direction, err = ParseDirection(string(cfg.Direction)); err != nil {
+		return cfg, err
 	}
 	if cfg.Cores == nil {
 		cfg.Cores = AvailableCores(DefaultCores)
@@ -259,17 +332,23 @@ func Measure(ctx context.Context, c Case, a Amount) (Result, error) {
 	case AEAD:
 		c.Cores = 1
 		return measureAEAD(ctx, c, a)
-	case WireGuardGo, Inline:
+	case WireGuardGo, Inline, Hybrid:
 	default:
 		return Result{}, fmt.Errorf("inlinebench: unknown implementation %q", c.Impl)
+	}
+	if _, err := ParseDirection(string(c.Direction)); err != nil {
+		return Result{}, err
 	}
 	cpus, err := cores(c.Cores)
 	if err != nil {
 		return Result{}, err
 	}
 	procs := c.Cores
-	if c.Impl == Inline {
+	switch c.Impl {
+	case Inline:
 		procs = inlineMaxProcs(c.Cores, 2)
+	case Hybrid:
+		procs = min(inlineMaxProcs(c.Cores, 2)+c.Cores, 4*c.Cores) // a P per helper, as Up gives it
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 	p, err := startPair(c, cpus)
@@ -282,6 +361,10 @@ func Measure(ctx context.Context, c Case, a Amount) (Result, error) {
 		return Result{}, fmt.Errorf("inlinebench: %s: %w", c, err)
 	}
 	r.GOMAXPROCS = procs
+	if c.Impl == Hybrid && p.tunnelA != nil {
+		st := p.tunnelA.Stats()
+		r.ModeChanges, r.EndMode = st.ModeChanges, st.ActiveMode
+	}
 	return r, nil
 }
 
@@ -338,26 +421,37 @@ const (
 	// VsOneCore is inline on this many cores / inline on 1 core, at the
 	// same size: how well the per-core rate holds as cores are added.
 	VsOneCore Metric = "inline_vs_1_core"
+	// HybridVsInline is hybrid's Gbit/s (not per core) / inline's, at the
+	// same size, cores and direction (issue 19).
+	HybridVsInline Metric = "hybrid_vs_inline"
 )
 
-// GoalDef is one goal of the inline engine (issue 18): Metric at Size
-// (0: every size measured) and Cores must reach Target.
+// GoalDef is one goal of the inline engine (issues 18 and 19): Metric at
+// Size (0: every size measured), Cores and Direction must reach Target.
 type GoalDef struct {
-	Size   int
-	Cores  int
-	Metric Metric
-	Target float64
+	Direction Direction
+	Size      int
+	Cores     int
+	Metric    Metric
+	Target    float64
 }
 
 // GoalDefs are the inline engine's goals in this benchmark. (Its fifth,
 // end to end through one tunnel on the local testbed at ≥ 1.5×
 // wireguard-go's Gbit/s, is measured by the testbed, not here; see
 // EndToEndGoal.)
+//
+// Hybrid mode's goals: in direction TX, one tunnel of 1420-byte packets
+// on 2 cores, hybrid makes at least 1.6x inline's Gbit/s (it borrows the
+// idle core); in the two-way table on 2 cores, where each tunnel of the
+// pair already has a core of its own, hybrid stays within 5 % of inline.
 var GoalDefs = []GoalDef{
-	{Size: 1420, Cores: 1, Metric: VsAEAD, Target: 0.85},
-	{Size: 1420, Cores: 1, Metric: VsWireGuardGo, Target: 1.1},
-	{Size: 64, Cores: 1, Metric: VsAEAD, Target: 0.70},
-	{Size: 0, Cores: 2, Metric: VsOneCore, Target: 0.95},
+	{Direction: Both, Size: 1420, Cores: 1, Metric: VsAEAD, Target: 0.85},
+	{Direction: Both, Size: 1420, Cores: 1, Metric: VsWireGuardGo, Target: 1.1},
+	{Direction: Both, Size: 64, Cores: 1, Metric: VsAEAD, Target: 0.70},
+	{Direction: Both, Size: 0, Cores: 2, Metric: VsOneCore, Target: 0.95},
+	{Direction: TX, Size: 1420, Cores: 2, Metric: HybridVsInline, Target: 1.6},
+	{Direction: Both, Size: 0, Cores: 2, Metric: HybridVsInline, Target: 0.95},
 }
 
 // EndToEndGoal is the goal this benchmark cannot measure; the table
@@ -366,57 +460,67 @@ const EndToEndGoal = "end to end, one tunnel on the local testbed: ≥ 1.5x wire
 
 // Goal is the inline engine's standing against one goal.
 type Goal struct {
-	Size   int     `json:"size"`
-	Cores  int     `json:"cores"`
-	Metric Metric  `json:"metric"`
-	Target float64 `json:"target"`
+	Direction Direction `json:"direction"`
+	Size      int       `json:"size"`
+	Cores     int       `json:"cores"`
+	Metric    Metric    `json:"metric"`
+	Target    float64   `json:"target"`
 	// Value is the measured ratio; 0 when a result it needs is missing.
 	Value float64 `json:"value"`
 	Met   bool    `json:"met"`
 }
 
-// Goals evaluates GoalDefs on results: a goal is there when the inline
-// result it is about (its size and cores) was measured.
+// Goals evaluates GoalDefs on results: a goal is there when the result
+// it is about (inline's, or hybrid's for HybridVsInline, at its size,
+// cores and direction) was measured.
 func Goals(results []Result) []Goal {
-	find := func(impl Impl, size, cores int) *Result {
+	find := func(impl Impl, dir Direction, size, cores int) *Result {
 		for i := range results {
 			r := &results[i]
-			if r.Impl == impl && r.Size == size && (cores == 0 || r.Cores == cores) {
+			if r.Impl == impl && (impl == AEAD || r.dir() == dir) && r.Size == size && (cores == 0 || r.Cores == cores) {
 				return r
 			}
 		}
 		return nil
 	}
-	ratio := func(a, b *Result) float64 {
+	perCore := func(a, b *Result) float64 {
 		if a == nil || b == nil || b.GbpsPerCore <= 0 {
 			return 0
 		}
 		return a.GbpsPerCore / b.GbpsPerCore
 	}
-	var sizes []int
-	for _, r := range results {
-		if r.Impl == Inline && !slices.Contains(sizes, r.Size) {
-			sizes = append(sizes, r.Size)
-		}
-	}
 	var out []Goal
 	for _, d := range GoalDefs {
+		subject := Inline
+		if d.Metric == HybridVsInline {
+			subject = Hybrid
+		}
+		var sizes []int
+		for _, r := range results {
+			if r.Impl == subject && r.dir() == d.Direction && !slices.Contains(sizes, r.Size) {
+				sizes = append(sizes, r.Size)
+			}
+		}
 		for _, size := range sizes {
 			if d.Size != 0 && d.Size != size {
 				continue
 			}
-			in := find(Inline, size, d.Cores)
-			if in == nil {
+			sub := find(subject, d.Direction, size, d.Cores)
+			if sub == nil {
 				continue
 			}
-			g := Goal{Size: size, Cores: d.Cores, Metric: d.Metric, Target: d.Target}
+			g := Goal{Direction: d.Direction, Size: size, Cores: d.Cores, Metric: d.Metric, Target: d.Target}
 			switch d.Metric {
 			case VsAEAD:
-				g.Value = ratio(in, find(AEAD, size, 0))
+				g.Value = perCore(sub, find(AEAD, d.Direction, size, 0))
 			case VsWireGuardGo:
-				g.Value = ratio(in, find(WireGuardGo, size, d.Cores))
+				g.Value = perCore(sub, find(WireGuardGo, d.Direction, size, d.Cores))
 			case VsOneCore:
-				g.Value = ratio(in, find(Inline, size, 1))
+				g.Value = perCore(sub, find(Inline, d.Direction, size, 1))
+			case HybridVsInline:
+				if in := find(Inline, d.Direction, size, d.Cores); in != nil && in.Gbps > 0 {
+					g.Value = sub.Gbps / in.Gbps
+				}
 			}
 			g.Met = g.Value > 0 && g.Value >= d.Target
 			out = append(out, g)

@@ -24,7 +24,7 @@ func TestBenchRunShort(t *testing.T) {
 		t.Fatal(err)
 	}
 	cores := AvailableCores(DefaultCores)
-	if want := len(DefaultSizes) * (1 + 2*len(cores)); len(results) != want || len(seen) != want {
+	if want := len(DefaultSizes) * (1 + 3*len(cores)); len(results) != want || len(seen) != want {
 		t.Fatalf("%d results, %d progress calls, want %d", len(results), len(seen), want)
 	}
 	for i, r := range results {
@@ -41,7 +41,7 @@ func TestBenchRunShort(t *testing.T) {
 	goals := Goals(results)
 	want := 3 // 1420 B vs AEAD and vs wireguard-go, 64 B vs AEAD, on 1 core
 	if slices.Contains(cores, 2) {
-		want += len(DefaultSizes) // 2 cores vs 1, per size
+		want += 2 * len(DefaultSizes) // per size: inline 2 cores vs 1, hybrid vs inline
 	}
 	if len(goals) != want {
 		t.Fatalf("%d goals, want %d: %+v", len(goals), want, goals)
@@ -72,10 +72,52 @@ func TestBenchRunShort(t *testing.T) {
 	}
 }
 
+// TestBenchRunTX runs the transmit-side table for a few milliseconds a
+// case: wireguard-go, inline and hybrid per core count, no AEAD bound,
+// and on 2 cores the hybrid goal alone. It asserts nothing about speed.
+func TestBenchRunTX(t *testing.T) {
+	results, err := Run(context.Background(), Config{Duration: 30 * time.Millisecond, Sizes: []int{1420}, Direction: TX})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cores := AvailableCores(DefaultCores)
+	var want []Case
+	for _, c := range cores {
+		for _, impl := range []Impl{WireGuardGo, Inline, Hybrid} {
+			want = append(want, Case{Impl: impl, Size: 1420, Cores: c, Direction: TX})
+		}
+	}
+	var got []Case
+	for _, r := range results {
+		got = append(got, r.Case)
+		if r.Packets <= 0 || r.Gbps <= 0 {
+			t.Errorf("%v: no packets counted at the sink: %+v", r.Case, r)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("cases %v, want %v", got, want)
+	}
+	goals := Goals(results)
+	wantGoals := 0
+	if slices.Contains(cores, 2) {
+		wantGoals = 1
+	}
+	if len(goals) != wantGoals || (wantGoals == 1 && (goals[0].Metric != HybridVsInline || goals[0].Direction != TX || goals[0].Value <= 0)) {
+		t.Fatalf("goals %+v, want the hybrid one on 2 cores only", goals)
+	}
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, results); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); !strings.Contains(out, "Direction tx") || strings.Contains(out, EndToEndGoal) {
+		t.Errorf("table:\n%s", out)
+	}
+}
+
 // TestBenchMeasurePackets measures for a packet count, the go test -bench
 // way: exactly that many arrive, and the hooks run once each.
 func TestBenchMeasurePackets(t *testing.T) {
-	for _, impl := range []Impl{AEAD, WireGuardGo, Inline} {
+	for _, impl := range []Impl{AEAD, WireGuardGo, Inline, Hybrid} {
 		var started, stopped int
 		r, err := Measure(context.Background(), Case{Impl: impl, Size: 64, Cores: 1}, Amount{
 			Packets: 5000, Started: func() { started++ }, Stopped: func() { stopped++ },
@@ -127,6 +169,9 @@ func TestGoals(t *testing.T) {
 	res := func(impl Impl, size, cores int, perCore float64) Result {
 		return Result{Case: Case{Impl: impl, Size: size, Cores: cores}, GbpsPerCore: perCore}
 	}
+	gbps := func(impl Impl, dir Direction, size, cores int, g float64) Result {
+		return Result{Case: Case{Impl: impl, Size: size, Cores: cores, Direction: dir}, Gbps: g, GbpsPerCore: g}
+	}
 	type key struct {
 		size, cores int
 		m           Metric
@@ -167,6 +212,25 @@ func TestGoals(t *testing.T) {
 			results: []Result{res(Inline, 1420, 1, 8)},
 			want:    map[key]bool{{1420, 1, VsAEAD}: false, {1420, 1, VsWireGuardGo}: false},
 			values:  map[key]float64{{1420, 1, VsAEAD}: 0, {1420, 1, VsWireGuardGo}: 0},
+		},
+		{
+			name: "hybrid goals at their thresholds, per direction",
+			results: []Result{
+				gbps(Inline, Both, 1420, 2, 10), gbps(Hybrid, Both, 1420, 2, 9.5),
+				gbps(Inline, Both, 64, 2, 2), gbps(Hybrid, Both, 64, 2, 1.89),
+				gbps(Inline, TX, 64, 2, 2), gbps(Hybrid, TX, 64, 2, 4), // no tx goal at 64 B
+			},
+			want: map[key]bool{
+				{1420, 2, HybridVsInline}: true, {64, 2, HybridVsInline}: false, {1420, 2, VsOneCore}: false,
+				{64, 2, VsOneCore}: false,
+			},
+			values: map[key]float64{{1420, 2, HybridVsInline}: 0.95, {64, 2, HybridVsInline}: 1.89 / 2},
+		},
+		{
+			name:    "the tx goal alone",
+			results: []Result{gbps(Inline, TX, 1420, 2, 5), gbps(Hybrid, TX, 1420, 2, 7.9)},
+			want:    map[key]bool{{1420, 2, HybridVsInline}: false},
+			values:  map[key]float64{{1420, 2, HybridVsInline}: 7.9 / 5},
 		},
 		{
 			name:    "no goal for sizes without one",

@@ -45,6 +45,9 @@ type pair struct {
 	sink   *memnet.TUN // B's
 	closeA func()
 	closeB func()
+	// tunnelA is A's inline tunnel (for its mode changes); lastTunnel
+	// is the one startInline started last.
+	tunnelA, lastTunnel *inline.Tunnel
 }
 
 // startPair brings up c's pair, B first so that A's handshake finds it
@@ -58,7 +61,11 @@ func startPair(c Case, cpus []int) (*pair, error) {
 		sink: memnet.NewSink(Batch, MTU),
 	}
 	p.gen.Pace(p.sink, Window)
-	bindA, bindB := n.NewBind(underA, Batch), n.NewBind(underB, Batch)
+	var bindA, bindB conn.Bind = n.NewBind(underA, Batch), n.NewBind(underB, Batch)
+	if c.dir() == TX {
+		// B answers handshakes; the data stops at its socket.
+		bindB = &udpSink{Bind: bindB.(*memnet.Bind), sink: p.sink}
+	}
 	privA, err := wgtypes.GeneratePrivateKey()
 	if err != nil {
 		return nil, err
@@ -67,7 +74,11 @@ func startPair(c Case, cpus []int) (*pair, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch c.Impl {
+	impl := c.Impl
+	if c.dir() == TX && impl == WireGuardGo {
+		impl = "wireguard-go to inline" // B is the same for every row
+	}
+	switch impl {
 	case WireGuardGo:
 		if p.closeB, err = startWireGuardGo(p.sink, bindB, privB, privA.PublicKey(), pfxA, netip.AddrPort{}); err != nil {
 			return nil, err
@@ -76,20 +87,33 @@ func startPair(c Case, cpus []int) (*pair, error) {
 			p.closeB()
 			return nil, err
 		}
-	case Inline:
+	case Inline, Hybrid, "wireguard-go to inline":
 		cb := inline.TunnelConfig{Name: "benchB", PrivateKey: privB,
 			Peer: inline.PeerConfig{PublicKey: privA.PublicKey(), AllowedIPs: []netip.Prefix{pfxA}}}
 		ca := inline.TunnelConfig{Name: "benchA", PrivateKey: privA,
 			Peer: inline.PeerConfig{PublicKey: privB.PublicKey(), AllowedIPs: []netip.Prefix{pfxB}, Endpoint: underB}}
 		if len(cpus) > 0 {
 			ca.Pinned, ca.CPU = true, cpus[0]
-			cb.Pinned, cb.CPU = true, cpus[1%len(cpus)]
+			cb.Pinned, cb.CPU = true, cpus[len(cpus)-1]
 			p.pinned = []int{ca.CPU, cb.CPU}
 		}
-		if p.closeB, err = startInline(p.sink, bindB, cb); err != nil {
+		if c.Impl == Hybrid && len(cpus) > 0 {
+			ca.Mode, ca.CPUs = inline.ModeHybrid, cpus
+			if c.dir() == Both {
+				cb.Mode, cb.CPUs = inline.ModeHybrid, cpus
+			}
+		}
+		if p.closeB, err = p.startInline(p.sink, bindB, cb); err != nil {
 			return nil, err
 		}
-		if p.closeA, err = startInline(p.gen, bindA, ca); err != nil {
+		if impl == "wireguard-go to inline" {
+			p.pinned = nil
+			p.closeA, err = startWireGuardGo(p.gen, bindA, privA, privB.PublicKey(), pfxB, underB)
+		} else {
+			p.closeA, err = p.startInline(p.gen, bindA, ca)
+			p.tunnelA = p.lastTunnel
+		}
+		if err != nil {
 			p.closeB()
 			return nil, err
 		}
@@ -99,13 +123,59 @@ func startPair(c Case, cpus []int) (*pair, error) {
 	return p, nil
 }
 
-func startInline(dev tun.Device, bind conn.Bind, cfg inline.TunnelConfig) (func(), error) {
+func (p *pair) startInline(dev tun.Device, bind conn.Bind, cfg inline.TunnelConfig) (func(), error) {
 	t, err := inline.NewTunnel(dev, bind, cfg, nil)
 	if err != nil {
 		return nil, err
 	}
+	p.lastTunnel = t
 	return func() { _ = t.Close() }, nil
 }
+
+// udpSink is the UDP sink of direction TX: B's bind, whose receive
+// functions count the transport data messages as the sink TUN's packets
+// and drop them, and pass handshakes on to B.
+type udpSink struct {
+	*memnet.Bind
+	sink *memnet.TUN
+}
+
+// Open opens the bind with counting receive functions.
+func (u *udpSink) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
+	fns, actual, err := u.Bind.Open(port)
+	for i, fn := range fns {
+		fns[i] = u.counting(fn)
+	}
+	return fns, actual, err
+}
+
+// counting wraps fn: data messages (type 4, longer than a keepalive) are
+// counted and dropped, the rest kept in order.
+func (u *udpSink) counting(fn conn.ReceiveFunc) conn.ReceiveFunc {
+	var data [][]byte
+	return func(bufs [][]byte, sizes []int, eps []conn.Endpoint) (int, error) {
+		n, err := fn(bufs, sizes, eps)
+		kept := 0
+		data = data[:0]
+		for i := range n {
+			b := bufs[i][:sizes[i]]
+			if len(b) > 32 && b[0] == 4 {
+				data = append(data, b)
+				continue
+			}
+			bufs[kept], bufs[i] = bufs[i], bufs[kept]
+			sizes[kept], eps[kept] = sizes[i], eps[i]
+			kept++
+		}
+		if len(data) > 0 {
+			_, _ = u.sink.Write(data, 0)
+		}
+		return kept, err
+	}
+}
+
+// Unwrap returns the wrapped bind.
+func (u *udpSink) Unwrap() conn.Bind { return u.Bind }
 
 // startWireGuardGo runs a wireguard-go device with one peer; it logs
 // nothing, so that a benchmark's output stays clean.

@@ -35,7 +35,7 @@ func TestThreadShares(t *testing.T) {
 // cores per fully used pinned core.
 func TestBusyGoal(t *testing.T) {
 	in := func(cores int, busy, data, other float64) Result {
-		return Result{Case: Case{Inline, 1420, cores}, BusyCores: busy,
+		return Result{Case: Case{Impl: Inline, Size: 1420, Cores: cores}, BusyCores: busy,
 			Threads: []ThreadShare{{"data threads", data}, {"other threads", other}}}
 	}
 	tests := []struct {
@@ -64,7 +64,7 @@ func TestBusyGoal(t *testing.T) {
 // TestBenchThreadSplit runs one short inline case: its data threads must
 // be found by name and the table must show the split and the goal line.
 func TestBenchThreadSplit(t *testing.T) {
-	r, err := Measure(context.Background(), Case{Inline, 1420, 1}, Amount{Duration: 50 * time.Millisecond})
+	r, err := Measure(context.Background(), Case{Impl: Inline, Size: 1420, Cores: 1}, Amount{Duration: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,288 @@
+package inline
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// hybridState is a hybrid tunnel's machinery: its helpers, its job queue,
+// the load its data threads measure and the mode controller. Tunnels in
+// inline mode have none.
+type hybridState struct {
+	home    int
+	cores   []int // the other allowed cores, helper i pinned to cores[i]
+	helpers []*helper
+	jobs    chan job
+	txSlots int
+	rxSlots int
+
+	active   atomic.Bool  // hybrid now
+	injected atomic.Bool  // tests: loads come from the test, not the meters
+	helperNs atomic.Int64 // time helpers spent on the tunnel's batches
+	threads  []threadLoad // per data thread: TX, then one per RX thread
+
+	// mu guards the controller, the board entry and the change log.
+	mu        sync.Mutex
+	ctl       modeController
+	t0        time.Time // origin of the controller's monotonic times
+	lastEval  time.Time
+	lastHelp  int64
+	published int64 // thousandths of the home core on the board
+	changes   uint64
+	log       []ModeChange
+	// onChange, when set, hears of each change the controller makes and
+	// the sample it made it on (the tunnel logs them).
+	onChange func(ModeChange, loadSample)
+}
+
+// threadLoad is one data thread's latest window: busy and full-batch
+// shares in thousandths, and when it ended.
+type threadLoad struct {
+	busy, full atomic.Int64
+	at         atomic.Int64 // UnixNano of the window's end
+}
+
+// helper is a helper thread pinned to a core the tunnel may borrow.
+type helper struct {
+	cpu    int
+	active atomic.Bool
+	wake   chan struct{}
+}
+
+// newHybridState prepares hybrid mode for a tunnel homed on home that may
+// borrow the other cores of allowed, with rx receive threads.
+func newHybridState(home int, allowed []int, rx int) *hybridState {
+	h := &hybridState{home: home, threads: make([]threadLoad, 1+rx), t0: time.Now()}
+	for _, c := range allowed {
+		if c != home && !slices.Contains(h.cores, c) {
+			h.cores = append(h.cores, c)
+			h.helpers = append(h.helpers, &helper{cpu: c, wake: make(chan struct{}, 1)})
+		}
+	}
+	n := 1 + len(h.cores)
+	h.txSlots = min(2*n, 8)
+	h.rxSlots = min(2*n, 4)
+	h.jobs = make(chan job, h.txSlots+rx*h.rxSlots)
+	return h
+}
+
+// hybrid reports whether batches are spread now.
+func (h *hybridState) hybrid() bool { return h != nil && h.active.Load() }
+
+// loadMeter is one data thread's measurement of a window: its busy time
+// (everything but blocking reads) and its reads.
+type loadMeter struct {
+	h           *hybridState
+	idx         int
+	start, last time.Time // window start; end of the last read
+	busy        time.Duration
+	reads, full int
+}
+
+// newMeter returns data thread idx's meter; nil (measuring nothing) when
+// the tunnel is not hybrid.
+func (h *hybridState) newMeter(idx int) *loadMeter {
+	if h == nil {
+		return nil
+	}
+	now := time.Now()
+	return &loadMeter{h: h, idx: idx, start: now, last: now}
+}
+
+// now is the time for read when measuring; zero otherwise.
+func (m *loadMeter) now() time.Time {
+	if m == nil {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
+// read records a read that began at t0 and returned n of capacity
+// packets, and reports the window when it is over.
+func (m *loadMeter) read(t0 time.Time, n, capacity int) {
+	if m == nil {
+		return
+	}
+	t1 := time.Now()
+	m.busy += t0.Sub(m.last)
+	m.last = t1
+	m.reads++
+	if n >= capacity {
+		m.full++
+	}
+	w := t1.Sub(m.start)
+	if w < hybridWindow || m.h.injected.Load() {
+		return
+	}
+	th := &m.h.threads[m.idx]
+	th.busy.Store(int64(1000 * m.busy / w))
+	th.full.Store(int64(1000 * m.full / m.reads))
+	th.at.Store(t1.UnixNano())
+	m.start, m.busy, m.reads, m.full = t1, 0, 0, 0
+	m.h.evaluate(t1)
+}
+
+// evaluate runs the controller on the threads' latest windows, at most
+// once a window; a report of a thread older than two windows counts as
+// idle (the thread is blocked reading). A change is logged and kept.
+func (h *hybridState) evaluate(now time.Time) {
+	if !h.mu.TryLock() {
+		return
+	}
+	defer h.mu.Unlock()
+	elapsed := now.Sub(h.lastEval)
+	if elapsed < hybridWindow {
+		return
+	}
+	var s loadSample
+	for i := range h.threads {
+		th := &h.threads[i]
+		if now.UnixNano()-th.at.Load() > int64(2*hybridWindow) {
+			continue
+		}
+		s.busy += float64(th.busy.Load()) / 1000
+		s.full = max(s.full, float64(th.full.Load())/1000)
+	}
+	help := h.helperNs.Load()
+	if !h.lastEval.IsZero() {
+		s.demand = s.busy + float64(help-h.lastHelp)/float64(elapsed)
+	} else {
+		s.demand = s.busy
+	}
+	h.lastEval, h.lastHelp = now, help
+	pub := int64(1000 * min(s.busy, 1))
+	board.add(h.home, pub-h.published)
+	h.published = pub
+	s.others = make([]float64, len(h.cores))
+	s.lent = make([]bool, len(h.cores))
+	for i, c := range h.cores {
+		s.others[i] = board.get(c)
+		s.lent[i] = h.helpers[i].active.Load()
+	}
+	before := h.ctl.mode
+	if before == "" {
+		before = ModeInline
+	}
+	d := h.ctl.step(s, now.Sub(h.t0))
+	h.apply(d)
+	if d.mode != before {
+		c := ModeChange{At: now, To: d.mode}
+		for i, on := range d.lent {
+			if on {
+				c.Cores = append(c.Cores, h.cores[i])
+			}
+		}
+		h.changes++
+		h.log = append(h.log, c)
+		if len(h.log) > maxModeChanges {
+			h.log = slices.Delete(h.log, 0, len(h.log)-maxModeChanges)
+		}
+		if h.onChange != nil {
+			h.onChange(c, s)
+		}
+	}
+}
+
+// apply lends the cores d says, waking their helpers, and sets the mode.
+// The caller holds h.mu.
+func (h *hybridState) apply(d modeDecision) {
+	for i, hp := range h.helpers {
+		on := d.mode == ModeHybrid && d.lent[i]
+		if hp.active.Swap(on) != on {
+			select {
+			case hp.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+	h.active.Store(d.mode == ModeHybrid)
+}
+
+// force switches to mode m now, lending every other core for hybrid
+// (tests: switching under load without waiting for the load rule).
+func (h *hybridState) force(m Mode, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	d := modeDecision{mode: m, lent: make([]bool, len(h.cores))}
+	for i := range d.lent {
+		d.lent[i] = m == ModeHybrid
+	}
+	if h.ctl.mode == "" {
+		h.ctl.mode = ModeInline
+	}
+	if h.ctl.mode != m {
+		h.ctl.mode, h.ctl.since, h.ctl.up, h.ctl.down = m, now.Sub(h.t0), 0, 0
+		c := ModeChange{At: now, To: m}
+		if m == ModeHybrid {
+			c.Cores = slices.Clone(h.cores)
+		}
+		h.changes++
+		h.log = append(h.log, c)
+	}
+	h.apply(d)
+}
+
+// close takes the tunnel's load off the board.
+func (h *hybridState) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	board.add(h.home, -h.published)
+	h.published = 0
+}
+
+// snapshot returns the current mode, the number of changes and the
+// latest ones.
+func (h *hybridState) snapshot() (Mode, uint64, []ModeChange) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m := ModeInline
+	if h.active.Load() {
+		m = ModeHybrid
+	}
+	return m, h.changes, slices.Clone(h.log)
+}
+
+// runJob does j, counting its time as helper time.
+func (h *hybridState) runJob(j job) {
+	t0 := time.Now()
+	j.run()
+	h.helperNs.Add(int64(time.Since(t0)))
+}
+
+// helperLoop is a helper thread: pinned to its core, it does the
+// tunnel's queued batches while the core is lent, and sleeps otherwise
+// (taking the batches queued before it was stopped, so none waits).
+func (t *Tunnel) helperLoop(hp *helper, started chan<- error) {
+	defer t.wg.Done()
+	if err := lockThread(threadName(t.name), hp.cpu); err != nil {
+		started <- err
+		return
+	}
+	started <- nil
+	h := t.hyb
+	for {
+		if !hp.active.Load() {
+			select {
+			case j := <-h.jobs:
+				h.runJob(j)
+				continue
+			default:
+			}
+			select {
+			case <-hp.wake:
+			case <-t.done:
+				return
+			}
+			continue
+		}
+		select {
+		case j := <-h.jobs:
+			h.runJob(j)
+		case <-hp.wake:
+		case <-t.done:
+			return
+		}
+	}
+}
