@@ -223,7 +223,16 @@ else
 		for f in "$repo"/scenarios/*.yaml "$repo"/scenarios/cloudlab/*.yaml; do
 			name=$(basename "$f" .yaml)
 			case $f in */cloudlab/*) name=cloudlab-$name ;; esac
-			add_job "$name" "$f" "$flags"
+			# Sweeps over more than tunnels are scaled on their own axis
+			# too: one tunnel, and for the rate search two packet sizes
+			# and the fewest trials (every series still runs).
+			extra=
+			if [ -z "${CATALOGUE_FLAGS:-}" ]; then
+				grep -Eq '^[[:space:]]+(mtu|packet_size):' "$f" && extra="--set 'sweep.tunnels=[1]'"
+				grep -Eq '^[[:space:]]+rate:[[:space:]]+search' "$f" &&
+					extra="$extra --set 'sweep.packet_size=[64,1420]' --set traffic.search.trials=2"
+			fi
+			add_job "$name" "$f" "$flags $extra"
 		done
 	fi
 	# Each file's run is stopped (SIGTERM, then wgbench undoes its
