@@ -150,3 +150,34 @@ func (p *pipeline[T]) ready() bool {
 	s := p.order[n%uint64(len(p.order))].Load()
 	return s != nil && s.state.Load() == slotDone && s.seq.Load() == n
 }
+
+// hybridSide is one data thread's hybrid machinery (the TX thread's or an
+// RX thread's): its pipeline, made the first time the tunnel goes hybrid.
+type hybridSide[T any] struct {
+	t            *Tunnel
+	slots        int
+	mk           func() T
+	work, commit func(*T)
+	pipe         *pipeline[T]
+}
+
+// slot returns the slot to read the next batch into while the tunnel is
+// hybrid, and nil (read into the thread's own state) while it is inline,
+// after the batches still in flight were committed. ok is false when the
+// tunnel closed.
+func (x *hybridSide[T]) slot() (s *pipeSlot[T], ok bool) {
+	t := x.t
+	if !t.hyb.hybrid() {
+		if x.pipe != nil && !x.pipe.idle() && !x.pipe.drain() {
+			return nil, false
+		}
+		return nil, true
+	}
+	if x.pipe == nil {
+		x.pipe = newPipeline(x.slots, x.mk, t.hyb.jobs, t.done, x.work, x.commit)
+	}
+	if s = x.pipe.acquire(); s == nil {
+		return nil, false
+	}
+	return s, true
+}

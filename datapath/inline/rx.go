@@ -309,12 +309,8 @@ func (t *Tunnel) sessionEstablished() {
 	t.lastHandshakeWall.Store(t.clock.Now().UnixNano())
 }
 
-// rxHybrid is an RX thread's pipeline in hybrid mode, made the first time
-// the tunnel goes hybrid.
-type rxHybrid struct {
-	t    *Tunnel
-	pipe *pipeline[rxState]
-}
+// rxHybrid is an RX thread's pipeline in hybrid mode.
+type rxHybrid struct{ *hybridSide[rxState] }
 
 // newRxHybrid returns an RX thread's hybrid machinery; nil for a tunnel in
 // inline mode.
@@ -322,26 +318,8 @@ func (t *Tunnel) newRxHybrid() *rxHybrid {
 	if t.hyb == nil {
 		return nil
 	}
-	return &rxHybrid{t: t}
-}
-
-// slot is txHybrid.slot for receiving.
-func (x *rxHybrid) slot() (s *pipeSlot[rxState], ok bool) {
-	t := x.t
-	if !t.hyb.hybrid() {
-		if x.pipe != nil && !x.pipe.idle() && !x.pipe.drain() {
-			return nil, false
-		}
-		return nil, true
-	}
-	if x.pipe == nil {
-		x.pipe = newPipeline(t.hyb.rxSlots, func() rxState { return *t.newRxState() }, t.hyb.jobs, t.done,
-			t.openBatch, t.deliverOpened)
-	}
-	if s = x.pipe.acquire(); s == nil {
-		return nil, false
-	}
-	return s, true
+	return &rxHybrid{&hybridSide[rxState]{t: t, slots: t.hyb.rxSlots,
+		mk: func() rxState { return *t.newRxState() }, work: t.openBatch, commit: t.deliverOpened}}
 }
 
 // submit queues the n messages received into s to be opened, then

@@ -191,12 +191,8 @@ func (t *Tunnel) sendSealed(s *txState) {
 	s.kp = nil
 }
 
-// txHybrid is the TX thread's pipeline in hybrid mode, made the first
-// time the tunnel goes hybrid.
-type txHybrid struct {
-	t    *Tunnel
-	pipe *pipeline[txState]
-}
+// txHybrid is the TX thread's pipeline in hybrid mode.
+type txHybrid struct{ *hybridSide[txState] }
 
 // newTxHybrid returns the TX thread's hybrid machinery; nil for a tunnel
 // in inline mode.
@@ -204,29 +200,8 @@ func (t *Tunnel) newTxHybrid() *txHybrid {
 	if t.hyb == nil {
 		return nil
 	}
-	return &txHybrid{t: t}
-}
-
-// slot returns the slot to read the next batch into while the tunnel is
-// hybrid, and nil (read into the thread's own state) while it is inline,
-// after the batches still in flight went out. ok is false when the tunnel
-// closed.
-func (x *txHybrid) slot() (s *pipeSlot[txState], ok bool) {
-	t := x.t
-	if !t.hyb.hybrid() {
-		if x.pipe != nil && !x.pipe.idle() && !x.pipe.drain() {
-			return nil, false
-		}
-		return nil, true
-	}
-	if x.pipe == nil {
-		x.pipe = newPipeline(t.hyb.txSlots, func() txState { return *t.newTxState() }, t.hyb.jobs, t.done,
-			t.sealBatch, t.sendSealed)
-	}
-	if s = x.pipe.acquire(); s == nil {
-		return nil, false
-	}
-	return s, true
+	return &txHybrid{&hybridSide[txState]{t: t, slots: t.hyb.txSlots,
+		mk: func() txState { return *t.newTxState() }, work: t.sealBatch, commit: t.sendSealed}}
 }
 
 // submit prepares the n packets read into s and queues them to be sealed
