@@ -100,7 +100,7 @@ func (e *Engine) add(t *Tunnel) error {
 		st := &netlink.XfrmState{Src: sa.src.AsSlice(), Dst: sa.dst.AsSlice(), Proto: netlink.XFRM_PROTO_ESP,
 			Mode: netlink.XFRM_MODE_TUNNEL, Spi: int(sa.sa.SPI), Reqid: t.Reqid, ReplayWindow: 128,
 			Aead: &netlink.XfrmStateAlgo{Name: aead, Key: sa.sa.Key, ICVLen: icvBits}}
-		if err := e.journal.add(entry{Kind: kindState, Src: sa.src, Dst: sa.dst, SPI: sa.sa.SPI}); err != nil {
+		if err := e.journal.Add(entry{Kind: kindState, Src: sa.src, Dst: sa.dst, SPI: sa.sa.SPI}); err != nil {
 			return err
 		}
 		if err := netlink.XfrmStateAdd(st); err != nil {
@@ -118,14 +118,14 @@ func (e *Engine) add(t *Tunnel) error {
 	} {
 		pol := &netlink.XfrmPolicy{Src: ipNet(p.src), Dst: ipNet(p.dst), Dir: p.dir,
 			Tmpls: []netlink.XfrmPolicyTmpl{{Src: p.tsrc.AsSlice(), Dst: p.tdst.AsSlice(), Proto: netlink.XFRM_PROTO_ESP, Mode: netlink.XFRM_MODE_TUNNEL, Reqid: t.Reqid}}}
-		if err := e.journal.add(entry{Kind: kindPolicy, SrcNet: p.src, DstNet: p.dst, Dir: int(p.dir)}); err != nil {
+		if err := e.journal.Add(entry{Kind: kindPolicy, SrcNet: p.src, DstNet: p.dst, Dir: int(p.dir)}); err != nil {
 			return err
 		}
 		if err := netlink.XfrmPolicyAdd(pol); err != nil {
 			return fmt.Errorf("add %s policy %s → %s: %w", p.dir, p.src, p.dst, err)
 		}
 	}
-	if err := e.journal.add(entry{Kind: kindRoute, DstNet: t.Route, Via: t.Remote}); err != nil {
+	if err := e.journal.Add(entry{Kind: kindRoute, DstNet: t.Route, Via: t.Remote}); err != nil {
 		return err
 	}
 	if err := netlink.RouteAdd(&netlink.Route{Dst: ipNet(t.Route), Gw: t.Remote.AsSlice()}); err != nil && !errors.Is(err, unix.EEXIST) {
@@ -155,8 +155,8 @@ func (e *Engine) Devices() []string { return e.names }
 func (e *Engine) Close() error {
 	var errs []error
 	if e.journal != nil {
-		e.journal.f.Close()
-		if _, err := undoEntries(e.journal.path, false); err != nil {
+		e.journal.Close()
+		if _, err := undoEntries(e.journal.Path(), false); err != nil {
 			errs = append(errs, err)
 		}
 		e.journal = nil
@@ -253,35 +253,4 @@ func writeIndex(path string, t *Tunnel) error {
 		return err
 	}
 	return os.WriteFile(path, b, 0o600)
-}
-
-// processStart is field 22 of /proc/PID/stat, the start time that tells
-// a reused pid apart.
-func processStart(pid int) (uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces; fields after it follow
-	// the last ')'.
-	i := len(b) - 1
-	for i >= 0 && b[i] != ')' {
-		i--
-	}
-	fields := splitFields(string(b[i+1:])) // from field 3
-	if len(fields) < 20 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
-	}
-	var start uint64
-	_, err = fmt.Sscan(fields[22-3], &start)
-	return start, err
-}
-
-// alive says whether the process pid with start time start still runs.
-func alive(pid int, start uint64) bool {
-	if pid <= 0 || syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	s, err := processStart(pid)
-	return err == nil && s == start
 }

@@ -80,22 +80,22 @@ func TestIntegrationUndoJournal(t *testing.T) {
 		}
 		pol := &netlink.XfrmPolicy{Src: ipNet(behindA), Dst: ipNet(behindB), Dir: netlink.XFRM_DIR_OUT,
 			Tmpls: []netlink.XfrmPolicyTmpl{{Src: wanA.AsSlice(), Dst: wanB.AsSlice(), Proto: netlink.XFRM_PROTO_ESP, Mode: netlink.XFRM_MODE_TUNNEL}}}
-		j.add(entry{Kind: kindPolicy, SrcNet: behindA, DstNet: behindB, Dir: int(netlink.XFRM_DIR_OUT)})
+		j.Add(entry{Kind: kindPolicy, SrcNet: behindA, DstNet: behindB, Dir: int(netlink.XFRM_DIR_OUT)})
 		if err := netlink.XfrmPolicyAdd(pol); err != nil {
 			return err
 		}
-		j.add(entry{Kind: kindRoute, DstNet: behindB, Via: wanB})
+		j.Add(entry{Kind: kindRoute, DstNet: behindB, Via: wanB})
 		if err := netlink.RouteAdd(&netlink.Route{Dst: ipNet(behindB), Gw: wanB.AsSlice()}); err != nil {
 			return err
 		}
 		// An SA that was being added when the engine was killed.
-		j.add(entry{Kind: kindState, Src: wanA, Dst: wanB, SPI: 0x1234})
-		return j.f.Close()
+		j.Add(entry{Kind: kindState, Src: wanA, Dst: wanB, SPI: 0x1234})
+		return j.Close()
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := UndoJournal(path); err == nil || !strings.Contains(err.Error(), "still runs") {
+	if _, err := UndoJournal(path); err == nil || !strings.Contains(err.Error(), "still running") {
 		t.Fatalf("UndoJournal while its writer runs = %v, want a refusal", err)
 	}
 	// The engine is gone: a header naming no process.

@@ -117,38 +117,3 @@ func TestJournalCleanRestoreRemovesNothingToUndo(t *testing.T) {
 		t.Errorf("journal left after Remove: %v", err)
 	}
 }
-
-func TestReadJournal(t *testing.T) {
-	const header = `{"kind":"header","pid":1,"start":2}`
-	const entry = `{"kind":"file","knob":"rps_cpus","path":"/sys/x","before":"0"}`
-	tests := []struct {
-		name, text string
-		entries    int
-		err        string
-	}{
-		{"whole", header + "\n" + entry + "\n", 2, ""},
-		{"last line cut by the kill", header + "\n" + entry + "\n" + `{"kind":"fi`, 2, ""},
-		{"broken line in the middle", header + "\n" + `{"ki` + "\n" + entry + "\n", 0, "j:2: not a journal entry"},
-		{"no header", entry + "\n", 0, `j:1: a "file" entry is out of place`},
-		{"two headers", header + "\n" + header + "\n", 0, `j:2: a "header" entry is out of place`},
-		{"empty", "", 0, "empty, not a kernel engine journal"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "j")
-			if err := os.WriteFile(path, []byte(tt.text), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			got, err := readJournal(path)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("readJournal error %v, want %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil || len(got) != tt.entries {
-				t.Fatalf("readJournal = %d entries, %v; want %d", len(got), err, tt.entries)
-			}
-		})
-	}
-}

@@ -140,7 +140,7 @@ func (e *Engine) up(wg *wgctrl.Client, t *tunnel, c *wgconf.Config) error {
 		return fmt.Errorf("find the new link: %w", err)
 	}
 	t.index = l.Attrs().Index
-	if err := e.journal.add(journalEntry{Kind: journalLink, Dev: c.Name}); err != nil {
+	if err := e.journal.Add(journalEntry{Kind: journalLink, Dev: c.Name}); err != nil {
 		return err
 	}
 	if err := wg.ConfigureDevice(c.Name, deviceConfig(c)); err != nil {

@@ -482,7 +482,7 @@ func (t *Tuner) record(c Change, je journalEntry, revert func() error) error {
 	})
 	t.log.Debug("kernel knob set", "knob", c.Knob, "path", c.Path, "before", c.Before, "after", c.After)
 	je.Knob = c.Knob
-	return t.journal.add(je)
+	return t.journal.Add(je)
 }
 
 // Apply applies tu to the tunnel devices devs (in tunnel order; each
