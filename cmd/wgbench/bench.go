@@ -42,6 +42,7 @@ func newBenchDatapathCmd() *cobra.Command {
 		cores     []int
 		format    string
 		direction string
+		modeTrace string
 	)
 	cmd := &cobra.Command{
 		Use:   "datapath",
@@ -90,6 +91,9 @@ figure; compare figures from one run. go test -bench Datapath
   # one tunnel's transmit side: wireguard-go, inline and hybrid on 1 and 2 cores
   wgbench bench datapath --direction tx --sizes 1420
 
+  # every window hybrid mode decided on, for checking its thresholds
+  wgbench bench datapath --direction tx --sizes 1420 --cores 2 --mode-trace trace.csv
+
   # longer cases for steadier figures, as JSON
   wgbench bench datapath --duration 5s --format json > datapath.json`,
 		Args: cobra.NoArgs,
@@ -124,14 +128,25 @@ figure; compare figures from one run. go test -bench Datapath
 			stderr := cmd.ErrOrStderr()
 			cfg := inlinebench.Config{Duration: duration, Sizes: sizes, Cores: cores, Direction: dir}
 			total, done := len(inlinebench.Cases(cfg)), 0
+			var trace *modeTraceFile
+			if modeTrace != "" {
+				if trace, err = createModeTrace(modeTrace); err != nil {
+					return err
+				}
+				cfg.ModeTrace = trace.add
+			}
 			fmt.Fprintf(stderr, "measuring %d cases of %v each, about %s\n", total, duration, estimateCases(duration, total))
-			results, err := inlinebench.Run(cmd.Context(), inlinebench.Config{
-				Duration: duration, Sizes: sizes, Cores: cores, Direction: dir,
-				Progress: func(c inlinebench.Case) {
-					done++
-					fmt.Fprintf(stderr, "[%d/%d] %s\n", done, total, c)
-				},
-			})
+			cfg.Progress = func(c inlinebench.Case) {
+				done++
+				fmt.Fprintf(stderr, "[%d/%d] %s\n", done, total, c)
+			}
+			results, err := inlinebench.Run(cmd.Context(), cfg)
+			if trace != nil {
+				if terr := trace.close(); terr != nil {
+					return terr
+				}
+				fmt.Fprintf(stderr, "mode trace: %d windows in %s\n", trace.rows, modeTrace)
+			}
 			if err != nil && !errors.Is(err, context.Canceled) {
 				return err
 			}
@@ -149,6 +164,7 @@ figure; compare figures from one run. go test -bench Datapath
 	cmd.Flags().IntSliceVar(&cores, "cores", slices.Clone(inlinebench.DefaultCores), "core counts; by default, those this process may use")
 	cmd.Flags().StringVarP(&format, "format", "f", "text", "output: text or json")
 	cmd.Flags().StringVar(&direction, "direction", string(inlinebench.Both), "both (a sending and a receiving tunnel) or tx (one gateway's transmit side: TUN source, engine, UDP sink)")
+	cmd.Flags().StringVar(&modeTrace, "mode-trace", "", "write every window the hybrid cases' mode controller decided on to this CSV file (loads in cores)")
 	return cmd
 }
 

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,10 +98,12 @@ func TestBenchDatapathJSON(t *testing.T) {
 // TestBenchDatapathTX runs the transmit-side table briefly: its rows and
 // the hybrid goal on 2 cores.
 func TestBenchDatapathTX(t *testing.T) {
-	out, errOut, err := benchCLI(t, "bench", "datapath", "--direction", "tx", "--sizes", "1420", "--duration", "30ms")
+	trace := filepath.Join(t.TempDir(), "trace.csv")
+	out, errOut, err := benchCLI(t, "bench", "datapath", "--direction", "tx", "--sizes", "1420", "--duration", "30ms", "--mode-trace", trace)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut)
 	}
+	checkModeTrace(t, trace)
 	cores := inlinebench.AvailableCores([]int{1, 2})
 	for _, c := range cores {
 		for _, impl := range []string{"wireguard-go", "inline", "hybrid"} {
@@ -131,5 +136,43 @@ func TestBenchDatapathUsage(t *testing.T) {
 		if !errors.As(err, &ue) && !strings.Contains(fmt.Sprint(err), "unknown command") && !strings.Contains(fmt.Sprint(err), "accepts 0 arg") {
 			t.Errorf("%v: %v, want a usage error", args, err)
 		}
+	}
+}
+
+// checkModeTrace reads a --mode-trace file: hybrid cases only, windows in
+// time order per case, loads that are shares of cores, and no borrowing
+// on one core (there is no other core to borrow).
+func checkModeTrace(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("mode trace: %v", err)
+	}
+	if len(rows) < 2 || strings.Join(rows[0], ",") != strings.Join(modeTraceHeader, ",") {
+		t.Fatalf("mode trace: %d rows, header %q", len(rows), rows[0])
+	}
+	last := map[string]int{}
+	for _, r := range rows[1:] {
+		key := strings.Join(r[:4], " ")
+		ms, err := strconv.Atoi(r[4])
+		busy, berr := strconv.ParseFloat(r[6], 64)
+		switch {
+		case r[0] != "hybrid":
+			t.Errorf("mode trace row of a %s case: %q", r[0], r)
+		case err != nil || ms < last[key]:
+			t.Errorf("mode trace row out of time order: %q", r)
+		case berr != nil || busy < 0 || busy > 3:
+			t.Errorf("mode trace home_busy %q is no share of cores", r[6])
+		case r[5] != "inline" && r[5] != "hybrid":
+			t.Errorf("mode trace mode %q", r[5])
+		case r[2] == "1" && (r[5] != "inline" || r[9] != ""):
+			t.Errorf("a 1-core case borrowed or saw another core: %q", r)
+		}
+		last[key] = ms
 	}
 }

@@ -35,6 +35,23 @@ type hybridState struct {
 	// onChange, when set, hears of each change the controller makes and
 	// the sample it made it on (the tunnel logs them).
 	onChange func(ModeChange, loadSample)
+	// onSample, when set, hears of every window the controller decides on
+	// (TraceMode).
+	onSample func(ModeSample)
+}
+
+// ModeSample is one window a hybrid tunnel's mode controller decided on:
+// what it measured and the mode it chose (TraceMode). The loads are in
+// cores: Busy is the home core's share its data threads were busy, Full
+// the share of reads that returned a full batch, Demand the tunnel's
+// whole work (home plus helpers), Others the home loads of the other
+// allowed cores on the board, in TunnelConfig.CPUs order.
+type ModeSample struct {
+	At                 time.Time
+	Busy, Full, Demand float64
+	Others             []float64
+	Lent               []bool
+	Mode               Mode
 }
 
 // threadLoad is one data thread's latest window: busy and full-batch
@@ -167,6 +184,10 @@ func (h *hybridState) evaluate(now time.Time) {
 	}
 	d := h.ctl.step(s, now.Sub(h.t0))
 	h.apply(d)
+	if h.onSample != nil {
+		h.onSample(ModeSample{At: now, Busy: s.busy, Full: s.full, Demand: s.demand,
+			Others: s.others, Lent: s.lent, Mode: d.mode})
+	}
 	if d.mode != before {
 		c := ModeChange{At: now, To: d.mode}
 		for i, on := range d.lent {

@@ -339,6 +339,21 @@ func (t *Tunnel) ListenPort() uint16 { return t.port }
 // PublicKey returns the tunnel's static public key.
 func (t *Tunnel) PublicKey() wgtypes.Key { return t.keys.pub }
 
+// TraceMode makes a hybrid tunnel call fn with every window its mode
+// controller decides on (every 20 ms or so while data flows), from a data
+// thread, one call at a time: fn must be quick. It is how the switching
+// thresholds are checked against real loads (wgbench bench datapath
+// --mode-trace). A tunnel in inline mode has no controller and never
+// calls fn. Set it right after Up, before data flows.
+func (t *Tunnel) TraceMode(fn func(ModeSample)) {
+	if t.hyb == nil {
+		return
+	}
+	t.hyb.mu.Lock()
+	defer t.hyb.mu.Unlock()
+	t.hyb.onSample = fn
+}
+
 // Stats returns a snapshot of the tunnel's counters.
 func (t *Tunnel) Stats() TunnelStats {
 	s := TunnelStats{Name: t.name, Core: t.cpu, ListenPort: int(t.port)}

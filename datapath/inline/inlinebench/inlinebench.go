@@ -116,6 +116,9 @@ type Config struct {
 	Direction Direction
 	// Progress, when set, is called before each case is measured.
 	Progress func(Case)
+	// ModeTrace, when set, hears of every window the mode controller of
+	// A's tunnel decides on in the hybrid cases (inline.Tunnel.TraceMode).
+	ModeTrace func(Case, inline.ModeSample)
 }
 
 // Case is one measurement.
@@ -202,6 +205,9 @@ type Amount struct {
 	// after the measured part (b.ResetTimer and b.StopTimer), after the
 	// pair is set up and before it is torn down.
 	Started, Stopped func()
+	// ModeTrace, when set, hears of every window A's mode controller
+	// decides on, warm-up included (hybrid cases only).
+	ModeTrace func(inline.ModeSample)
 }
 
 // Run measures every case cfg names, one after the other, and returns
@@ -219,7 +225,11 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 		if cfg.Progress != nil {
 			cfg.Progress(c)
 		}
-		r, err := Measure(ctx, c, Amount{Duration: cfg.Duration})
+		a := Amount{Duration: cfg.Duration}
+		if cfg.ModeTrace != nil {
+			a.ModeTrace = func(s inline.ModeSample) { cfg.ModeTrace(c, s) }
+		}
+		r, err := Measure(ctx, c, a)
 		if err != nil {
 			return out, err
 		}
@@ -356,6 +366,9 @@ func Measure(ctx context.Context, c Case, a Amount) (Result, error) {
 		return Result{}, fmt.Errorf("inlinebench: %s: %w", c, err)
 	}
 	defer p.close()
+	if a.ModeTrace != nil && p.tunnelA != nil {
+		p.tunnelA.TraceMode(a.ModeTrace)
+	}
 	r, err := p.measure(ctx, a)
 	if err != nil {
 		return Result{}, fmt.Errorf("inlinebench: %s: %w", c, err)
