@@ -181,3 +181,13 @@ func (x *hybridSide[T]) slot() (s *pipeSlot[T], ok bool) {
 	}
 	return s, true
 }
+
+// submit queues s for its work and commit when ok, and gives it back at
+// once otherwise (nothing to do).
+func (x *hybridSide[T]) submit(s *pipeSlot[T], ok bool) {
+	if ok {
+		x.pipe.submit(s)
+		return
+	}
+	x.pipe.release(s)
+}

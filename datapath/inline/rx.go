@@ -81,7 +81,10 @@ func (t *Tunnel) rxLoop(recv conn.ReceiveFunc, idx int, started chan<- error) {
 		meter.read(t0, n, len(st.bufs))
 		switch {
 		case slot != nil:
-			hx.submit(slot, n)
+			// Opened, then checked and delivered in order; an empty
+			// slot goes back at once.
+			slot.val.n, slot.val.now = n, t.now()
+			hx.submit(slot, n > 0)
 		case n > 0:
 			t.receiveBatch(s, n)
 		}
@@ -309,26 +312,12 @@ func (t *Tunnel) sessionEstablished() {
 	t.lastHandshakeWall.Store(t.clock.Now().UnixNano())
 }
 
-// rxHybrid is an RX thread's pipeline in hybrid mode.
-type rxHybrid struct{ *hybridSide[rxState] }
-
 // newRxHybrid returns an RX thread's hybrid machinery; nil for a tunnel in
 // inline mode.
-func (t *Tunnel) newRxHybrid() *rxHybrid {
+func (t *Tunnel) newRxHybrid() *hybridSide[rxState] {
 	if t.hyb == nil {
 		return nil
 	}
-	return &rxHybrid{&hybridSide[rxState]{t: t, slots: t.hyb.rxSlots,
-		mk: func() rxState { return *t.newRxState() }, work: t.openBatch, commit: t.deliverOpened}}
-}
-
-// submit queues the n messages received into s to be opened, then
-// checked and delivered in order; an empty slot goes back at once.
-func (x *rxHybrid) submit(s *pipeSlot[rxState], n int) {
-	if n > 0 {
-		s.val.n, s.val.now = n, x.t.now()
-		x.pipe.submit(s)
-		return
-	}
-	x.pipe.release(s)
+	return &hybridSide[rxState]{t: t, slots: t.hyb.rxSlots,
+		mk: func() rxState { return *t.newRxState() }, work: t.openBatch, commit: t.deliverOpened}
 }

@@ -81,7 +81,9 @@ func (t *Tunnel) txLoop(started chan<- error) {
 		meter.read(t0, n, len(st.bufs))
 		switch {
 		case slot != nil:
-			hx.submit(slot, n)
+			// Prepared here, sealed and sent in order; a slot with
+			// nothing to seal goes back at once.
+			hx.submit(slot, n > 0 && t.prepareBatch(&slot.val, n))
 		case n > 0:
 			t.sendBatch(s, n)
 		}
@@ -191,27 +193,14 @@ func (t *Tunnel) sendSealed(s *txState) {
 	s.kp = nil
 }
 
-// txHybrid is the TX thread's pipeline in hybrid mode.
-type txHybrid struct{ *hybridSide[txState] }
-
-// newTxHybrid returns the TX thread's hybrid machinery; nil for a tunnel
-// in inline mode.
-func (t *Tunnel) newTxHybrid() *txHybrid {
+// newTxHybrid returns the TX thread's hybrid machinery; nil for a tunnel in
+// inline mode.
+func (t *Tunnel) newTxHybrid() *hybridSide[txState] {
 	if t.hyb == nil {
 		return nil
 	}
-	return &txHybrid{&hybridSide[txState]{t: t, slots: t.hyb.txSlots,
-		mk: func() txState { return *t.newTxState() }, work: t.sealBatch, commit: t.sendSealed}}
-}
-
-// submit prepares the n packets read into s and queues them to be sealed
-// and sent in order; a slot with nothing to seal goes back at once.
-func (x *txHybrid) submit(s *pipeSlot[txState], n int) {
-	if n > 0 && x.t.prepareBatch(&s.val, n) {
-		x.pipe.submit(s)
-		return
-	}
-	x.pipe.release(s)
+	return &hybridSide[txState]{t: t, slots: t.hyb.txSlots,
+		mk: func() txState { return *t.newTxState() }, work: t.sealBatch, commit: t.sendSealed}
 }
 
 // send sends msgs to the peer's endpoint in batches the bind accepts and
