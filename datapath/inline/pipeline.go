@@ -182,6 +182,19 @@ func (x *hybridSide[T]) slot() (s *pipeSlot[T], ok bool) {
 	return s, true
 }
 
+// next returns the state to read the next batch into: own (and no slot)
+// while the tunnel is inline, or a nil x's, else the slot's. ok is false
+// when the tunnel closed.
+func (x *hybridSide[T]) next(own *T) (st *T, slot *pipeSlot[T], ok bool) {
+	if x == nil {
+		return own, nil, true
+	}
+	if slot, ok = x.slot(); !ok || slot == nil {
+		return own, nil, ok
+	}
+	return &slot.val, slot, true
+}
+
 // submit queues s for its work and commit when ok, and gives it back at
 // once otherwise (nothing to do).
 func (x *hybridSide[T]) submit(s *pipeSlot[T], ok bool) {

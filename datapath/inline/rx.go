@@ -67,14 +67,9 @@ func (t *Tunnel) rxLoop(recv conn.ReceiveFunc, idx int, started chan<- error) {
 	meter := t.hyb.newMeter(idx)
 	failures := 0
 	for {
-		st, slot, ok := s, (*pipeSlot[rxState])(nil), true
-		if hx != nil {
-			if slot, ok = hx.slot(); !ok {
-				return // closed
-			}
-			if slot != nil {
-				st = &slot.val
-			}
+		st, slot, ok := hx.next(s)
+		if !ok {
+			return // closed
 		}
 		t0 := meter.now()
 		n, err := recv(st.bufs, st.sizes, st.eps)

@@ -67,14 +67,9 @@ func (t *Tunnel) txLoop(started chan<- error) {
 	hx := t.newTxHybrid()
 	meter := t.hyb.newMeter(0)
 	for {
-		st, slot, ok := s, (*pipeSlot[txState])(nil), true
-		if hx != nil {
-			if slot, ok = hx.slot(); !ok {
-				return // closed
-			}
-			if slot != nil {
-				st = &slot.val
-			}
+		st, slot, ok := hx.next(s)
+		if !ok {
+			return // closed
 		}
 		t0 := meter.now()
 		n, err := t.tun.Read(st.bufs, st.sizes, transportHeaderSize)
