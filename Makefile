@@ -52,9 +52,10 @@ REHEARSAL_OUT ?=
 rehearse:
 	@GO=$(GO) SCENARIO='$(SCENARIO)' RUNFLAGS="$(RUNFLAGS)" REHEARSAL_OUT='$(REHEARSAL_OUT)' ./test/kernel/run.sh rehearse
 
-# Every file in scenarios/ and scenarios/cloudlab/, scaled down (tunnels
-# [1,2], one repetition, 1 s; CATALOGUE_FLAGS overrides), rehearsed in one
-# boot; a verdict per file. Part of `make test`.
+# Every file in scenarios/ and scenarios/cloudlab/, scaled down (2
+# tunnels, one repetition, 1 s, fewer MTUs and packet sizes;
+# CATALOGUE_FLAGS overrides), rehearsed in one boot; a verdict per file.
+# Part of `make test`.
 CATALOGUE_FLAGS ?=
 rehearse-catalogue:
 	@GO=$(GO) CATALOGUE_FLAGS="$(CATALOGUE_FLAGS)" REHEARSAL_OUT='$(REHEARSAL_OUT)' ./test/kernel/run.sh catalogue

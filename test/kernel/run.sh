@@ -219,18 +219,23 @@ else
 		[ -f "$scenario" ] || die "no scenario file $scenario"
 		add_job run "$scenario" "${RUNFLAGS:-}"
 	else
-		flags=${CATALOGUE_FLAGS:-"--set 'sweep.tunnels=[1,2]' --set 'sweep.flows=[1]' --set repetitions=1 --set traffic.duration=1s --set traffic.omit=0s"}
+		flags=${CATALOGUE_FLAGS:-"--set 'sweep.tunnels=[2]' --set 'sweep.flows=[1]' --set repetitions=1 --set traffic.duration=1s --set traffic.omit=0s"}
 		for f in "$repo"/scenarios/*.yaml "$repo"/scenarios/cloudlab/*.yaml; do
 			name=$(basename "$f" .yaml)
 			case $f in */cloudlab/*) name=cloudlab-$name ;; esac
-			# Sweeps over more than tunnels are scaled on their own axis
-			# too: one tunnel, and for the rate search two packet sizes
-			# and the fewest trials (every series still runs).
+			# Two tunnels (every series, with more than one tunnel to
+			# place). Sweeps over more than tunnels are scaled on their
+			# own axis too: one tunnel, the smallest and the largest MTU,
+			# and for the rate search two packet sizes and the fewest
+			# trials; the idle latency probe runs 1 s. Every series of
+			# every file still runs.
 			extra=
 			if [ -z "${CATALOGUE_FLAGS:-}" ]; then
 				grep -Eq '^[[:space:]]+(mtu|packet_size):' "$f" && extra="--set 'sweep.tunnels=[1]'"
+				grep -Eq '^[[:space:]]+mtu:' "$f" && extra="$extra --set 'sweep.mtu=[1280,8920]'"
 				grep -Eq '^[[:space:]]+rate:[[:space:]]+search' "$f" &&
 					extra="$extra --set 'sweep.packet_size=[64,1420]' --set traffic.search.trials=2"
+				grep -Eq '^latency:' "$f" && extra="$extra --set latency.idle=1s"
 			fi
 			add_job "$name" "$f" "$flags $extra"
 		done
