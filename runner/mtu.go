@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wgbench/wgbench/scenarios"
 	"github.com/wgbench/wgbench/testbed"
@@ -33,6 +35,7 @@ func setLinkMTU(ctx context.Context, hosts map[string]testbed.Host, mtu int) (re
 				errs = append(errs, err)
 			}
 		}
+		errs = append(errs, waitLinksUp(context.WithoutCancel(ctx), changed, linkUpTimeout))
 		changed = nil
 		return errors.Join(errs...)
 	}
@@ -52,7 +55,54 @@ func setLinkMTU(ctx context.Context, hosts map[string]testbed.Host, mtu int) (re
 			changed = append(changed, linkMTU{host: h, dev: dev, old: old})
 		}
 	}
+	if err := waitLinksUp(ctx, changed, linkUpTimeout); err != nil {
+		return nil, errors.Join(err, restore())
+	}
 	return restore, nil
+}
+
+// linkUpTimeout bounds the wait for a link to come back after its MTU
+// changed.
+const linkUpTimeout = 20 * time.Second
+
+// waitLinksUp waits until every link in links has its carrier again
+// (LOWER_UP), as a physical NIC that resets on an MTU change renegotiates
+// its link for a few seconds (e1000e, mlx5): a datapath started before
+// that loses its first handshakes. A veth is up again at once.
+func waitLinksUp(ctx context.Context, links []linkMTU, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for _, l := range links {
+		for {
+			out, err := testbed.Run(ctx, l.host, "ip", "-o", "link", "show", "dev", l.dev)
+			if err != nil {
+				return fmt.Errorf("%s: %s after the MTU change: %w", hostName(l.host), l.dev, err)
+			}
+			if carrier(string(out)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s: %s has no carrier %s after its MTU changed (ip link: %s); check the cable and the peer port", hostName(l.host), l.dev, timeout, strings.TrimSpace(string(out)))
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// carrier says whether a line of `ip -o link show` has the LOWER_UP flag
+// (or names a link that is administratively down, which has no carrier to
+// wait for).
+func carrier(line string) bool {
+	i, j := strings.IndexByte(line, '<'), strings.IndexByte(line, '>')
+	if i < 0 || j < i {
+		return true // not a link line: nothing to wait for
+	}
+	flags := strings.Split(line[i+1:j], ",")
+	return slices.Contains(flags, "LOWER_UP") || !slices.Contains(flags, "UP")
 }
 
 // testbedLinks returns the testbed link ends of h with their MTU.

@@ -32,3 +32,21 @@ func TestParseLinks(t *testing.T) {
 		t.Errorf("tunnelMTU without a sweep = %d, want 0 (the datapath's default)", got)
 	}
 }
+
+func TestCarrier(t *testing.T) {
+	tests := []struct {
+		line string
+		want bool
+	}{
+		{"2: wan: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 8920 qdisc fq_codel state UP mode DEFAULT", true},
+		{"2: wan: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 8920 qdisc fq_codel state DOWN mode DEFAULT", false},
+		{"2: wan: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN mode DEFAULT", true}, // down on purpose
+		{"5: lan@if4: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1280 qdisc noqueue state UP", true},
+		{"", true},
+	}
+	for _, tt := range tests {
+		if got := carrier(tt.line); got != tt.want {
+			t.Errorf("carrier(%q) = %v, want %v", tt.line, got, tt.want)
+		}
+	}
+}

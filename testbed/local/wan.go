@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -313,7 +314,36 @@ func (tb *Testbed) takePorts(w WAN, mtu int, nsh map[string]netns.NsHandle, hand
 			return fmt.Errorf("WAN port %s in %s: set up: %w", name, p.role, err)
 		}
 	}
+	for _, role := range []string{testbed.GW1, testbed.GW2} {
+		if err := waitCarrier(handles[role], "wan", portCarrierTimeout); err != nil {
+			return fmt.Errorf("WAN port %s in %s: %w", ports[role].Attrs().Name, role, err)
+		}
+	}
 	return nil
+}
+
+// portCarrierTimeout bounds the wait for a WAN port's link after it was
+// set up.
+const portCarrierTimeout = 20 * time.Second
+
+// waitCarrier waits until link name in h has its carrier (LOWER_UP): a
+// physical port set up negotiates its link for a moment, and a datapath
+// started before that loses its first handshakes.
+func waitCarrier(h *netlink.Handle, name string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		l, err := h.LinkByName(name)
+		if err != nil {
+			return err
+		}
+		if l.Attrs().RawFlags&unix.IFF_LOWER_UP != 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no carrier %s after it was set up (operstate %s): is the port cabled to the other one?", timeout, l.Attrs().OperState)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // findPort finds ps in the namespace of h: by index and MAC, else by MAC
