@@ -164,14 +164,40 @@ func printSummary(w io.Writer, run *results.Run) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "series\tdatapath\ttunnels\tflows/tunnel\tGbit/s\t±95% CI\tstddev\tcycles/B\t±95% CI\tgw cores\tok reps\t")
+	sizes, mtus := false, false
+	for _, p := range run.Points {
+		sizes, mtus = sizes || p.PacketSize > 0, mtus || p.MTU > 0
+	}
+	head := "series\tdatapath\ttunnels\tflows/tunnel\t"
+	if mtus {
+		head += "MTU\t"
+	}
+	if sizes {
+		head += "size B\t"
+	}
+	head += "Gbit/s\t±95% CI\tstddev\t"
+	if sizes {
+		head += "Mpps\tloss %\t"
+	}
+	fmt.Fprintln(tw, head+"cycles/B\t±95% CI\tgw cores\tok reps\t")
 	for _, p := range run.Points {
 		cpb, ci, cores := "—", "—", "—"
 		if c := p.Cost; c != nil {
 			cpb, ci, cores = fmt.Sprintf("%.1f", c.CyclesPerByte), fmt.Sprintf("%.1f", c.CyclesPerByteCI95), fmt.Sprintf("%.2f", c.GWCores)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.3f\t%.3f\t%.3f\t%s\t%s\t%s\t%d/%d\t\n", p.Series, p.Datapath, p.Tunnels, p.FlowsPerTunnel,
-			p.Summary.MeanGbps, p.Summary.CI95Gbps, p.Summary.StddevGbps, cpb, ci, cores, p.Summary.N, len(p.Repetitions))
+		row := fmt.Sprintf("%s\t%s\t%d\t%d\t", p.Series, p.Datapath, p.Tunnels, p.FlowsPerTunnel)
+		if mtus {
+			row += fmt.Sprintf("%d\t", p.MTU)
+		}
+		if sizes {
+			row += fmt.Sprintf("%d\t", p.PacketSize)
+		}
+		row += fmt.Sprintf("%.3f\t%.3f\t%.3f\t", p.Summary.MeanGbps, p.Summary.CI95Gbps, p.Summary.StddevGbps)
+		if sizes {
+			r := p.Row()
+			row += fmt.Sprintf("%.4f\t%.2f\t", r.Mpps, r.LossPct)
+		}
+		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%d/%d\t\n", row, cpb, ci, cores, p.Summary.N, len(p.Repetitions))
 	}
 	tw.Flush()
 	if run.Clock != nil {
