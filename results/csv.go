@@ -19,6 +19,7 @@ var PointsHeader = []string{
 	"cycles_per_byte", "cycles_per_packet", "gw_cores",
 	"rtt_idle_p50_ms", "rtt_p50_ms", "rtt_p90_ms", "rtt_p99_ms", "rtt_max_ms", "rtt_loss_pct",
 	"packet_size", "mpps", "loss_pct",
+	"mtu",
 }
 
 // CSVRow is one row of points.csv: a Point without its repetitions.
@@ -61,6 +62,8 @@ type CSVRow struct {
 	PacketSize int
 	Mpps       float64
 	LossPct    float64
+	// MTU is the swept link MTU, 0 when not swept.
+	MTU int
 }
 
 // Row returns the points.csv row of p. Its statistics are p.Summary as
@@ -83,7 +86,7 @@ func (p *Point) Row() CSVRow {
 	if p.Cost != nil {
 		r.CyclesPerByte, r.CyclesPerPacket, r.GWCores = p.Cost.CyclesPerByte, p.Cost.CyclesPerPacket, p.Cost.GWCores
 	}
-	r.PacketSize = p.PacketSize
+	r.PacketSize, r.MTU = p.PacketSize, p.MTU
 	r.Mpps = PacketRate(p.Summary.MeanGbps*1e9, p.PacketSize) / 1e6
 	if n := p.OKRepetitions(); n > 0 {
 		for _, rp := range p.Repetitions {
@@ -118,6 +121,7 @@ func WritePointsCSV(w io.Writer, points []Point) error {
 			formatFloat(r.RTTIdleP50Ms), formatFloat(r.RTTP50Ms), formatFloat(r.RTTP90Ms),
 			formatFloat(r.RTTP99Ms), formatFloat(r.RTTMaxMs), formatFloat(r.RTTLossPct),
 			strconv.Itoa(r.PacketSize), formatFloat(r.Mpps), formatFloat(r.LossPct),
+			strconv.Itoa(r.MTU),
 		}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("write points csv: %w", err)
@@ -133,9 +137,10 @@ func WritePointsCSV(w io.Writer, points []Point) error {
 func formatFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // legacyColumns are the column counts points.csv had before its latest
-// columns (12: before the cost columns; 15: before the latency columns);
-// such files still read, with the missing columns 0.
-var legacyColumns = []int{12, 15, 21}
+// columns (12: before the cost columns; 15: before the latency columns;
+// 21: before the packet-size columns; 24: before mtu); such files still
+// read, with the missing columns 0.
+var legacyColumns = []int{12, 15, 21, 24}
 
 // ReadPointsCSV reads rows in the points.csv format. The header must be
 // PointsHeader, or its first columns as an earlier version wrote them
@@ -191,6 +196,9 @@ func ReadPointsCSV(r io.Reader) ([]CSVRow, error) {
 		}
 		if len(head) >= 24 {
 			row.PacketSize, row.Mpps, row.LossPct = p.int(21), p.float(22), p.float(23)
+		}
+		if len(head) >= 25 {
+			row.MTU = p.int(24)
 		}
 		if p.err != nil {
 			return nil, p.err

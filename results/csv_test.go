@@ -17,7 +17,7 @@ func TestWritePointsCSV(t *testing.T) {
 			Cost:        &PointCost{CyclesPerByte: 12.5, CyclesPerPacket: 17100, GWCores: 1.75},
 		},
 		{
-			Series: "lat", Datapath: "inline", Tunnels: 1, FlowsPerTunnel: 1, PacketSize: 64,
+			Series: "lat", Datapath: "inline", Tunnels: 1, FlowsPerTunnel: 1, PacketSize: 64, MTU: 1280,
 			Repetitions: []Repetition{
 				{AggregateBps: 1e9, LossPct: 0.1, Latency: &RepLatency{Idle: &LatencyStats{P50Ms: 0.2}, Loaded: &LatencyStats{P50Ms: 1, P90Ms: 2, P99Ms: 3, MaxMs: 4, LossPct: 1}}},
 				{AggregateBps: 1e9, Latency: &RepLatency{Idle: &LatencyStats{P50Ms: 0.4}, Loaded: &LatencyStats{P50Ms: 3, P90Ms: 4, P99Ms: 5, MaxMs: 9, LossPct: 0}}},
@@ -31,10 +31,10 @@ func TestWritePointsCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "series,datapath,tunnels,flows_per_tunnel,flows,repetitions,ok,mean_gbps,stddev_gbps,ci95_gbps,min_gbps,max_gbps,cycles_per_byte,cycles_per_packet,gw_cores," +
-		"rtt_idle_p50_ms,rtt_p50_ms,rtt_p90_ms,rtt_p99_ms,rtt_max_ms,rtt_loss_pct,packet_size,mpps,loss_pct\n" +
-		`"wg ""go"", pinned",wggo,2,3,6,2,1,9.412345678901,0,0,0.001,0.0000001,12.5,17100,1.75,0,0,0,0,0,0,0,0,0` + "\n" +
+		"rtt_idle_p50_ms,rtt_p50_ms,rtt_p90_ms,rtt_p99_ms,rtt_max_ms,rtt_loss_pct,packet_size,mpps,loss_pct,mtu\n" +
+		`"wg ""go"", pinned",wggo,2,3,6,2,1,9.412345678901,0,0,0.001,0.0000001,12.5,17100,1.75,0,0,0,0,0,0,0,0,0,0` + "\n" +
 		// The failed repetition's probe is left out.
-		"lat,inline,1,1,1,3,2,1,0,0,1,1,0,0,0,0.30000000000000004,2,3,4,9,0.5,64,3.472222222222222,0.05\n"
+		"lat,inline,1,1,1,3,2,1,0,0,1,1,0,0,0,0.30000000000000004,2,3,4,9,0.5,64,3.472222222222222,0.05,1280\n"
 	if diff := cmp.Diff(want, buf.String()); diff != "" {
 		t.Errorf("points.csv (-want +got):\n%s", diff)
 	}
@@ -51,7 +51,7 @@ func TestWritePointsCSV(t *testing.T) {
 		Series: "lat", Datapath: "inline", Tunnels: 1, FlowsPerTunnel: 1, Flows: 1,
 		Repetitions: 3, OK: 2, MeanGbps: 1, MinGbps: 1, MaxGbps: 1,
 		RTTIdleP50Ms: 0.30000000000000004, RTTP50Ms: 2, RTTP90Ms: 3, RTTP99Ms: 4, RTTMaxMs: 9, RTTLossPct: 0.5,
-		PacketSize: 64, Mpps: 3.472222222222222, LossPct: 0.05,
+		PacketSize: 64, Mpps: 3.472222222222222, LossPct: 0.05, MTU: 1280,
 	}}
 	if diff := cmp.Diff(wantRows, rows); diff != "" {
 		t.Errorf("rows read back (-want +got):\n%s", diff)
