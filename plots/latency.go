@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -16,9 +17,9 @@ import (
 )
 
 // latencyFigures adds the figures of the latency probe and of the packet
-// size sweep, when the runs have them: the RTT CDF per series (idle
-// dashed, loaded solid), RTT against tunnels, and throughput and Mpps
-// against packet size. runDirs are the runs' folders ("" where unknown),
+// size and MTU sweeps, when the runs have them: the RTT CDF per series
+// (idle dashed, loaded solid), RTT against tunnels, throughput and Mpps
+// against packet size, and throughput and loss against MTU. runDirs are the runs' folders ("" where unknown),
 // where the CDF reads the probes' samples.
 func (wr *writer) latencyFigures(runs []*results.Run, runDirs []string) {
 	p, err := LatencyCDF(runs, runDirs, wr.opts)
@@ -29,6 +30,10 @@ func (wr *writer) latencyFigures(runs []*results.Run, runDirs []string) {
 		p, err = PacketSize(runs, m, wr.opts)
 		wr.add("packet-size-"+m, "packet-size", packetSizeCaption(runs, m), p, err, 0, 0)
 	}
+	p, err = MTU(runs, "gbps", wr.opts)
+	wr.add("mtu-gbps", "mtu", "Goodput in Gbit/s of each series against the link MTU (the tunnel MTU is 80 bytes less); means over the successful repetitions.", p, err, 0, 0)
+	p, err = MTU(runs, "loss", wr.opts)
+	wr.add("mtu-loss", "mtu", "UDP loss in percent of each series against the link MTU: packets larger than the tunnel MTU are fragmented, or dropped, which the loss shows; means over the successful repetitions.", p, err, 0, 0)
 }
 
 // packetSizeCaption says what a packet size figure shows.
@@ -231,65 +236,104 @@ func RTTTunnels(runs []*results.Run, opts Options) (*plot.Plot, error) {
 	return p, nil
 }
 
-// PacketSize draws each series' goodput (metric "gbps") or packet rate
-// ("mpps") against the swept packet size, the loss tolerance of a rate
-// search in the title.
+// sweepAxis is a swept property of a point that a figure draws against.
+type sweepAxis struct {
+	name, label string
+	of          func(*results.Point) int
+}
+
+var (
+	axisSize = sweepAxis{"packet size", "packet size (bytes, inner IP packet)", func(p *results.Point) int { return p.PacketSize }}
+	axisMTU  = sweepAxis{"MTU", "link MTU (bytes; tunnel MTU = link MTU - 80)", func(p *results.Point) int { return p.MTU }}
+)
+
+// sweepMetrics name what a sweep figure can draw: its y label and title.
+var sweepMetrics = map[string]struct{ label, title string }{
+	"gbps": {"goodput (Gbit/s)", "goodput"},
+	"mpps": {"packet rate (Mpps)", "packet rate"},
+	"loss": {"UDP loss (%)", "loss"},
+}
+
+// PacketSize draws each series' goodput (metric "gbps"), packet rate
+// ("mpps") or UDP loss ("loss") against the swept packet size, the loss
+// tolerance of a rate search in the title.
 func PacketSize(runs []*results.Run, metric string, opts Options) (*plot.Plot, error) {
+	return sweepPlot(runs, axisSize, metric, opts)
+}
+
+// MTU draws each series' goodput ("gbps") or UDP loss ("loss") against the
+// swept link MTU: where packets no longer fit the tunnel, they are
+// fragmented (or dropped), and the loss shows it.
+func MTU(runs []*results.Run, metric string, opts Options) (*plot.Plot, error) {
+	return sweepPlot(runs, axisMTU, metric, opts)
+}
+
+// sweepPlot draws metric against axis, one line per series, over the
+// points that have a value on the axis.
+func sweepPlot(runs []*results.Run, axis sweepAxis, metric string, _ Options) (*plot.Plot, error) {
+	m, ok := sweepMetrics[metric]
+	if !ok {
+		return nil, fmt.Errorf("%s figure: unknown metric %q", axis.name, metric)
+	}
 	type line struct {
 		name string
 		xy   plotter.XYs
 	}
 	var lines []*line
-	sizes := map[int]bool{}
+	xs := map[int]bool{}
 	for _, r := range runs {
 		if r == nil {
 			continue
 		}
 		for i := range r.Points {
 			pt := &r.Points[i]
-			if pt.PacketSize == 0 || pt.Summary.N == 0 {
+			x := axis.of(pt)
+			if x == 0 || pt.Summary.N == 0 {
 				continue
 			}
 			row := pt.Row()
-			y := row.MeanGbps
-			if metric == "mpps" {
-				y = row.Mpps
-			}
-			idx := slices.IndexFunc(lines, func(x *line) bool { return x.name == pt.Series })
+			y := map[string]float64{"gbps": row.MeanGbps, "mpps": row.Mpps, "loss": row.LossPct}[metric]
+			idx := slices.IndexFunc(lines, func(l *line) bool { return l.name == pt.Series })
 			if idx < 0 {
 				lines = append(lines, &line{name: pt.Series})
 				idx = len(lines) - 1
 			}
-			sizes[pt.PacketSize] = true
-			lines[idx].xy = append(lines[idx].xy, plotter.XY{X: float64(pt.PacketSize), Y: y})
+			xs[x] = true
+			lines[idx].xy = append(lines[idx].xy, plotter.XY{X: float64(x), Y: y})
 		}
 	}
-	if len(sizes) == 0 {
-		return nil, fmt.Errorf("packet size figure: no point with a packet size: %w", ErrNoData)
+	if len(xs) == 0 {
+		return nil, fmt.Errorf("%s figure: no point with a %s: %w", axis.name, axis.name, ErrNoData)
 	}
-	ylabel := "goodput (Gbit/s)"
-	if metric == "mpps" {
-		ylabel = "packet rate (Mpps)"
-	}
-	title := scenarioTitle(runs) + ": " + ylabel[:len(ylabel)-len(" (Gbit/s)")]
-	if metric == "mpps" {
-		title = scenarioTitle(runs) + ": packet rate"
+	title := scenarioTitle(runs) + ": " + m.title
+	if axis.name != axisSize.name {
+		title += " against " + axis.name
 	}
 	if tol, ok := searchTolerance(runs); ok {
 		title += fmt.Sprintf(", loss ≤ %g %%", tol)
 	}
-	p := newPlot(title, "packet size (bytes, inner IP packet)", ylabel)
+	p := newPlot(title, axis.label, m.label)
 	addGrid(p)
-	var ss []int
-	for s := range sizes {
-		ss = append(ss, s)
+	// The swept values are evenly spaced categories (64, 512, 1420 B;
+	// 1280, 1500, 8920 MTU), as RFC 2544 tables list them.
+	var values []int
+	for x := range xs {
+		values = append(values, x)
 	}
-	slices.Sort(ss)
-	p.X.Tick.Marker = intTicks(ss, slices.Max(ss))
+	slices.Sort(values)
+	var ticks []plot.Tick
+	for i, v := range values {
+		ticks = append(ticks, plot.Tick{Value: float64(i), Label: strconv.Itoa(v)})
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	p.X.Min, p.X.Max = -0.3, float64(len(values)-1)+0.3
 	legend := newSideLegend()
 	for i, ln := range lines {
 		col, glyph, dashes := seriesStyle(i)
 		slices.SortFunc(ln.xy, func(a, b plotter.XY) int { return int(a.X - b.X) })
+		for j := range ln.xy {
+			ln.xy[j].X = float64(slices.Index(values, int(ln.xy[j].X)))
+		}
 		l, s, err := plotter.NewLinePoints(ln.xy)
 		if err != nil {
 			return nil, err

@@ -38,6 +38,8 @@ func latencyRun(t *testing.T, dir string) *results.Run {
 		{Series: "a", Tunnels: 2, FlowsPerTunnel: 1, Repetitions: []results.Repetition{rep(0.2, 6)}},
 		{Series: "b", Tunnels: 1, FlowsPerTunnel: 1, PacketSize: 64, Repetitions: []results.Repetition{{AggregateBps: 0.1e9}}},
 		{Series: "b", Tunnels: 1, FlowsPerTunnel: 1, PacketSize: 1420, Repetitions: []results.Repetition{{AggregateBps: 1e9}}},
+		{Series: "c", Tunnels: 1, FlowsPerTunnel: 1, MTU: 1280, Repetitions: []results.Repetition{{AggregateBps: 0.2e9, LossPct: 26}}},
+		{Series: "c", Tunnels: 1, FlowsPerTunnel: 1, MTU: 1500, Repetitions: []results.Repetition{{AggregateBps: 0.3e9, LossPct: 0.1}}},
 	} {
 		pt.Resummarize()
 		r.Points = append(r.Points, pt)
@@ -67,6 +69,18 @@ func TestLatencyFigures(t *testing.T) {
 			t.Errorf("title %q does not state the loss tolerance", p.Title.Text)
 		}
 	}
+	for _, m := range []string{"gbps", "loss"} {
+		p, err := MTU(runs, m, Options{})
+		if err != nil {
+			t.Fatalf("MTU %s: %v", m, err)
+		}
+		if !strings.Contains(p.Title.Text, "against MTU") || !strings.Contains(p.X.Label.Text, "MTU") {
+			t.Errorf("MTU figure titled %q, x axis %q", p.Title.Text, p.X.Label.Text)
+		}
+	}
+	if _, err := MTU(runs, "rtt", Options{}); err == nil {
+		t.Error("MTU with an unknown metric: no error")
+	}
 	// Without a probe or a size sweep there is nothing to draw.
 	plain := &results.Run{Points: []results.Point{{Series: "x", Tunnels: 1, Repetitions: []results.Repetition{{AggregateBps: 1}}}}}
 	if _, err := RTTTunnels([]*results.Run{plain}, Options{}); !errors.Is(err, ErrNoData) {
@@ -74,6 +88,9 @@ func TestLatencyFigures(t *testing.T) {
 	}
 	if _, err := PacketSize([]*results.Run{plain}, "gbps", Options{}); !errors.Is(err, ErrNoData) {
 		t.Errorf("PacketSize without sizes: %v", err)
+	}
+	if _, err := MTU([]*results.Run{plain}, "gbps", Options{}); !errors.Is(err, ErrNoData) {
+		t.Errorf("MTU without an MTU sweep: %v", err)
 	}
 	paths, err := WriteAll(dir, runs, Options{Formats: []string{"png"}, CPUFigures: CPUNone})
 	if err != nil {
@@ -83,10 +100,13 @@ func TestLatencyFigures(t *testing.T) {
 	for _, p := range paths {
 		names = append(names, filepath.Base(p))
 	}
-	for _, want := range []string{"latency-cdf.png", "rtt-tunnels.png", "packet-size-gbps.png", "packet-size-mpps.png"} {
+	for _, want := range []string{"latency-cdf.png", "rtt-tunnels.png", "packet-size-gbps.png", "packet-size-mpps.png", "mtu-gbps.png", "mtu-loss.png"} {
 		if !strings.Contains(strings.Join(names, " "), want) {
 			t.Errorf("WriteAll wrote %v, no %s", names, want)
 		}
+	}
+	if strings.Contains(strings.Join(names, " "), "compare-") {
+		t.Errorf("WriteAll drew a comparison at one tunnel × flow of a run that sweeps sizes and MTUs: %v", names)
 	}
 }
 

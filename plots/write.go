@@ -202,8 +202,12 @@ func WriteAll(dir string, runs []*results.Run, opts Options) ([]string, error) {
 			axisNoun(axis), bars), p, err, 0, 0)
 	}
 
-	// Comparisons.
+	// Comparisons, per tunnels × flows; a run that sweeps packet size or
+	// MTU has several points there, drawn by its own figures instead.
 	for _, pt := range comparePoints(ds, opts.ComparePoints) {
+		if sweepsSizeOrMTU(runs) {
+			break
+		}
 		p, err := Compare(runs, pt.Tunnels, pt.FlowsPerTunnel, opts)
 		wr.add(fmt.Sprintf("compare-t%d-f%d", pt.Tunnels, pt.FlowsPerTunnel), "compare", fmt.Sprintf(
 			"Aggregate throughput of each series at %s × %s; %s.",
@@ -668,4 +672,20 @@ func joinInts(xs []int) string {
 		s[i] = fmt.Sprint(x)
 	}
 	return strings.Join(s, ", ")
+}
+
+// sweepsSizeOrMTU says whether a run has points at several packet sizes
+// or MTUs.
+func sweepsSizeOrMTU(runs []*results.Run) bool {
+	for _, r := range runs {
+		if r == nil {
+			continue
+		}
+		for i := range r.Points {
+			if r.Points[i].PacketSize > 0 || r.Points[i].MTU > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -128,6 +128,7 @@ var groupTitles = map[string]string{
 	"cost":        "Cost per byte",
 	"latency":     "Latency under load",
 	"packet-size": "Throughput and packet rate per packet size (RFC 2544)",
+	"mtu":         "Throughput and loss per MTU",
 }
 
 // groupFigures gathers figures by group, groups in order of first
