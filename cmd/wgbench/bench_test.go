@@ -170,7 +170,7 @@ func checkModeTrace(t *testing.T, path string) {
 			t.Errorf("mode trace home_busy %q is no share of cores", r[6])
 		case r[5] != "inline" && r[5] != "hybrid":
 			t.Errorf("mode trace mode %q", r[5])
-		case r[2] == "1" && (r[5] != "inline" || r[9] != ""):
+		case r[2] == "1" && (r[5] != "inline" || r[10] != ""):
 			t.Errorf("a 1-core case borrowed or saw another core: %q", r)
 		}
 		last[key] = ms

@@ -27,7 +27,7 @@ type modeTraceFile struct {
 
 // modeTraceHeader names the trace's columns.
 var modeTraceHeader = []string{"impl", "size", "cores", "direction", "t_ms", "mode",
-	"home_busy", "full_batches", "demand_cores", "other_loads", "lent"}
+	"home_busy", "full_batches", "demand_cores", "rate_pps", "other_loads", "lent"}
 
 // createModeTrace checks that path can be written before the cases run.
 func createModeTrace(path string) (*modeTraceFile, error) {
@@ -61,7 +61,7 @@ func (t *modeTraceFile) add(c inlinebench.Case, s inline.ModeSample) {
 	}
 	t.rec = append(t.rec, []string{string(c.Impl), strconv.Itoa(c.Size), strconv.Itoa(c.Cores), string(c.Direction),
 		strconv.FormatInt(s.At.Sub(t0).Milliseconds(), 10), string(s.Mode),
-		f(s.Busy), f(s.Full), f(s.Demand), strings.Join(others, ";"), strings.Join(lent, ";")})
+		f(s.Busy), f(s.Full), f(s.Demand), strconv.FormatFloat(s.Rate, 'f', 0, 64), strings.Join(others, ";"), strings.Join(lent, ";")})
 	t.rows++
 }
 

@@ -49,15 +49,18 @@ type hybridState struct {
 type ModeSample struct {
 	At                 time.Time
 	Busy, Full, Demand float64
-	Others             []float64
-	Lent               []bool
-	Mode               Mode
+	// Rate is the packets per second the tunnel's data threads read.
+	Rate   float64
+	Others []float64
+	Lent   []bool
+	Mode   Mode
 }
 
 // threadLoad is one data thread's latest window: busy and full-batch
 // shares in thousandths, and when it ended.
 type threadLoad struct {
 	busy, full atomic.Int64
+	rate       atomic.Int64 // packets read per second
 	at         atomic.Int64 // UnixNano of the window's end
 }
 
@@ -96,6 +99,7 @@ type loadMeter struct {
 	start, last time.Time // window start; end of the last read
 	busy        time.Duration
 	reads, full int
+	packets     int
 }
 
 // newMeter returns data thread idx's meter; nil (measuring nothing) when
@@ -126,6 +130,7 @@ func (m *loadMeter) read(t0 time.Time, n, capacity int) {
 	m.busy += t0.Sub(m.last)
 	m.last = t1
 	m.reads++
+	m.packets += n
 	if n >= capacity {
 		m.full++
 	}
@@ -136,8 +141,9 @@ func (m *loadMeter) read(t0 time.Time, n, capacity int) {
 	th := &m.h.threads[m.idx]
 	th.busy.Store(int64(1000 * m.busy / w))
 	th.full.Store(int64(1000 * m.full / m.reads))
+	th.rate.Store(int64(float64(m.packets) / w.Seconds()))
 	th.at.Store(t1.UnixNano())
-	m.start, m.busy, m.reads, m.full = t1, 0, 0, 0
+	m.start, m.busy, m.reads, m.full, m.packets = t1, 0, 0, 0, 0
 	m.h.evaluate(t1)
 }
 
@@ -161,6 +167,7 @@ func (h *hybridState) evaluate(now time.Time) {
 		}
 		s.busy += float64(th.busy.Load()) / 1000
 		s.full = max(s.full, float64(th.full.Load())/1000)
+		s.rate += float64(th.rate.Load())
 	}
 	help := h.helperNs.Load()
 	if !h.lastEval.IsZero() {
@@ -185,7 +192,7 @@ func (h *hybridState) evaluate(now time.Time) {
 	d := h.ctl.step(s, now.Sub(h.t0))
 	h.apply(d)
 	if h.onSample != nil {
-		h.onSample(ModeSample{At: now, Busy: s.busy, Full: s.full, Demand: s.demand,
+		h.onSample(ModeSample{At: now, Busy: s.busy, Full: s.full, Demand: s.demand, Rate: s.rate,
 			Others: s.others, Lent: s.lent, Mode: d.mode})
 	}
 	if d.mode != before {

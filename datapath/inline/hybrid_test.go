@@ -48,6 +48,18 @@ func TestModeController(t *testing.T) {
 		{"another tunnel needs the core: down at once",
 			append(append(rep(busy, 3), rep(hot, 10)...), needed),
 			append(append(rep3(ModeInline, 2), rep3(ModeHybrid, 11)...), ModeInline)},
+		{"hybrid that pays (rate 1.3x the busy windows') stays",
+			append(rep(withRate(busy, 1000), 3), rep(withRate(hot, 1300), 30)...),
+			append(rep3(ModeInline, 2), ModeHybrid)},
+		{"hybrid that does not pay (0.8x) goes back after the settling and paying windows",
+			append(rep(withRate(busy, 1000), 3), rep(withRate(hot, 800), hybridPaySettle+hybridPayWindows)...),
+			append(append(rep3(ModeInline, 2), rep3(ModeHybrid, hybridPaySettle+hybridPayWindows)...), ModeInline)},
+		{"a gain under 5 % does not pay either",
+			append(rep(withRate(busy, 1000), 3), rep(withRate(hot, 1040), hybridPaySettle+hybridPayWindows)...),
+			append(append(rep3(ModeInline, 2), rep3(ModeHybrid, hybridPaySettle+hybridPayWindows)...), ModeInline)},
+		{"slow settling windows do not count against hybrid",
+			append(append(rep(withRate(busy, 1000), 3), rep(withRate(hot, 100), hybridPaySettle)...), rep(withRate(hot, 1200), 30)...),
+			append(rep3(ModeInline, 2), ModeHybrid)},
 		{"a borrowed core between the thresholds is kept (hysteresis)",
 			append(append(rep(busy, 3), rep(hot, 10)...), rep(crowded, 5)...),
 			append(rep3(ModeInline, 2), ModeHybrid)},
@@ -68,6 +80,12 @@ func TestModeController(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withRate is s with a packet rate.
+func withRate(s loadSample, rate float64) loadSample {
+	s.rate = rate
+	return s
 }
 
 // rep3 is n copies of m.

@@ -63,6 +63,13 @@ func ParseMode(s string) (Mode, error) {
 //     hybridDownWindows windows in a row, the whole work of the tunnel
 //     (home busy time plus helper seal/open time) is < hybridDownDemand
 //     cores: it would fit on its home core with room to spare.
+//   - hybrid → inline also when hybrid did not pay: over the
+//     hybridPayWindows windows after hybridPaySettle ones, the tunnel
+//     read fewer than hybridPayGain times the packets per second it read
+//     in the busy windows that sent it hybrid (spreading small packets'
+//     batches can cost more than it gains). This counts as giving the
+//     cores back, so the next borrowing waits longer. Samples without a
+//     rate skip the check.
 //   - no switch comes within hybridMinDwell of the previous one; after
 //     giving cores back because their tunnels needed them, the next
 //     borrowing waits twice as long as the last time (up to
@@ -81,7 +88,11 @@ func ParseMode(s string) (Mode, error) {
 // 0.25 tells them apart with room either side); once hybrid, the
 // tunnel's whole work is 1.2–1.5 cores (so a tunnel that still needs the
 // help never meets the 0.6 give-back bound). Each case switched once and
-// never flapped. Not traced: a load that falls away (the give-back
+// never flapped. The same traces found that hybrid did not pay for
+// 64-byte packets: 2.55 Mpps hybrid against 3.13 inline (1.29 against
+// 1.63 Gbit/s), hence the pay-off check; with it, the 64-byte case went
+// back to inline three times, the borrowing backing off, and ran at
+// 0.96x inline, while the 1420-byte case stayed hybrid at 1.41x. Not traced: a load that falls away (the give-back
 // windows) and a borrowed core whose own tunnel wakes up, which
 // TestModeController drives with made-up samples.
 const (
@@ -94,6 +105,9 @@ const (
 	hybridNeedLoad    = 0.50
 	hybridDownDemand  = 0.60
 	hybridDownWindows = 10
+	hybridPaySettle   = 2
+	hybridPayWindows  = 10
+	hybridPayGain     = 1.05
 	hybridMinDwell    = 200 * time.Millisecond
 	hybridMaxBackoff  = 5 * time.Second
 )
@@ -107,6 +121,9 @@ type loadSample struct {
 	full float64
 	// demand is the tunnel's work in cores: home busy plus helper time.
 	demand float64
+	// rate is the packets per second the tunnel's data threads read (0
+	// when not measured).
+	rate float64
 	// others are the home loads of the other allowed cores, by the
 	// board; lent says which of them are lent to the tunnel now.
 	others []float64
@@ -128,6 +145,12 @@ type modeController struct {
 	since    time.Duration // when the mode last changed (monotonic)
 	backoff  time.Duration // how long inline lasts at least before borrowing
 	started  bool
+	// upRate sums the rates of the current busy streak (inline);
+	// baseline is its mean when the tunnel went hybrid; paid counts the
+	// hybrid windows and paySum sums the rates of those past the settling
+	// ones.
+	upRate, baseline, paySum float64
+	paid                     int
 }
 
 // step feeds one window's sample taken at now (monotonic, any origin)
@@ -153,11 +176,13 @@ func (c *modeController) step(s loadSample, now time.Duration) modeDecision {
 		backlog := s.full >= hybridUpFull || s.busy >= hybridUpBusyAlone
 		if s.busy >= hybridUpBusy && backlog && idle > 0 {
 			c.up++
+			c.upRate += s.rate
 		} else {
-			c.up = 0
+			c.up, c.upRate = 0, 0
 		}
 		if c.up >= hybridUpWindows && now-c.since >= c.backoff {
-			c.mode, c.since, c.up, c.down = ModeHybrid, now, 0, 0
+			c.baseline, c.paid, c.paySum = c.upRate/float64(c.up), 0, 0
+			c.mode, c.since, c.up, c.down, c.upRate = ModeHybrid, now, 0, 0, 0
 			return modeDecision{ModeHybrid, lent}
 		}
 		return modeDecision{ModeInline, make([]bool, len(s.others))}
@@ -174,8 +199,14 @@ func (c *modeController) step(s loadSample, now time.Duration) modeDecision {
 		} else {
 			c.down = 0
 		}
-		if kept == 0 || (c.down >= hybridDownWindows && dwelt) {
-			if kept == 0 {
+		c.paid++
+		if c.paid > hybridPaySettle {
+			c.paySum += s.rate
+		}
+		unpaid := c.paid == hybridPaySettle+hybridPayWindows && c.baseline > 0 &&
+			c.paySum/hybridPayWindows < hybridPayGain*c.baseline
+		if kept == 0 || unpaid || (c.down >= hybridDownWindows && dwelt) {
+			if kept == 0 || unpaid {
 				c.backoff = min(2*c.backoff, hybridMaxBackoff)
 			} else {
 				c.backoff = hybridMinDwell
