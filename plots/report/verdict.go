@@ -139,7 +139,10 @@ func fastest(run *results.Run) string {
 		rel = fmt.Sprintf(", %.1f×", best.Summary.MeanGbps/next.Summary.MeanGbps)
 	}
 	judge := "beyond the repetitions' spread"
-	if !d.ExcludesZero() {
+	switch {
+	case d.CI95 > 1e300:
+		judge = "so no verdict: run with repetitions ≥ 2 to tell"
+	case !d.ExcludesZero():
 		judge = "within the repetitions' spread: no clear winner"
 	}
 	return fmt.Sprintf("At %s, %s is the fastest: %.2f ± %.2f Gbit/s, %+.2f Gbit/s%s over %s (%.2f ± %.2f; Welch 95 %% CI of the difference %s, %s).",

@@ -68,6 +68,21 @@ func TestVerdict(t *testing.T) {
 	}
 }
 
+// TestVerdictOneRepetition: with one repetition per point there is no CI
+// and the verdict says so, rather than "no clear winner".
+func TestVerdictOneRepetition(t *testing.T) {
+	r := costedRun()
+	for i := range r.Points {
+		r.Points[i].Repetitions = r.Points[i].Repetitions[:1]
+		r.Points[i].Resummarize()
+	}
+	v := Verdict(r, "")
+	if len(v) == 0 || !strings.Contains(v[0], "unknown (fewer than two repetitions), so no verdict: run with repetitions ≥ 2 to tell") ||
+		strings.Contains(v[0], "no clear winner") {
+		t.Errorf("verdict with one repetition per point: %q", v)
+	}
+}
+
 func TestReportOpensWithVerdict(t *testing.T) {
 	dir := t.TempDir()
 	run := costedRun()
