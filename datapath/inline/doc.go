@@ -35,7 +35,7 @@
 // sequence order, as wireguard-go does. It returns to inline, with
 // hysteresis, when its load falls or the tunnels homed on the borrowed
 // cores get busy; the tunnels of a process see each other's load on a
-// shared board. The rule and its thresholds are at hybridWindow; Stats and
+// shared board, and any other work on a core through /proc/stat. The rule and its thresholds are at hybridWindow; Stats and
 // UAPI (inline_mode* keys) report every switch.
 //
 // The control plane (handshakes, cookies, timers) runs on one ordinary

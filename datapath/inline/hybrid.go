@@ -38,6 +38,18 @@ type hybridState struct {
 	// onSample, when set, hears of every window the controller decides on
 	// (TraceMode).
 	onSample func(ModeSample)
+	// sys, when set, says how busy a core is whatever runs on it
+	// (sysLoad.busy; nil in tests that inject loads: the board alone).
+	sys sysLoadFunc
+	// helped is the helpers' work (ns, by helper) at recent evaluations,
+	// oldest first, to take the tunnel's own borrowing out of sys.
+	helped []helpSnap
+}
+
+// helpSnap is the work each helper of a tunnel had done by at.
+type helpSnap struct {
+	at time.Time
+	ns []int64
 }
 
 // ModeSample is one window a hybrid tunnel's mode controller decided on:
@@ -69,12 +81,13 @@ type helper struct {
 	cpu    int
 	active atomic.Bool
 	wake   chan struct{}
+	ns     atomic.Int64 // time spent on the tunnel's batches
 }
 
 // newHybridState prepares hybrid mode for a tunnel homed on home that may
 // borrow the other cores of allowed, with rx receive threads.
 func newHybridState(home int, allowed []int, rx int) *hybridState {
-	h := &hybridState{home: home, threads: make([]threadLoad, 1+rx), t0: time.Now()}
+	h := &hybridState{home: home, threads: make([]threadLoad, 1+rx), t0: time.Now(), sys: sysLoad.busy}
 	for _, c := range allowed {
 		if c != home && !slices.Contains(h.cores, c) {
 			h.cores = append(h.cores, c)
@@ -92,11 +105,15 @@ func newHybridState(home int, allowed []int, rx int) *hybridState {
 func (h *hybridState) hybrid() bool { return h != nil && h.active.Load() }
 
 // loadMeter is one data thread's measurement of a window: its busy time
-// (everything but blocking reads) and its reads.
+// and its reads. Busy is the larger of the time spent outside reads and
+// the thread's CPU time: a read that waits for packets is idle, but one
+// that copies packets out of a TUN that has them (a read syscall, a GSO
+// super-packet) is work, and only the CPU clock sees it.
 type loadMeter struct {
 	h           *hybridState
 	idx         int
-	start, last time.Time // window start; end of the last read
+	start, last time.Time     // window start; end of the last read
+	cpu         time.Duration // the thread's CPU time at the window start
 	busy        time.Duration
 	reads, full int
 	packets     int
@@ -109,7 +126,7 @@ func (h *hybridState) newMeter(idx int) *loadMeter {
 		return nil
 	}
 	now := time.Now()
-	return &loadMeter{h: h, idx: idx, start: now, last: now}
+	return &loadMeter{h: h, idx: idx, start: now, last: now, cpu: threadCPUTime()}
 }
 
 // now is the time for read when measuring; zero otherwise.
@@ -138,8 +155,11 @@ func (m *loadMeter) read(t0 time.Time, n, capacity int) {
 	if w < hybridWindow || m.h.injected.Load() {
 		return
 	}
+	cpu := threadCPUTime()
+	busy := max(m.busy, min(cpu-m.cpu, w))
+	m.cpu = cpu
 	th := &m.h.threads[m.idx]
-	th.busy.Store(int64(1000 * m.busy / w))
+	th.busy.Store(int64(1000 * busy / w))
 	th.full.Store(int64(1000 * m.full / m.reads))
 	th.rate.Store(int64(float64(m.packets) / w.Seconds()))
 	th.at.Store(t1.UnixNano())
@@ -182,9 +202,10 @@ func (h *hybridState) evaluate(now time.Time) {
 	s.others = make([]float64, len(h.cores))
 	s.lent = make([]bool, len(h.cores))
 	for i, c := range h.cores {
-		s.others[i] = board.get(c)
+		s.others[i] = max(board.get(c), h.sysOther(i, now))
 		s.lent[i] = h.helpers[i].active.Load()
 	}
+	h.recordHelp(now)
 	before := h.ctl.mode
 	if before == "" {
 		before = ModeInline
@@ -211,6 +232,51 @@ func (h *hybridState) evaluate(now time.Time) {
 			h.onChange(c, s)
 		}
 	}
+}
+
+// sysOther is how busy other cores[i] was lately with anything but this
+// tunnel's helper on it, by h.sys (0 when not known). The caller holds
+// h.mu.
+func (h *hybridState) sysOther(i int, now time.Time) float64 {
+	if h.sys == nil {
+		return 0
+	}
+	busy, since, ok := h.sys(h.cores[i], now)
+	if !ok {
+		return 0
+	}
+	// The helper's work over the same span, from the latest record at
+	// or before its start (the oldest when none is).
+	var from *helpSnap
+	for j := range h.helped {
+		if j == 0 || !h.helped[j].at.After(since) {
+			from = &h.helped[j]
+		}
+	}
+	own := 0.0
+	if from != nil && now.After(from.at) {
+		own = float64(h.helpers[i].ns.Load()-from.ns[i]) / float64(now.Sub(from.at))
+	}
+	return max(busy-min(own, 1), 0)
+}
+
+// recordHelp keeps the helpers' work at now for sysOther, dropping
+// records older than the meter looks back. The caller holds h.mu.
+func (h *hybridState) recordHelp(now time.Time) {
+	if h.sys == nil {
+		return
+	}
+	keep := h.helped[:0]
+	for _, r := range h.helped {
+		if now.Sub(r.at) <= sysMaxSpan*hybridWindow {
+			keep = append(keep, r)
+		}
+	}
+	r := helpSnap{at: now, ns: make([]int64, len(h.helpers))}
+	for i, hp := range h.helpers {
+		r.ns[i] = hp.ns.Load()
+	}
+	h.helped = append(keep, r)
 }
 
 // apply lends the cores d says, waking their helpers, and sets the mode.
@@ -272,11 +338,13 @@ func (h *hybridState) snapshot() (Mode, uint64, []ModeChange) {
 	return m, h.changes, slices.Clone(h.log)
 }
 
-// runJob does j, counting its time as helper time.
-func (h *hybridState) runJob(j job) {
+// runJob does j on helper hp, counting its time as helper time.
+func (h *hybridState) runJob(hp *helper, j job) {
 	t0 := time.Now()
 	j.run()
-	h.helperNs.Add(int64(time.Since(t0)))
+	d := int64(time.Since(t0))
+	h.helperNs.Add(d)
+	hp.ns.Add(d)
 }
 
 // helperLoop is a helper thread: pinned to its core, it does the
@@ -294,7 +362,7 @@ func (t *Tunnel) helperLoop(hp *helper, started chan<- error) {
 		if !hp.active.Load() {
 			select {
 			case j := <-h.jobs:
-				h.runJob(j)
+				h.runJob(hp, j)
 				continue
 			default:
 			}
@@ -307,7 +375,7 @@ func (t *Tunnel) helperLoop(hp *helper, started chan<- error) {
 		}
 		select {
 		case j := <-h.jobs:
-			h.runJob(j)
+			h.runJob(hp, j)
 		case <-hp.wake:
 		case <-t.done:
 			return

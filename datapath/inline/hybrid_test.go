@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -11,8 +12,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wgbench/wgbench/datapath/inline/internal/memnet"
 )
 
 // TestModeController drives the switching rule with made-up windows.
@@ -271,7 +275,7 @@ func inOrder(seqs []uint32) int {
 func TestHybridOrderingWireGuardGo(t *testing.T) {
 	cpus := twoCPUs(t)
 	n, a, b := newMixedPair(t, 32, false, func(a *end) { hybridEnd(a, cpus) })
-	a.tunnel.hyb.injected.Store(true)
+	injectLoads(a.tunnel.hyb)
 	var (
 		mu       sync.Mutex
 		counters []uint64
@@ -370,7 +374,7 @@ func TestHybridSwitchUnderLoad(t *testing.T) {
 	cpus := twoCPUs(t)
 	_, a, b := newInlinePair(t, 32, func(a, _ *end) { hybridEnd(a, cpus) })
 	h := a.tunnel.hyb
-	h.injected.Store(true)
+	injectLoads(h)
 	a.send(ping(addrB, addrA, 0))
 	expectPacket(t, b.tun.Out, ping(addrB, addrA, 0), "first packet")
 
@@ -472,8 +476,8 @@ func TestHybridFairness(t *testing.T) {
 	m2.start(t)
 	m1.start(t)
 	eleph, mouse := e1.tunnel.hyb, m1.tunnel.hyb
-	eleph.injected.Store(true)
-	mouse.injected.Store(true)
+	injectLoads(eleph)
+	injectLoads(mouse)
 	e1.send(ping(addrB, addrA, 1))
 	expectPacket(t, e1peer.tun.Out, ping(addrB, addrA, 1), "elephant")
 
@@ -554,7 +558,7 @@ func TestHybridConfig(t *testing.T) {
 func TestHybridUAPI(t *testing.T) {
 	cpus := twoCPUs(t)
 	_, a, _ := newInlinePair(t, 8, func(a, _ *end) { hybridEnd(a, cpus) })
-	a.tunnel.hyb.injected.Store(true)
+	injectLoads(a.tunnel.hyb)
 	t0 := time.Now()
 	a.tunnel.hyb.force(ModeHybrid, t0)
 	a.tunnel.hyb.force(ModeInline, t0.Add(time.Second))
@@ -589,5 +593,102 @@ func TestHybridUAPI(t *testing.T) {
 	}
 	if _, ok, _ := ParseModeStatus("private_key=00\nlisten_port=1\n"); ok {
 		t.Error("a reply without inline keys parsed as an inline tunnel's")
+	}
+}
+
+// injectLoads makes h's controller hear only the loads the test injects:
+// no meter windows and no /proc/stat (the board alone).
+func injectLoads(h *hybridState) {
+	h.mu.Lock()
+	h.sys = nil
+	h.mu.Unlock()
+	h.injected.Store(true)
+}
+
+// TestHybridRealMeters runs the switching rule on the data threads' own
+// meters (only /proc/stat is left out, so that other work on a busy test
+// machine cannot veto the borrowing): a tunnel whose TUN always has a
+// full batch waiting goes hybrid, and when its load falls away to a
+// trickle it comes back to inline and stays there. The data stops as it
+// leaves A (a tap on the network), so the receiver does no work per
+// packet.
+func TestHybridRealMeters(t *testing.T) {
+	cpus := twoCPUs(t)
+	const batch = 64
+	gen := memnet.NewGenerator(batch, 1420, udpPacket(1400, addrA, addrB))
+	n, a, _ := newInlinePair(t, batch, func(a, _ *end) {
+		a.tun = gen
+		hybridEnd(a, cpus)
+	})
+	h := a.tunnel.hyb
+	h.mu.Lock()
+	h.sys = nil
+	h.mu.Unlock()
+	var trace []ModeSample
+	var traceMu sync.Mutex
+	a.tunnel.TraceMode(func(s ModeSample) {
+		traceMu.Lock()
+		trace = append(trace, s)
+		traceMu.Unlock()
+	})
+	var data atomic.Int64
+	n.SetTap(func(from, _ netip.AddrPort, p []byte) bool {
+		if from == underA && len(p) > 32 && p[0] == 4 {
+			data.Add(1)
+			return false
+		}
+		return true
+	})
+	gen.Generate(1)
+	eventually(t, "the first packet sealed", func() bool { return data.Load() > 0 })
+	waitMode := func(want Mode, within time.Duration) time.Duration {
+		t.Helper()
+		t0 := time.Now()
+		for a.tunnel.mode() != want {
+			if time.Since(t0) > within {
+				traceMu.Lock()
+				defer traceMu.Unlock()
+				t.Fatalf("not %s after %v; trace of %d windows, last: %+v", want, within, len(trace), trace[max(len(trace)-5, 0):])
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return time.Since(t0)
+	}
+	gen.Generate(math.MaxInt64 / 2) // saturated: a full batch always waits
+	up := waitMode(ModeHybrid, 5*time.Second)
+	// At once a trickle: a batch every 5 ms, about 13 000 packets a
+	// second.
+	gen.Stop()
+	stop, trickled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(trickled)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				gen.Generate(batch)
+			case <-stop:
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-trickled }()
+	down := waitMode(ModeInline, 5*time.Second)
+	sent, changes := data.Load(), a.tunnel.Stats().ModeChanges
+	time.Sleep(2 * hybridMinDwell)
+	st := a.tunnel.Stats()
+	if st.ActiveMode != ModeInline || st.ModeChanges != changes {
+		t.Fatalf("trickling: active %s with %d changes, want inline and no change since the %d before (%v)", st.ActiveMode, st.ModeChanges, changes, st.ModeLog)
+	}
+	if data.Load() == sent {
+		t.Fatal("no packet went out while trickling in inline mode")
+	}
+	traceMu.Lock()
+	defer traceMu.Unlock()
+	t.Logf("hybrid %v after saturating, inline %v after the load fell; %d windows traced",
+		up.Round(time.Millisecond), down.Round(time.Millisecond), len(trace))
+	for _, s := range trace {
+		t.Logf("  %s busy %.2f full %.2f demand %.2f rate %.0f/s others %.2f", s.Mode, s.Busy, s.Full, s.Demand, s.Rate, s.Others)
 	}
 }

@@ -44,11 +44,16 @@ func ParseMode(s string) (Mode, error) {
 
 // The switching rule of hybrid mode. Each data thread of a tunnel measures
 // windows of hybridWindow: the share of the window it was busy (not
-// blocked reading its TUN or socket) and the share of its reads that
-// returned a full batch (a backlog: the device had more than a batch
-// waiting). The tunnel's home load is the sum of its data threads' busy
-// shares, all of which run on the home core, and it is published per core
-// on a process-wide board, so that tunnels see each other's load.
+// blocked waiting for its TUN or socket: the larger of its time outside
+// reads and its CPU time) and the share of its reads that returned a full
+// batch (a backlog: the device had more than a batch waiting). The
+// tunnel's home load is the sum of its data threads' busy shares, all of
+// which run on the home core, and it is published per core on a
+// process-wide board, so that tunnels see each other's load. Another
+// core's load is the larger of its board entry and how busy /proc/stat
+// says it was over the last 100 ms, less the tunnel's own helper on it
+// (sysload.go): a core kept busy by an inline tunnel, another process
+// (the peer gateway, iperf3) or softirq work is not idle.
 //
 //   - inline → hybrid: for hybridUpWindows windows in a row the home load
 //     is ≥ hybridUpBusy, there is a backlog, and at least one other

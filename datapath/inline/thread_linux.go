@@ -3,6 +3,7 @@ package inline
 import (
 	"fmt"
 	"runtime"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -36,6 +37,16 @@ func setThreadName(name string) error {
 		return fmt.Errorf("name thread %s: %w", name, err)
 	}
 	return nil
+}
+
+// threadCPUTime is the CPU time the calling thread has used; 0 when it
+// cannot be read.
+func threadCPUTime() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
 }
 
 // AllowedCPUs returns the cores the calling thread may run on, ascending.
