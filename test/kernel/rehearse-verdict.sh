@@ -12,8 +12,7 @@ fi
 out=$work/out
 rm -rf "$out"
 mkdir -p "$out"
-sed -n '/^=== wgbench-guest: results begin$/,/^=== wgbench-guest: results end$/p' "$console" | sed '1d;$d' |
-	base64 -d 2>/dev/null | tar -xzf - -C "$out" 2>/dev/null || echo "$me: the guest's run folders did not come out whole" >&2
+guest_results "$out" || echo "$me: the guest's run folders did not come out whole" >&2
 (cd "$repo" && "$GO" build -o "$work/checkrun" ./test/kernel/checkrun) || die "build checkrun"
 if [ "$mode" = rehearse ]; then
 	base=${REHEARSAL_OUT:-$repo/.cache/rehearsal/run}
