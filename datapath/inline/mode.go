@@ -86,20 +86,22 @@ func ParseMode(s string) (Mode, error) {
 // total work, and only after 10 quiet windows rather than 3 busy ones.
 //
 // Traced with `wgbench bench datapath --mode-trace` on a 2-core machine
-// (1420- and 64-byte packets, 3 s a case): a saturated tunnel's home load
-// is 0.97–0.99 in every window with all reads full (so 0.90 and the
-// backlog test switch it within the 3 windows); a core kept busy by
-// another tunnel reads 0.86–0.90 on the board and an idle one 0.00 (so
-// 0.25 tells them apart with room either side); once hybrid, the
-// tunnel's whole work is 1.2–1.5 cores (so a tunnel that still needs the
-// help never meets the 0.6 give-back bound). Each case switched once and
-// never flapped. The same traces found that hybrid did not pay for
-// 64-byte packets: 2.55 Mpps hybrid against 3.13 inline (1.29 against
-// 1.63 Gbit/s), hence the pay-off check; with it, the 64-byte case went
-// back to inline three times, the borrowing backing off, and ran at
-// 0.96x inline, while the 1420-byte case stayed hybrid at 1.41x. Not traced: a load that falls away (the give-back
-// windows) and a borrowed core whose own tunnel wakes up, which
-// TestModeController drives with made-up samples.
+// (1420- and 64-byte packets, 2–3 s a case): a saturated tunnel's home
+// load is 0.95–1.00 in every window with all reads full (so 0.90 and the
+// backlog test switch it within the 3 windows, 60 ms); a core kept busy
+// by another tunnel reads 0.86–0.90 and an idle one 0.00 (so 0.25 tells
+// them apart with room either side); a lent core, less the tunnel's own
+// helper, reads 0.06 (p50) and 0.10–0.12 (p90) by /proc/stat, far from
+// the 0.5 that gives it back; once hybrid, the tunnel's whole work is
+// 1.8–1.9 cores (so a tunnel that still needs the help never meets the
+// 0.6 give-back bound). Each case switched once and never flapped. An
+// earlier build, whose pipeline kept fewer batches in flight and whose
+// benchmark sink loaded the second core, found that hybrid did not pay
+// for 64-byte packets (0.82x inline), hence the pay-off check; it now
+// pays there too (1.5x). TestHybridRealMeters traces a load that falls
+// away on the real meters: from saturation to a trickle of 13 000
+// packets/s, the hybrid windows read demand 0.1–0.3 and the tunnel is
+// back inline 210–230 ms later (the 10 quiet windows and the check).
 const (
 	hybridWindow      = 20 * time.Millisecond
 	hybridUpBusy      = 0.90

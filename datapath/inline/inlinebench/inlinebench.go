@@ -135,7 +135,8 @@ type Config struct {
 // any of the case's cores. In direction TX, A is the tunnel measured (on
 // the first core, inline or hybrid, or a wireguard-go device) and B an
 // inline tunnel on the last core that only answers the handshake: the
-// UDP sink counts the data on B's socket, before B would open it.
+// UDP sink counts the data messages as they leave A's socket and drops
+// them, so B does no work per packet.
 type Case struct {
 	Impl  Impl `json:"impl"`
 	Size  int  `json:"size"`

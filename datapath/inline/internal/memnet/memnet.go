@@ -200,6 +200,12 @@ func (b *Bind) Send(bufs [][]byte, ep conn.Endpoint) error {
 		off += n
 	}
 	if dst == nil || len(batch.dgs) == 0 {
+		if batch.home != nil {
+			select {
+			case batch.home <- batch: // reused by the next Send
+			default:
+			}
+		}
 		return nil // like UDP: nobody listening, the datagrams vanish
 	}
 	return dst.deliver(batch, closed)
@@ -453,20 +459,26 @@ func (t *TUN) SinkPackets() int64 { return t.sinkPackets.Load() }
 // SinkBytes is how many bytes of packets were written to a sink.
 func (t *TUN) SinkBytes() int64 { return t.sinkBytes.Load() }
 
+// Count counts n packets of bytes in all as written to a sink, as Write
+// would (a sink that is not a TUN's, such as a tap on the network).
+func (t *TUN) Count(n int, bytes int64) {
+	t.sinkBytes.Add(bytes)
+	t.sinkPackets.Add(int64(n))
+	if t.wrote != nil {
+		select {
+		case t.wrote <- struct{}{}:
+		default:
+		}
+	}
+}
+
 func (t *TUN) Write(bufs [][]byte, offset int) (int, error) {
 	if t.sink {
 		var bytes int64
 		for _, b := range bufs {
 			bytes += int64(len(b) - offset)
 		}
-		t.sinkBytes.Add(bytes)
-		t.sinkPackets.Add(int64(len(bufs)))
-		if t.wrote != nil {
-			select {
-			case t.wrote <- struct{}{}:
-			default:
-			}
-		}
+		t.Count(len(bufs), bytes)
 		return len(bufs), nil
 	}
 	for i, b := range bufs {
