@@ -170,7 +170,7 @@ var All = []Knob{
 		Help:  "pins each tunnel to one core of cpus (all cores when cpus is empty); the same on both gateways"},
 	{Name: "mode", Type: Name, Label: "the inline engine's mode", Datapaths: []string{Inline},
 		Lacks: "is not the inline engine, which alone switches between inline and hybrid",
-		Help:  "inline (the default: each tunnel runs to completion on its core) or hybrid (a tunnel whose core saturates while other cores of cpus idle spreads the crypto of whole batches to them, and gives them back when its load falls, their own tunnels need them or borrowing did not raise its packet rate); the same on both gateways"},
+		Help:  "inline (the default: each tunnel runs to completion on its core) or hybrid (a tunnel whose core saturates while other cores of cpus idle, by /proc/stat, spreads the crypto of whole batches to them, and gives them back when its load falls, other work needs them or borrowing did not raise its packet rate); the same on both gateways"},
 	{Name: "cipher", Type: Name, Label: "the baseline tunnel's data cipher", Datapaths: []string{OpenVPN, IPsec},
 		Lacks: "is WireGuard, whose cipher is fixed (ChaCha20-Poly1305)",
 		Help:  "the data cipher of an OpenVPN or IPsec baseline: AES-256-GCM or CHACHA20-POLY1305; the same on both gateways"},
