@@ -32,6 +32,16 @@ type CPUPoint struct {
 	// SharedCores says the hosts of the testbed share one machine's
 	// cores, so per-core figures are machine-wide.
 	SharedCores bool
+	// Marks are events on the host a heatmap draws, such as a hybrid
+	// tunnel's mode switches, at their times in seconds of the trace.
+	Marks []TimeMark
+}
+
+// TimeMark is an event to mark on a time axis: a vertical line at T
+// seconds of the trace, labelled Label.
+type TimeMark struct {
+	T     float64
+	Label string
 }
 
 // String names the point: "kernel, 8 tunnels × 1 flow, rep 0".

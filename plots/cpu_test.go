@@ -286,6 +286,20 @@ func TestHeatmap(t *testing.T) {
 		}
 		pngSize(t, p)
 	})
+	t.Run("mode switch marks", func(t *testing.T) {
+		at := CPUPoint{Rep: 0, Marks: []TimeMark{
+			{T: 3, Label: "wgbi0 → hybrid"}, {T: 6.5, Label: "wgbi0 → inline"}, {T: 99, Label: "after the trace → hybrid"},
+		}}
+		p, err := Heatmap(bh, "gw2", at, nil, "", Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svg := svgOf(t, p)
+		mustContain(t, "heatmap with marks", svg, "wgbi0 → hybrid", "wgbi0 → inline")
+		if strings.Contains(svg, "after the trace") {
+			t.Error("a mark past the end of the trace is drawn")
+		}
+	})
 	t.Run("no host", func(t *testing.T) {
 		if _, err := Heatmap(bh, "drain", CPUPoint{}, nil, "", Options{}); !errors.Is(err, ErrNoData) {
 			t.Errorf("err = %v, want ErrNoData", err)

@@ -233,6 +233,7 @@ func Heatmap(cpu CPUTable, host string, at CPUPoint, highlight []int, highlightL
 			Color: color.Gray{0x20}, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(3)},
 		}})
 	}
+	addMarks(p, at.Marks, xmin, xmax)
 	p.Add(newColorBar(cm, "busy (% of the core)", []float64{0, 25, 50, 75, 100}))
 
 	ticks := valueTicks{max: 24, keep: map[float64]bool{}}
@@ -248,11 +249,43 @@ func Heatmap(cpu CPUTable, host string, at CPUPoint, highlight []int, highlightL
 	return p, nil
 }
 
+// markColor draws event marks (mode switches): blue, apart from the
+// heatmap's yellow to red.
+var markColor = color.RGBA{0x1f, 0x4e, 0xd8, 0xff}
+
+// maxMarkLabels bounds the marks that get a label; the others are lines.
+const maxMarkLabels = 6
+
+// addMarks draws the marks within [xmin, xmax] as dotted blue lines, the
+// first maxMarkLabels labelled one below the other so that close ones
+// stay readable.
+func addMarks(p *plot.Plot, marks []TimeMark, xmin, xmax float64) {
+	labelled := 0
+	for _, m := range marks {
+		if m.T < xmin || m.T > xmax {
+			continue
+		}
+		v := &vline{x: m.T, style: draw.LineStyle{
+			Color: markColor, Width: vg.Points(1.5), Dashes: []vg.Length{vg.Points(1.5), vg.Points(2)},
+		}}
+		if labelled < maxMarkLabels {
+			// Below the warm-up line's label; to the left of the line
+			// in the right part of the plot, so it stays inside.
+			v.label, v.row, v.left = m.Label, labelled+1, m.T > xmin+0.6*(xmax-xmin)
+			labelled++
+		}
+		p.Add(v)
+	}
+}
+
 // vline is a vertical line across the data area at x, with an optional
-// label at its top.
+// label at its top (row rows of text lower), right of the line or, with
+// left, left of it.
 type vline struct {
 	x     float64
 	label string
+	row   int
+	left  bool
 	style draw.LineStyle
 }
 
@@ -267,5 +300,11 @@ func (v *vline) Plot(c draw.Canvas, p *plot.Plot) {
 	sty := p.X.Tick.Label
 	sty.XAlign, sty.YAlign = draw.XLeft, draw.YTop
 	sty.Color = v.style.Color
-	c.FillText(sty, vg.Point{X: x + vg.Points(2), Y: c.Max.Y - vg.Points(2)}, v.label)
+	y := c.Max.Y - vg.Points(2) - vg.Length(v.row)*1.2*sty.Font.Size
+	x += vg.Points(2)
+	if v.left {
+		sty.XAlign = draw.XRight
+		x -= vg.Points(4)
+	}
+	c.FillText(sty, vg.Point{X: x, Y: y}, v.label)
 }

@@ -364,6 +364,8 @@ type cpuCand struct {
 	hl    map[string][]int
 	label string
 	hot   bool
+	// marks are each shown host's mode switches (modeMarks).
+	marks map[string][]TimeMark
 }
 
 // cpuFigures writes the per-core figures of one run.
@@ -404,6 +406,7 @@ func (wr *writer) cpuCandidates(r *results.Run, runDir, runLabel string) (map[st
 			c.at.From = omit
 		}
 		c.hosts = traceHosts(cpu, r.Testbed.SharedCores)
+		c.marks = modeMarks(p, rep, c.hosts, r.Testbed.SharedCores)
 		for _, h := range c.hosts {
 			cores, label := hl(h, c.at, cpu)
 			c.hl[h] = cores
@@ -418,6 +421,50 @@ func (wr *writer) cpuCandidates(r *results.Run, runDir, runLabel string) (map[st
 		bySeries[p.Series] = append(bySeries[p.Series], c)
 	}
 	return bySeries, order
+}
+
+// modeMarks returns, per host of hosts, the inline engine's mode
+// switches in repetition rep of p as marks on that host's trace ("wgbi0 →
+// hybrid"); when the hosts share the machine's cores, the one host shown
+// gets every gateway's, named. A host whose trace start run.json does not
+// record gets none.
+func modeMarks(p results.Point, rep int, hosts []string, shared bool) map[string][]TimeMark {
+	i := slices.IndexFunc(p.Repetitions, func(r results.Repetition) bool { return r.Index == rep })
+	if i < 0 {
+		return nil
+	}
+	r := p.Repetitions[i]
+	out := map[string][]TimeMark{}
+	for _, h := range hosts {
+		j := slices.IndexFunc(r.CPU, func(hc results.HostCPU) bool { return hc.Host == h })
+		if j < 0 || r.CPU[j].TraceStart.IsZero() {
+			continue
+		}
+		start := r.CPU[j].TraceStart
+		for _, tc := range r.Tunnels {
+			name := tc.Device
+			if name == "" {
+				name = fmt.Sprintf("tunnel %d", tc.Index)
+			}
+			for _, gm := range []struct {
+				gw string
+				m  *results.TunnelMode
+			}{{"gw1", tc.GW1Mode}, {"gw2", tc.GW2Mode}} {
+				if gm.m == nil || (gm.gw != h && !shared) {
+					continue
+				}
+				label := name
+				if shared {
+					label = gm.gw + " " + name
+				}
+				for _, c := range gm.m.Log {
+					out[h] = append(out[h], TimeMark{T: c.At.Sub(start).Seconds(), Label: label + " → " + c.To})
+				}
+			}
+		}
+		slices.SortStableFunc(out[h], func(a, b TimeMark) int { return cmp.Compare(a.T, b.T) })
+	}
+	return out
 }
 
 // traceHosts returns the hosts of a trace to draw: the gateways, receive
@@ -517,10 +564,20 @@ func (wr *writer) perCoreFigures(c cpuCand, h, prefix string) {
 	wr.add(prefix+"cpu-"+base, "cpu", fmt.Sprintf(
 		"Per-core CPU of %s, %s (%s): user, system and softirq time stacked.%s%s",
 		h, c.at, c.at.windowText(), hlNote, shared), p, err, w, 0)
-	p, err = Heatmap(c.cpu, h, c.at, c.hl[h], c.label, wr.opts)
+	at := c.at
+	at.Marks = c.marks[h]
+	marks := ""
+	if n := len(at.Marks); n > 0 {
+		word := "switches"
+		if n == 1 {
+			word = "switch"
+		}
+		marks = fmt.Sprintf(" Dotted blue: %d mode %s of the inline engine's hybrid tunnels.", n, word)
+	}
+	p, err = Heatmap(c.cpu, h, at, c.hl[h], c.label, wr.opts)
 	wr.add(prefix+"heatmap-"+base, "heatmap", fmt.Sprintf(
-		"Busy share of every core of %s over time, %s; a black hole is one dark row while the others stay light.%s%s",
-		h, c.at, hlNote, shared), p, err, 0, 0)
+		"Busy share of every core of %s over time, %s; a black hole is one dark row while the others stay light.%s%s%s",
+		h, c.at, hlNote, marks, shared), p, err, 0, 0)
 }
 
 // pickTrace returns the CPU trace of the repetition of p that best stands

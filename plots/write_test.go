@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wgbench/wgbench/results"
 )
@@ -261,4 +262,56 @@ func TestWriteAllSeveralRuns(t *testing.T) {
 	// wggo ran in both: labelled by run; plain only locally: by name.
 	checkFigureFile(t, filepath.Join(dir, PlotsDirName, "throughput.svg"), 0, 0,
 		"cloudlab/wggo", "local/wggo", "plain", "cloudlab/kernel-threaded")
+}
+
+// TestModeMarks places the mode switches of the repetition a figure
+// shows on each gateway's trace, and all of them, named by gateway, on
+// the one host shown when the hosts share the machine's cores.
+func TestModeMarks(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 16, 0, 0, 0, time.UTC)
+	sec := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	rep := func(i int, gw1Start time.Time) results.Repetition {
+		return results.Repetition{Index: i,
+			CPU: []results.HostCPU{{Host: "gw1", TraceStart: gw1Start}, {Host: "gw2", TraceStart: t0.Add(time.Second)}},
+			Tunnels: []results.TunnelCounters{
+				{Index: 0, Device: "wgbi0",
+					GW1Mode: &results.TunnelMode{Mode: "hybrid", Changes: 2, Log: []results.ModeChange{
+						{At: sec(4), To: "inline"}, {At: sec(2), To: "hybrid", Cores: "1"},
+					}},
+					GW2Mode: &results.TunnelMode{Mode: "hybrid", Changes: 1, Log: []results.ModeChange{{At: sec(3), To: "hybrid"}}}},
+				{Index: 1, GW1Mode: &results.TunnelMode{Mode: "hybrid"}},
+			}}
+	}
+	p := results.Point{Repetitions: []results.Repetition{rep(0, time.Time{}), rep(1, t0)}}
+	for _, tc := range []struct {
+		name   string
+		rep    int
+		hosts  []string
+		shared bool
+		want   map[string][]TimeMark
+	}{
+		{"per gateway, sorted by time", 1, []string{"gw1", "gw2"}, false, map[string][]TimeMark{
+			"gw1": {{T: 2, Label: "wgbi0 → hybrid"}, {T: 4, Label: "wgbi0 → inline"}},
+			"gw2": {{T: 2, Label: "wgbi0 → hybrid"}},
+		}},
+		{"shared cores: every gateway's on the one host shown", 1, []string{"gw1"}, true, map[string][]TimeMark{
+			"gw1": {{T: 2, Label: "gw1 wgbi0 → hybrid"}, {T: 3, Label: "gw2 wgbi0 → hybrid"}, {T: 4, Label: "gw1 wgbi0 → inline"}},
+		}},
+		{"no trace start recorded: no marks there", 0, []string{"gw1", "gw2"}, false, map[string][]TimeMark{
+			"gw2": {{T: 2, Label: "wgbi0 → hybrid"}},
+		}},
+		{"a repetition not in the point", 7, []string{"gw1"}, false, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := modeMarks(p, tc.rep, tc.hosts, tc.shared)
+			if len(got) != len(tc.want) {
+				t.Fatalf("marks %v, want %v", got, tc.want)
+			}
+			for h, want := range tc.want {
+				if !slices.Equal(got[h], want) {
+					t.Errorf("%s: marks %v, want %v", h, got[h], want)
+				}
+			}
+		})
+	}
 }

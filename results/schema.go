@@ -297,6 +297,10 @@ type StageShare struct {
 // measured window.
 type HostCPU struct {
 	Host string `json:"host"`
+	// TraceStart is when the host's CPU trace starts: the origin of its
+	// samples' times (cpu.csv t_seconds), to place events such as mode
+	// switches on them. Zero in runs from before it was recorded.
+	TraceStart time.Time `json:"trace_start,omitzero"`
 	// MeanBusy is the mean busy percentage over all cores.
 	MeanBusy float64 `json:"mean_busy"`
 	// Cores holds each core's mean load, in percent.

@@ -60,7 +60,7 @@ func Host(tr *probes.Trace, role string, w Window, th blackhole.Thresholds, tunn
 // Summarize averages each core's load over the samples of tr, weighting
 // each sample by its length.
 func Summarize(role string, tr *probes.Trace) results.HostCPU {
-	hc := results.HostCPU{Host: role, Samples: len(tr.Samples)}
+	hc := results.HostCPU{Host: role, Samples: len(tr.Samples), TraceStart: tr.Header.Start}
 	type acc struct{ busy, user, sys, soft, w float64 }
 	accs := map[int]*acc{}
 	var order []int
