@@ -316,7 +316,10 @@ machine+=(-device "virtio-serial-pci$vbus" -chardev "file,id=results,path=$resul
 log "booting under QEMU (TCG, $shape; at most ${timeout_s} s); console: $work/console.log"
 tb=$(date +%s)
 set +e
-timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max "${machine[@]}" \
+# --foreground keeps QEMU in our process group, so that Ctrl-C (or a
+# signal to the group) stops it too; without it timeout makes a group of
+# its own and QEMU ran on after make was interrupted.
+timeout --foreground --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max "${machine[@]}" \
 	-kernel "$kdir/vmlinuz" -initrd "$work/initramfs.cpio.gz" \
 	-append "console=ttyS0 panic=-1 quiet loglevel=4 rdinit=/init" \
 	-display none -vga none -monitor none -serial "file:$work/console.log" -no-reboot </dev/null
