@@ -207,6 +207,12 @@ func printSummary(w io.Writer, run *results.Run) {
 		}
 		fmt.Fprintf(w, "cycles/B: gateway CPU cycles per payload byte, both gateways (%.2f GHz %s clock from %s; attributed %s)\n", run.Clock.Hz/1e9, run.Clock.Source, run.Clock.From, how)
 	}
+	if goals := results.HybridGoals(run); len(goals) > 0 {
+		fmt.Fprintln(w, "\nhybrid mode's goals (alone: at least the faster of inline and wggo; with more tunnels: within 5 % of inline):")
+		for _, g := range goals {
+			fmt.Fprintf(w, "  %s\n", g)
+		}
+	}
 	if rows := results.SummarizeFindings(run); len(rows) > 0 {
 		fmt.Fprintln(w, "\nfindings (black-hole detector; -v shows each repetition's):")
 		shared := false
