@@ -20,7 +20,6 @@ type hybridState struct {
 
 	active   atomic.Bool  // hybrid now
 	injected atomic.Bool  // tests: loads come from the test, not the meters
-	helperNs atomic.Int64 // time helpers spent on the tunnel's batches
 	threads  []threadLoad // per data thread: TX, then one per RX thread
 
 	// mu guards the controller, the board entry and the change log.
@@ -197,7 +196,10 @@ func (h *hybridState) evaluate(now time.Time) {
 		s.full = max(s.full, float64(th.full.Load())/1000)
 		s.rate += float64(th.rate.Load())
 	}
-	help := h.helperNs.Load()
+	var help int64 // time the helpers spent on the tunnel's batches
+	for _, hp := range h.helpers {
+		help += hp.ns.Load()
+	}
 	if !h.lastEval.IsZero() {
 		s.demand = s.busy + float64(help-h.lastHelp)/float64(elapsed)
 	} else {
@@ -346,13 +348,11 @@ func (h *hybridState) snapshot() (Mode, uint64, []ModeChange) {
 	return m, h.changes, slices.Clone(h.log)
 }
 
-// runJob does j on helper hp, counting its time as helper time.
-func (h *hybridState) runJob(hp *helper, j job) {
+// run does j, counting its time as the helper's.
+func (hp *helper) run(j job) {
 	t0 := time.Now()
 	j.run()
-	d := int64(time.Since(t0))
-	h.helperNs.Add(d)
-	hp.ns.Add(d)
+	hp.ns.Add(int64(time.Since(t0)))
 }
 
 // helperLoop is a helper thread: pinned to its core, it does the
@@ -370,7 +370,7 @@ func (t *Tunnel) helperLoop(hp *helper, started chan<- error) {
 		if !hp.active.Load() {
 			select {
 			case j := <-h.jobs:
-				h.runJob(hp, j)
+				hp.run(j)
 				continue
 			default:
 			}
@@ -383,7 +383,7 @@ func (t *Tunnel) helperLoop(hp *helper, started chan<- error) {
 		}
 		select {
 		case j := <-h.jobs:
-			h.runJob(hp, j)
+			hp.run(j)
 		case <-hp.wake:
 		case <-t.done:
 			return

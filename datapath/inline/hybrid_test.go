@@ -599,10 +599,16 @@ func TestHybridUAPI(t *testing.T) {
 // injectLoads makes h's controller hear only the loads the test injects:
 // no meter windows and no /proc/stat (the board alone).
 func injectLoads(h *hybridState) {
-	h.mu.Lock()
-	h.sys = nil
-	h.mu.Unlock()
+	setSys(h, nil)
 	h.injected.Store(true)
+}
+
+// setSys makes f h's source of other cores' busy shares (nil: the board
+// alone).
+func setSys(h *hybridState, f sysLoadFunc) {
+	h.mu.Lock()
+	h.sys = f
+	h.mu.Unlock()
 }
 
 // TestHybridRealMeters runs the switching rule on the data threads' own
@@ -621,9 +627,7 @@ func TestHybridRealMeters(t *testing.T) {
 		hybridEnd(a, cpus)
 	})
 	h := a.tunnel.hyb
-	h.mu.Lock()
-	h.sys = nil
-	h.mu.Unlock()
+	setSys(h, nil)
 	var trace []ModeSample
 	var traceMu sync.Mutex
 	a.tunnel.TraceMode(func(s ModeSample) {

@@ -1,6 +1,7 @@
 package inline
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -49,6 +50,17 @@ type sysMeter struct {
 
 // sysLoad is the meter hybrid tunnels use.
 var sysLoad = &sysMeter{r: procfs.New("")}
+
+// check reads /proc/stat once and says why the meter cannot work, if it
+// cannot (the meter then reports nothing, and the board alone counts).
+func (m *sysMeter) check() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, err := m.r.CPUStat(nil); err != nil {
+		return fmt.Errorf("read per-core CPU times: %w", err)
+	}
+	return nil
+}
 
 // busy is a sysLoadFunc: it takes a snapshot when the latest is a window
 // old, and measures cpu since the newest snapshot at least sysSpan

@@ -5,12 +5,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/wgbench/wgbench/probes/procfs"
 )
@@ -91,25 +88,17 @@ func TestSysMeter(t *testing.T) {
 // TestSysMeterReal reads this machine's /proc/stat while a thread spins
 // on one core: that core reads busy, whatever else runs.
 func TestSysMeterReal(t *testing.T) {
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err != nil {
+	cpus, err := AllowedCPUs()
+	if err != nil {
 		t.Fatal(err)
 	}
-	cpu := -1
-	for c := range 1024 {
-		if set.IsSet(c) {
-			cpu = c
-		}
-	}
+	cpu := cpus[len(cpus)-1]
 	m := &sysMeter{r: procfs.New("")}
 	t.Cleanup(func() { _ = m.r.Close() })
 	stop := make(chan struct{})
 	spun := make(chan error)
 	go func() {
-		runtime.LockOSThread()
-		var one unix.CPUSet
-		one.Set(cpu)
-		if err := unix.SchedSetaffinity(0, &one); err != nil {
+		if err := lockThread("sysmeter-spin", cpu); err != nil {
 			spun <- err
 			return
 		}
@@ -152,14 +141,12 @@ func TestHybridSysLoad(t *testing.T) {
 	h := a.tunnel.hyb
 	injectLoads(h)
 	var other float64 // the other core's busy share, by /proc/stat
-	h.mu.Lock()
-	h.sys = func(cpu int, now time.Time) (float64, time.Time, bool) {
+	setSys(h, func(cpu int, now time.Time) (float64, time.Time, bool) {
 		if cpu != cpus[1] {
 			t.Errorf("asked about core %d, want %d", cpu, cpus[1])
 		}
 		return other, now.Add(-sysSpan * hybridWindow), true
-	}
-	h.mu.Unlock()
+	})
 	now := time.Now()
 	hp := h.helpers[0]
 	step := func(helperShare float64) time.Time {
@@ -196,5 +183,20 @@ func TestHybridSysLoad(t *testing.T) {
 	}
 	if st := a.tunnel.Stats(); st.ModeChanges != 2 {
 		t.Errorf("%d mode changes, want 2 (up, down)", st.ModeChanges)
+	}
+}
+
+// TestSysMeterCheck checks that the meter says why it cannot work, and
+// where, before a hybrid tunnel relies on it.
+func TestSysMeterCheck(t *testing.T) {
+	root := t.TempDir()
+	m := &sysMeter{r: procfs.New(root)}
+	t.Cleanup(func() { _ = m.r.Close() })
+	if err := m.check(); err == nil || !strings.Contains(err.Error(), root) {
+		t.Errorf("check without a stat file: %v, want an error naming %s", err, root)
+	}
+	writeStat(t, root, [][2]uint64{{10, 5}})
+	if err := m.check(); err != nil {
+		t.Errorf("check with a stat file: %v", err)
 	}
 }

@@ -289,6 +289,9 @@ func (t *Tunnel) startThreads(fns []conn.ReceiveFunc, cfg TunnelConfig) error {
 			}
 		}
 		t.hyb = newHybridState(t.cpu, allowed, len(fns))
+		if err := sysLoad.check(); err != nil {
+			t.log.Warn("inline: hybrid mode cannot see other processes' load on the cores it may borrow; only this process's hybrid tunnels count", "err", err)
+		}
 		t.hyb.onChange = func(c ModeChange, s loadSample) {
 			t.log.Info("inline: mode changed", "to", c.To, "cores", c.Cores, "home_busy", s.busy,
 				"full_batches", s.full, "demand_cores", s.demand, "other_loads", s.others)
